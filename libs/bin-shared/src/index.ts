@@ -1,0 +1,1 @@
+export { buildInfo, versionLine, type BuildInfo } from './build_info';
