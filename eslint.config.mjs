@@ -4,6 +4,25 @@ import js from '@eslint/js';
 import nx from '@nx/eslint-plugin';
 import tseslint from 'typescript-eslint';
 
+// Tags: type:app | type:lib | type:tool; scope:platform (bin-shared, logging, telemetry), scope:connlib,
+// scope:tunnel (connlib/tunnel), scope:testing (test support, only for test files), scope:<app>.
+function boundaries(inTests) {
+  const testing = inTests ? ['scope:testing'] : [];
+  return {
+    enforceBuildableLibDependency: false,
+    allow: [],
+    depConstraints: [
+      { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:lib'] },
+      { sourceTag: 'type:lib', onlyDependOnLibsWithTags: ['type:lib'] },
+      { sourceTag: 'type:tool', onlyDependOnLibsWithTags: ['type:lib', 'type:tool'] },
+      { sourceTag: 'scope:platform', notDependOnLibsWithTags: ['scope:tunnel', ...(inTests ? [] : ['scope:testing'])] },
+      { sourceTag: 'scope:connlib', onlyDependOnLibsWithTags: ['scope:connlib', 'scope:platform', ...testing] },
+      { sourceTag: 'scope:testing', onlyDependOnLibsWithTags: ['scope:platform', 'scope:connlib', 'scope:testing'] },
+      ...(inTests ? [] : [{ sourceTag: 'type:app', notDependOnLibsWithTags: ['scope:testing'] }]),
+    ],
+  };
+}
+
 export default tseslint.config(
   {
     ignores: ['**/dist/**', '**/node_modules/**', '**/.nx/**', '**/coverage/**', '**/*.d.ts'],
@@ -27,26 +46,14 @@ export default tseslint.config(
       '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
       'no-empty': ['error', { allowEmptyCatch: false }],
-      '@nx/enforce-module-boundaries': [
-        'error',
-        {
-          enforceBuildableLibDependency: false,
-          allow: [],
-          depConstraints: [
-            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:lib'] },
-            { sourceTag: 'type:lib', onlyDependOnLibsWithTags: ['type:lib'] },
-            { sourceTag: 'type:tool', onlyDependOnLibsWithTags: ['type:lib', 'type:tool'] },
-            { sourceTag: 'scope:platform', notDependOnLibsWithTags: ['scope:tunnel'] },
-            { sourceTag: 'scope:connlib', onlyDependOnLibsWithTags: ['scope:connlib', 'scope:platform'] },
-          ],
-        },
-      ],
+      '@nx/enforce-module-boundaries': ['error', boundaries(false)],
     },
   },
   {
     // Tests may use looser patterns that the product code may not.
     files: ['**/test/**/*.ts', '**/*.test.ts', '**/*.e2e.ts', '**/*.bench.ts', '**/*.fuzz.ts'],
     rules: {
+      '@nx/enforce-module-boundaries': ['error', boundaries(true)],
       '@typescript-eslint/no-unsafe-assignment': 'off',
       '@typescript-eslint/no-unsafe-member-access': 'off',
       '@typescript-eslint/no-unsafe-argument': 'off',
