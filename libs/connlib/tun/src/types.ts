@@ -1,0 +1,69 @@
+import type { Logger } from 'pino';
+
+export interface TunOptions {
+  /** Interface name, at most 15 characters; default `tun-postern`. */
+  readonly name?: string;
+  /** Number of queues (each one fd, one reader and one writer worker); default 1. */
+  readonly queues?: number;
+  /** Open with IFF_MULTI_QUEUE even with one queue; default: `queues > 1`. */
+  readonly multiQueue?: boolean;
+  /** Largest packet the channels carry (bytes); default 2048 (TUN MTU 1280 fits with room). */
+  readonly maxPacketSize?: number;
+  /** Packets each bounded channel holds, per direction per queue (power of two); default 1024. */
+  readonly channelCapacity?: number;
+  /** Packets a reader collects before publishing them as one batch; default 64. */
+  readonly readBatch?: number;
+  /** How long close() waits for the workers, checked once; default 10 000 ms. */
+  readonly shutdownGraceMs?: number;
+  /** Workers' poll timeout: the longest a worker goes without checking its stop flag; default 100 ms. */
+  readonly pollTimeoutMs?: number;
+  readonly logger?: Logger;
+}
+
+export interface TunStats {
+  readonly rxPackets: number;
+  readonly rxBytes: number;
+  readonly txPackets: number;
+  readonly txBytes: number;
+  /** Times a reader found its channel full and stopped reading until the main thread caught up. */
+  readonly readerStalls: number;
+  /** Packets queued outbound and not yet written to the device. */
+  readonly txQueued: number;
+}
+
+export interface TunCloseReport {
+  /** Outbound packets written during close (the flush). */
+  readonly flushed: number;
+  /** Outbound packets still queued when the grace period ran out (0 on a clean close). */
+  readonly unflushed: number;
+  /** Workers that had not exited at the deadline (0 on a clean close; a warning is logged otherwise). */
+  readonly stuckWorkers: number;
+  readonly durationMs: number;
+}
+
+/**
+ * A TUN device (IP packets, no packet-info header).
+ *
+ * Received packets are views into shared memory; they stay valid until the next `recvMany`/`tryRecvMany`
+ * call on this device (which releases them to the readers). Copy what you need to keep longer.
+ */
+export interface Tun {
+  readonly name: string;
+  readonly queues: number;
+  /** Waits for at least one packet and returns up to `max` (default 100). Returns [] once the device is closed. */
+  recvMany(max?: number): Promise<Uint8Array[]>;
+  /** Up to `max` packets already received, without waiting ([] if none). */
+  tryRecvMany(max?: number): Uint8Array[];
+  /**
+   * Copies packets, in order, into the outbound channels until one is full; returns how many were taken.
+   * Packets of one flow always go to the same queue (so a flow keeps its order). Throws CLOSED after close().
+   */
+  send(batch: readonly Uint8Array[]): number;
+  /** Resolves when every outbound channel has room for at least `min` packets (default `readBatch`). Rejects with CLOSED after close(). */
+  sendReady(min?: number): Promise<void>;
+  /** send() plus sendReady() until every packet is taken. */
+  sendAll(batch: readonly Uint8Array[]): Promise<void>;
+  stats(): TunStats;
+  /** Stops accepting sends, flushes queued outbound packets, stops and joins the workers (grace period), closes the fds. Idempotent. */
+  close(): Promise<TunCloseReport>;
+}
