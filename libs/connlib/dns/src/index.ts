@@ -1,0 +1,68 @@
+// @postern/dns: sans-IO DNS core for ClientState (stub resolver, sentinels, proxy IPs) and GatewayState
+// (proxy<->real NAT table, resolution queue). All inputs are plain data and Uint8Array DNS payloads; time is
+// injected as `now` (ms, monotonic). Nothing here throws on untrusted bytes.
+export { DnsError, type DnsErrorCode } from './errors';
+export type { DnsResource, DnsResourceRecord, IpStack, Upstream } from './types';
+export { stackHasV4, stackHasV6 } from './types';
+export {
+  DNS_SENTINELS_V4,
+  DNS_SENTINELS_V6,
+  DNS_TTL_SECS,
+  DOH_CANARY_DOMAIN,
+  IPV4_RESOURCES,
+  IPV6_RESOURCES,
+  PROXY_IPS_PER_FAMILY,
+} from './addresses';
+export { formatIp, ipFamily, normalizeIp, parseIp, type IpFamily, type ParsedIp } from './ip';
+export { normalizeName, reverseDnsAddr, reverseDnsName } from './names';
+export { comparePatterns, DomainPattern, matchResources, type PatternResource } from './pattern';
+export {
+  describeUpstream,
+  effectiveUpstreams,
+  isSentinelIp,
+  mapSentinels,
+  SentinelTable,
+  type SentinelEntry,
+  type UpstreamConfig,
+} from './sentinels';
+export { isProxyIp, ProxyIpAllocator } from './proxy-ips';
+export { ResponseCache, type ResponseCacheOptions } from './cache';
+export { RCODE, truncateResponse } from './message';
+export {
+  StubResolver,
+  type ProxyIpOwner,
+  type StubAction,
+  type StubEvent,
+  type StubResolverOptions,
+} from './stub-resolver';
+export {
+  mapProxyIps,
+  NAT_EXPIRED_MEMORY_MS,
+  NAT_FIN_LINGER_MS,
+  NAT_TTL_MS,
+  NAT_UNCONFIRMED_TTL_MS,
+  NatTable,
+  type InsideTuple,
+  type NatProtocol,
+  type OutsideTuple,
+  type TcpSignals,
+  type TranslateInboundResult,
+  type TranslateOutboundResult,
+} from './nat';
+export {
+  ResolveQueue,
+  type ResolveEvent,
+  type ResolveOutcome,
+  type ResolveQueueOptions,
+  type ResolveRequest,
+} from './resolve-queue';
+export { DnsTcpDecoder, encodeTcpFrame, MAX_DNS_TCP_MESSAGE } from './tcp-framing';
+export {
+  decodeDohResponse,
+  DOH_CONTENT_TYPE,
+  dohHost,
+  encodeDohGetRequest,
+  withMessageId,
+  type DohGetRequest,
+  type DohResponseResult,
+} from './doh';
