@@ -1,0 +1,33 @@
+// @postern/phoenix-channel: the portal websocket client (Phoenix channels, Firezone's v2 protocol).
+export { PhoenixChannelError, type PhoenixChannelErrorCode } from './errors';
+export {
+  PhoenixChannelCore,
+  type PhoenixChannelCoreConfig,
+  type ChannelAction,
+  type ChannelEvent,
+  type ChannelState,
+  type ChannelStats,
+  type InboundDecoder,
+  type DecodeResult,
+  type SafeParser,
+  JOIN_TIMEOUT_MS,
+  HEARTBEAT_INTERVAL_MS,
+  MAX_UNANSWERED_HEARTBEATS,
+  CONNECT_TIMEOUT_MS,
+} from './core';
+export { Backoff, type BackoffPolicy, type Rng, INITIAL_CONNECT_POLICY, reconnectPolicy } from './backoff';
+export { type InboundFrame, type ReplyPayload, type ReplyStatus, HEARTBEAT_TOPIC, parseFrame, serializeFrame, parseReplyPayload, errorReason, displayErrorReason } from './frame';
+export {
+  type UserAgentParts,
+  type ProblemDetails,
+  type HttpFailure,
+  authorizationHeaderValue,
+  formatUserAgent,
+  upgradeHeaders,
+  parseProblemDetails,
+  parseRetryAfterMs,
+  classifyHttpFailure,
+} from './http';
+export { type PortalRole, type LoginUrlParams, buildLoginUrl, externalId, mtlsHost, baseUrl, hostAndPort, redactUrl } from './login-url';
+export { PhoenixChannel, type PhoenixChannelOptions, type Reply, cryptoRng, errorChain } from './shell';
+export { defaultUserAgent } from './platform';
