@@ -19,10 +19,13 @@ export interface CryptoBackend {
   readonly name: string;
   /** A reusable AEAD context for the transport data of one direction of one session. */
   aead(key: Uint8Array): Aead;
-  /** One-shot ChaCha20-Poly1305 seal (handshake fields): ciphertext || tag. */
-  seal(key: Uint8Array, counter: number, ad: Uint8Array, plaintext: Uint8Array): Uint8Array;
+  /**
+   * One-shot ChaCha20-Poly1305 seal (handshake fields): ciphertext || tag. `nonce` is a counter (nonce
+   * `0^32 || le64(counter)`) or the 12 nonce bytes.
+   */
+  seal(key: Uint8Array, nonce: number | Uint8Array, ad: Uint8Array, plaintext: Uint8Array): Uint8Array;
   /** One-shot open; null if not authentic. */
-  open(key: Uint8Array, counter: number, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array | null;
+  open(key: Uint8Array, nonce: number | Uint8Array, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array | null;
   /** BLAKE2s-256 of the concatenation of `parts`. */
   hash(...parts: Uint8Array[]): Uint8Array;
   /** HMAC-BLAKE2s-256. */

@@ -118,7 +118,7 @@ class EvpAead implements Aead {
 }
 
 /** AEAD with associated data, one shot (handshake). */
-function aeadOnce(ssl: OpenSsl, cipher: number, key: Uint8Array, counter: number, ad: Uint8Array, input: Uint8Array, enc: boolean): Uint8Array | null {
+function aeadOnce(ssl: OpenSsl, cipher: number, key: Uint8Array, nonce: number | Uint8Array, ad: Uint8Array, input: Uint8Array, enc: boolean): Uint8Array | null {
   const inLen = enc ? input.length : input.length - TAG_LEN;
   if (inLen < 0) return null;
   const mem = allocNative(32 + 12 + 8 + ad.length + input.length + TAG_LEN);
@@ -126,10 +126,15 @@ function aeadOnce(ssl: OpenSsl, cipher: number, key: Uint8Array, counter: number
   try {
     const b = mem.bytes;
     b.set(key, 0);
-    const dv = new DataView(b.buffer, b.byteOffset, b.length);
-    const lo = counter >>> 0;
-    dv.setUint32(36, lo, true);
-    dv.setUint32(40, (counter - lo) / 0x1_0000_0000, true);
+    if (typeof nonce === 'number') {
+      const dv = new DataView(b.buffer, b.byteOffset, b.length);
+      const lo = nonce >>> 0;
+      dv.setUint32(36, lo, true);
+      dv.setUint32(40, (nonce - lo) / 0x1_0000_0000, true);
+    } else {
+      if (nonce.length !== 12) return null;
+      b.set(nonce, 32);
+    }
     const adAt = 52;
     const dataAt = adAt + ad.length;
     b.set(ad, adAt);
@@ -161,12 +166,12 @@ export function createOpenSslBackend(): CryptoBackend {
   return {
     name: 'openssl-evp',
     aead: (key) => new EvpAead(ssl, cipher, key),
-    seal(key, counter, ad, plaintext): Uint8Array {
-      const r = aeadOnce(ssl, cipher, key, counter, ad, plaintext, true);
+    seal(key, nonce, ad, plaintext): Uint8Array {
+      const r = aeadOnce(ssl, cipher, key, nonce, ad, plaintext, true);
       if (r === null) throw new WireGuardError('CRYPTO_BACKEND', 'EVP seal failed');
       return r;
     },
-    open: (key, counter, ad, ciphertext) => aeadOnce(ssl, cipher, key, counter, ad, ciphertext, false),
+    open: (key, nonce, ad, ciphertext) => aeadOnce(ssl, cipher, key, nonce, ad, ciphertext, false),
     hash(...parts: Uint8Array[]): Uint8Array {
       let data: Uint8Array;
       if (parts.length === 1 && parts[0] !== undefined) data = parts[0];

@@ -1,7 +1,6 @@
 // The Noise_IKpsk2 handshake messages of WireGuard (whitepaper §5.4.2, §5.4.3) as pure functions over a
 // SymmetricState. MAC1/MAC2 are added by the caller (cookie.ts); sessions are built from `split`.
 import type { KeyObject } from 'node:crypto';
-import type { CryptoBackend } from '../crypto/backend';
 import { dh, dhRaw, importPublicKey, type X25519PrivateKey } from '../crypto/x25519';
 import { HANDSHAKE_INITIATION_LEN, HANDSHAKE_RESPONSE_LEN, MESSAGE_HANDSHAKE_INITIATION, MESSAGE_HANDSHAKE_RESPONSE } from '../constants';
 import { Initiation, Response, readU32, writeHeader, writeU32 } from '../messages';
