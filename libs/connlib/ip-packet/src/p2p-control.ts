@@ -21,10 +21,12 @@ export type P2pControlEvent =
   | { readonly type: 'domain_status'; readonly resource: string; readonly domain: string; readonly status: NatStatus }
   | { readonly type: 'goodbye' };
 
+// Any 128-bit id in hyphenated form (ResourceId::from_u128 yields ids without version bits; z.uuid() refuses them).
+const resourceId = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/);
 const ipString = z.string().refine((s) => parseIp(s) !== undefined, 'not an IP address');
-const AssignedIpsJson = z.object({ resource: z.uuid(), domain: z.string(), proxy_ips: z.array(ipString) });
+const AssignedIpsJson = z.object({ resource: resourceId, domain: z.string(), proxy_ips: z.array(ipString) });
 const DomainStatusJson = z.object({
-  resource: z.uuid(),
+  resource: resourceId,
   domain: z.string(),
   status: z.string().transform((s): NatStatus => (s === 'Active' ? 'Active' : 'Inactive')),
 });
