@@ -427,7 +427,8 @@ export class Tunn {
       t.keepaliveDueAt = undefined;
       return this.keepalive(out, now);
     }
-    if (this.persistentKeepaliveMs > 0 && now - Math.max(t.lastSent, t.lastReceived) >= this.persistentKeepaliveMs) {
+    // persistent keepalive counts from the last packet *sent* (boringtun): it exists to refresh NAT mappings
+    if (this.persistentKeepaliveMs > 0 && now - t.lastSent >= this.persistentKeepaliveMs) {
       if (this.current !== null && !this.current.expired(now)) return this.keepalive(out, now);
       if (t.handshakeStartedAt === undefined) return this.formatHandshakeInitiation(out, now, false);
     }
