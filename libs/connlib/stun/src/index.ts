@@ -1,0 +1,71 @@
+// @postern/stun: STUN/TURN message codec (RFC 8489 / RFC 8656 / RFC 8445 attributes), MESSAGE-INTEGRITY,
+// FINGERPRINT, ChannelData.
+export {
+  AttrType,
+  CHANNEL_DATA_HEADER_LENGTH,
+  ERROR_REASONS,
+  ErrorCode,
+  FINGERPRINT_XOR,
+  FIRST_CHANNEL,
+  HEADER_LENGTH,
+  LAST_CHANNEL,
+  MAGIC_COOKIE,
+  Method,
+  TRANSACTION_ID_LENGTH,
+  TRANSPORT_UDP,
+  type MethodName,
+  type StunClass,
+} from './constants';
+export { StunError, type StunErrorCode, type StunHeader } from './errors';
+export {
+  formatIpv4,
+  formatIpv6,
+  formatTransportAddress,
+  parseIp,
+  parseIpv4,
+  parseIpv6,
+  parseTransportAddress,
+  type TransportAddress,
+} from './address';
+export {
+  ATTRIBUTE_TYPES,
+  attributeType,
+  decodeAttribute,
+  isComprehensionRequired,
+  type AddressAttributeName,
+  type Attribute,
+  type AttributeName,
+  type AttributeOf,
+  type TextAttributeName,
+} from './attributes';
+export { fingerprintOf, longTermKey, saslprep, shortTermKey } from './integrity';
+export {
+  MAX_MESSAGE_LENGTH,
+  decodeMessage,
+  decodeMessageOrThrow,
+  encodeMessage,
+  encodeMessageInto,
+  getAttribute,
+  isStunMessage,
+  messageType,
+  newTransactionId,
+  transactionIdKey,
+  verifyIntegrity,
+  type DecodeResult,
+  type DecodedMessage,
+  type EncodeOptions,
+  type IntegrityCheck,
+  type StunMessage,
+} from './message';
+export {
+  channelDataPayloadLength,
+  channelNumberOf,
+  classifyPacket,
+  decodeChannelData,
+  encodeChannelData,
+  isValidChannel,
+  writeChannelDataHeader,
+  type ChannelData,
+  type ChannelDataResult,
+  type PacketKind,
+} from './channel-data';
