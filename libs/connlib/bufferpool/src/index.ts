@@ -1,6 +1,7 @@
 export { BufferPool, type BufferPoolOptions, type BufferPoolStats } from './pool';
 export {
   SharedRing,
+  waitForChange,
   type SharedRingOptions,
   RING_CONTROL_BYTES,
   RING_DONE,

@@ -22,6 +22,15 @@ function hasWaitAsync(a: object): a is AtomicsWithWaitAsync {
 if (!hasWaitAsync(Atomics)) throw new Error('Atomics.waitAsync is required (Node >= 16)');
 const atomics: AtomicsWithWaitAsync = Atomics;
 
+/**
+ * Resolves when `array[index]` no longer holds `value` (after an Atomics.notify), or after `timeoutMs`.
+ * The main thread's way to wait for a worker without blocking the event loop (Atomics.waitAsync).
+ */
+export async function waitForChange(array: Int32Array, index: number, value: number, timeoutMs: number): Promise<void> {
+  const r = atomics.waitAsync(array, index, value, timeoutMs);
+  if (r.async) await r.value;
+}
+
 /** Count of slots published by the producer (wraps as int32). */
 export const RING_HEAD = 0;
 /** Count of slots released by the consumer (wraps as int32). */

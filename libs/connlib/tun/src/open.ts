@@ -1,5 +1,5 @@
 import { UnsupportedPlatformError } from './errors';
-import { openLinuxTun } from './linux/tun';
+import { openLinuxTun } from './linux-tun';
 import type { Tun, TunOptions } from './types';
 import { openUnsupportedTun } from './unsupported';
 

@@ -29,6 +29,8 @@ export interface TunStats {
   readonly readerStalls: number;
   /** Packets queued outbound and not yet written to the device. */
   readonly txQueued: number;
+  /** Packets the kernel refused on write (malformed, device down): counted, not retried. */
+  readonly txErrors: number;
 }
 
 export interface TunCloseReport {

@@ -1,0 +1,49 @@
+// The few libc calls the main thread needs to open a TUN device (the packet path is in tun.worker.mjs).
+import koffi from 'koffi';
+
+export const O_RDWR = 2;
+export const O_NONBLOCK = 0o4000;
+export const O_CLOEXEC = 0o2000000;
+export const TUNSETIFF = 0x400454ca;
+export const IFF_TUN = 0x0001;
+export const IFF_NO_PI = 0x1000;
+export const IFF_MULTI_QUEUE = 0x0100;
+export const EFD_CLOEXEC = 0o2000000;
+export const EFD_NONBLOCK = 0o4000;
+
+export interface Libc {
+  open(path: string, flags: number, mode: number): number;
+  ioctl(fd: number, request: number, arg: Uint8Array): number;
+  close(fd: number): number;
+  eventfd(initval: number, flags: number): number;
+  write(fd: number, buf: Uint8Array, count: number): number;
+  errno(): number;
+  strerror(errno: number): string;
+}
+
+let cached: Libc | undefined;
+
+function asNumber(v: unknown): number {
+  return typeof v === 'bigint' ? Number(v) : typeof v === 'number' ? v : Number.NaN;
+}
+
+export function libc(): Libc {
+  if (cached !== undefined) return cached;
+  const lib = koffi.load('libc.so.6');
+  const open = lib.func('int open(const char *path, int flags, int mode)');
+  const ioctl = lib.func('int ioctl(int fd, unsigned long request, _Inout_ uint8_t *arg)');
+  const close = lib.func('int close(int fd)');
+  const eventfd = lib.func('int eventfd(unsigned int initval, int flags)');
+  const write = lib.func('intptr_t write(int fd, const uint8_t *buf, size_t count)');
+  const strerror = lib.func('const char *strerror(int errnum)');
+  cached = {
+    open: (p, f, m) => asNumber(open(p, f, m)),
+    ioctl: (fd, r, a) => asNumber(ioctl(fd, r, a)),
+    close: (fd) => asNumber(close(fd)),
+    eventfd: (i, f) => asNumber(eventfd(i, f)),
+    write: (fd, b, n) => asNumber(write(fd, b, n)),
+    errno: () => koffi.errno(),
+    strerror: (e) => String(strerror(e)),
+  };
+  return cached;
+}

@@ -1,0 +1,317 @@
+// The Linux TUN device: opened here (main thread), read and written by workers (tun.worker.mjs), one reader
+// and one writer per queue, each connected to the main thread by a bounded SharedRing.
+import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import { RING_DONE, RING_ERRNO, SharedRing, waitForChange } from '@postern/bufferpool';
+import { TunError } from './errors';
+import { flowQueue } from './flow';
+import { EFD_CLOEXEC, EFD_NONBLOCK, IFF_MULTI_QUEUE, IFF_NO_PI, IFF_TUN, O_CLOEXEC, O_NONBLOCK, O_RDWR, TUNSETIFF, libc } from './libc';
+import type { Tun, TunCloseReport, TunOptions, TunStats } from './types';
+
+const BELL_RX = 0;
+const BELL_TX = 1;
+/** Ring control word the writer counts refused packets in (see tun.worker.mjs). */
+const RING_TX_ERRORS = 8;
+const WAIT_SLICE_MS = 1000;
+
+interface Queue {
+  readonly fd: number;
+  readonly rx: SharedRing;
+  readonly tx: SharedRing;
+  readonly reader: Worker;
+  readonly writer: Worker;
+  readonly readerExit: Promise<unknown>;
+  readonly writerExit: Promise<unknown>;
+  /** Slots handed out by the last recvMany, released on the next. */
+  lent: number;
+}
+
+function openQueueFd(name: string, flags: number): number {
+  const c = libc();
+  const fd = c.open('/dev/net/tun', O_RDWR | O_NONBLOCK | O_CLOEXEC, 0);
+  if (fd < 0) {
+    const e = c.errno();
+    throw new TunError('OPEN_FAILED', `open /dev/net/tun: ${c.strerror(e)}`, { errno: e });
+  }
+  const ifr = new Uint8Array(40);
+  ifr.set(new TextEncoder().encode(name));
+  new DataView(ifr.buffer).setUint16(16, flags, true);
+  if (c.ioctl(fd, TUNSETIFF, ifr) < 0) {
+    const e = c.errno();
+    c.close(fd);
+    throw new TunError('IOCTL_FAILED', `TUNSETIFF ${name}: ${c.strerror(e)}`, { errno: e });
+  }
+  return fd;
+}
+
+function pow2(n: number): boolean {
+  return Number.isInteger(n) && n >= 2 && (n & (n - 1)) === 0;
+}
+
+export function openLinuxTun(options: TunOptions): Promise<Tun> {
+  try {
+    return Promise.resolve(LinuxTun.open(options));
+  } catch (err) {
+    return Promise.reject(err instanceof Error ? err : new TunError('OPEN_FAILED', String(err)));
+  }
+}
+
+class LinuxTun implements Tun {
+  private readonly qs: Queue[];
+  private readonly bell: Int32Array;
+  private readonly logger: Logger | undefined;
+  private closing: Promise<TunCloseReport> | undefined;
+  private closedFlag = false;
+  private rr = 0;
+  private rxPackets = 0;
+  private rxBytes = 0;
+  private txPackets = 0;
+  private txBytes = 0;
+  private readonly staged: number[];
+
+  private constructor(
+    readonly name: string,
+    private readonly stopFd: number,
+    qs: Queue[],
+    bell: Int32Array,
+    private readonly readBatch: number,
+    private readonly maxPacketSize: number,
+    private readonly graceMs: number,
+    logger: Logger | undefined,
+  ) {
+    this.qs = qs;
+    this.bell = bell;
+    this.logger = logger;
+    this.staged = qs.map(() => 0);
+  }
+
+  get queues(): number {
+    return this.qs.length;
+  }
+
+  static open(o: TunOptions): LinuxTun {
+    const name = o.name ?? 'tun-postern';
+    const queues = o.queues ?? 1;
+    const maxPacketSize = o.maxPacketSize ?? 2048;
+    const capacity = o.channelCapacity ?? 1024;
+    const readBatch = o.readBatch ?? 64;
+    const pollTimeoutMs = o.pollTimeoutMs ?? 100;
+    if (name.length === 0 || new TextEncoder().encode(name).length > 15) throw new TunError('INVALID_ARGUMENT', `interface name must be 1-15 bytes: ${name}`);
+    if (!Number.isInteger(queues) || queues < 1 || queues > 64) throw new TunError('INVALID_ARGUMENT', `queues must be in [1, 64] (got ${queues})`);
+    if (!pow2(capacity)) throw new TunError('INVALID_ARGUMENT', `channelCapacity must be a power of two (got ${capacity})`);
+    if (!Number.isInteger(maxPacketSize) || maxPacketSize < 576 || maxPacketSize > 65536) throw new TunError('INVALID_ARGUMENT', `maxPacketSize must be in [576, 65536] (got ${maxPacketSize})`);
+    if (!Number.isInteger(readBatch) || readBatch < 1) throw new TunError('INVALID_ARGUMENT', `readBatch must be positive (got ${readBatch})`);
+    const multi = o.multiQueue ?? queues > 1;
+    const flags = IFF_TUN | IFF_NO_PI | (multi ? IFF_MULTI_QUEUE : 0);
+    const c = libc();
+    const fds: number[] = [];
+    const stopFd = c.eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (stopFd < 0) {
+      const e = c.errno();
+      throw new TunError('OPEN_FAILED', `eventfd: ${c.strerror(e)}`, { errno: e });
+    }
+    try {
+      for (let i = 0; i < queues; i++) fds.push(openQueueFd(name, flags));
+    } catch (err) {
+      for (const fd of fds) c.close(fd);
+      c.close(stopFd);
+      throw err;
+    }
+    const bellSab = new SharedArrayBuffer(8);
+    const slotSize = Math.ceil(maxPacketSize / 64) * 64;
+    const qs = fds.map((fd): Queue => {
+      const rx = SharedRing.create({ slots: capacity, slotSize });
+      const tx = SharedRing.create({ slots: capacity, slotSize });
+      const start = (role: 'reader' | 'writer', ring: SharedRing): Worker => {
+        const w = new Worker(new URL('./tun.worker.mjs', import.meta.url), {
+          workerData: { role, fd, stopFd, ring: ring.sab, bell: bellSab, batch: readBatch, pollTimeoutMs },
+          name: `tun-${role}`,
+        });
+        w.on('error', (err) => o.logger?.error({ err }, `TUN ${role} worker failed: ${err.message}`));
+        return w;
+      };
+      const reader = start('reader', rx);
+      const writer = start('writer', tx);
+      return { fd, rx, tx, reader, writer, readerExit: once(reader, 'exit'), writerExit: once(writer, 'exit'), lent: 0 };
+    });
+    o.logger?.debug({ name, queues, multiQueue: multi, capacity }, 'TUN device opened');
+    return new LinuxTun(name, stopFd, qs, new Int32Array(bellSab), readBatch, maxPacketSize, o.shutdownGraceMs ?? 10_000, o.logger);
+  }
+
+  tryRecvMany(max = 100): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    const n = this.qs.length;
+    for (const q of this.qs) {
+      if (q.lent > 0) {
+        q.rx.release(q.lent);
+        q.lent = 0;
+      }
+    }
+    if (this.closedFlag) return out;
+    for (let k = 0; k < n && out.length < max; k++) {
+      const q = this.qs[(this.rr + k) % n];
+      if (q === undefined) continue;
+      const tail = q.rx.tail();
+      const avail = Math.min((q.rx.head() - tail) | 0, max - out.length);
+      for (let i = 0; i < avail; i++) {
+        const seq = (tail + i) | 0;
+        const len = q.rx.meta[q.rx.metaIndex(seq)] ?? 0;
+        out.push(q.rx.slot(seq).subarray(0, len));
+        this.rxBytes += len;
+      }
+      q.lent = avail;
+    }
+    this.rr = (this.rr + 1) % n;
+    this.rxPackets += out.length;
+    return out;
+  }
+
+  async recvMany(max = 100): Promise<Uint8Array[]> {
+    for (;;) {
+      const seen = Atomics.load(this.bell, BELL_RX);
+      const got = this.tryRecvMany(max);
+      if (got.length > 0 || this.closedFlag) return got;
+      if (this.readersFailed()) throw this.workerError();
+      await this.waitBell(BELL_RX, seen);
+    }
+  }
+
+  send(batch: readonly Uint8Array[]): number {
+    if (this.closing !== undefined) throw new TunError('CLOSED', `TUN ${this.name} is closed`);
+    const n = this.qs.length;
+    for (const p of batch) {
+      if (p.length > this.maxPacketSize) throw new TunError('PACKET_TOO_LARGE', `packet of ${p.length} bytes exceeds maxPacketSize ${this.maxPacketSize}`);
+    }
+    let taken = 0;
+    for (const p of batch) {
+      const qi = n === 1 ? 0 : flowQueue(p, n);
+      const q = this.qs[qi];
+      const off = this.staged[qi] ?? 0;
+      if (q === undefined || !q.tx.stage(off, p)) break;
+      this.staged[qi] = off + 1;
+      taken++;
+      this.txBytes += p.length;
+    }
+    for (let i = 0; i < n; i++) {
+      const s = this.staged[i] ?? 0;
+      if (s > 0) {
+        this.qs[i]?.tx.publish(s);
+        this.staged[i] = 0;
+      }
+    }
+    this.txPackets += taken;
+    return taken;
+  }
+
+  async sendReady(min = this.readBatch): Promise<void> {
+    for (;;) {
+      if (this.closing !== undefined) throw new TunError('CLOSED', `TUN ${this.name} is closed`);
+      const seen = Atomics.load(this.bell, BELL_TX);
+      if (this.qs.every((q) => q.tx.free() >= Math.min(min, q.tx.slots))) return;
+      if (this.writersFailed()) throw this.workerError();
+      await this.waitBell(BELL_TX, seen);
+    }
+  }
+
+  async sendAll(batch: readonly Uint8Array[]): Promise<void> {
+    let rest = batch;
+    for (;;) {
+      const n = this.send(rest);
+      if (n === rest.length) return;
+      rest = rest.slice(n);
+      await this.sendReady(1);
+    }
+  }
+
+  stats(): TunStats {
+    let stalls = 0;
+    let queued = 0;
+    for (const q of this.qs) {
+      stalls += q.rx.stalls();
+      queued += q.tx.used();
+    }
+    const txErrors = this.qs.reduce((s, q) => s + Atomics.load(q.tx.control, RING_TX_ERRORS), 0);
+    return { rxPackets: this.rxPackets, rxBytes: this.rxBytes, txPackets: this.txPackets, txBytes: this.txBytes, readerStalls: stalls, txQueued: queued, txErrors };
+  }
+
+  close(): Promise<TunCloseReport> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<TunCloseReport> {
+    const started = performance.now();
+    const deadline = started + this.graceMs;
+    const queuedAtClose = this.qs.reduce((s, q) => s + q.tx.used(), 0);
+    // 1. Flush: writers drain what is queued, then exit (STOP = 1).
+    for (const q of this.qs) q.tx.requestStop();
+    const writersDone = await this.until(this.qs.map((q) => q.writerExit), deadline);
+    // 2. Stop the readers: stop flag + eventfd wakes them out of poll(); also wake any waiting on a full ring.
+    for (const q of this.qs) q.rx.requestStop();
+    const one = new Uint8Array(8);
+    one[0] = 1;
+    libc().write(this.stopFd, one, 8);
+    const readersDone = await this.until(this.qs.map((q) => q.readerExit), deadline);
+    this.closedFlag = true;
+    Atomics.add(this.bell, BELL_RX, 1);
+    Atomics.notify(this.bell, BELL_RX);
+    Atomics.add(this.bell, BELL_TX, 1);
+    Atomics.notify(this.bell, BELL_TX);
+    const unflushed = this.qs.reduce((s, q) => s + q.tx.used(), 0);
+    let stuck = 0;
+    if (!writersDone || !readersDone) {
+      for (const q of this.qs) {
+        for (const [w, ring] of [[q.reader, q.rx], [q.writer, q.tx]] as const) {
+          if (Atomics.load(ring.control, RING_DONE) !== 0) continue;
+          stuck++;
+          // terminate() cannot interrupt a thread blocked in a native call; unref so it cannot hold the process.
+          w.unref();
+          w.terminate().catch((err: unknown) => this.logger?.debug({ err }, 'terminate failed'));
+        }
+      }
+    }
+    const c = libc();
+    for (const q of this.qs) c.close(q.fd);
+    c.close(this.stopFd);
+    const report: TunCloseReport = { flushed: queuedAtClose - unflushed, unflushed, stuckWorkers: stuck, durationMs: performance.now() - started };
+    if (stuck > 0 || unflushed > 0) {
+      this.logger?.warn(report, `TUN ${this.name}: ${stuck} worker(s) did not exit within ${this.graceMs} ms, ${unflushed} packet(s) not flushed; continuing`);
+    } else {
+      this.logger?.debug(report, `TUN ${this.name} closed`);
+    }
+    return report;
+  }
+
+  /** True when all `exits` settled before `deadline` (one deadline for the whole shutdown). */
+  private async until(exits: readonly Promise<unknown>[], deadline: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<false>((resolve) => {
+      timer = setTimeout(() => { resolve(false); }, Math.max(0, deadline - performance.now()));
+    });
+    try {
+      return await Promise.race([Promise.all(exits).then(() => true), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private waitBell(index: number, seen: number): Promise<void> {
+    return waitForChange(this.bell, index, seen, WAIT_SLICE_MS);
+  }
+
+  private readersFailed(): boolean {
+    return this.qs.every((q) => Atomics.load(q.rx.control, RING_DONE) !== 0);
+  }
+
+  private writersFailed(): boolean {
+    return this.qs.some((q) => Atomics.load(q.tx.control, RING_DONE) !== 0);
+  }
+
+  private workerError(): TunError {
+    const errnos = this.qs.map((q) => Atomics.load(q.rx.control, RING_ERRNO) || Atomics.load(q.tx.control, RING_ERRNO));
+    const e = errnos.find((x) => x !== 0) ?? 0;
+    return new TunError('WORKER_FAILED', `TUN ${this.name}: I/O worker stopped${e !== 0 ? `: ${libc().strerror(e)}` : ''}`, { errno: e });
+  }
+}
+

@@ -1,0 +1,167 @@
+// @ts-check
+// TUN I/O worker: one per queue and direction. Self-contained (only node:* and koffi), see docs/conventions.md.
+//
+// role 'reader': reads packets from the (non-blocking) TUN fd straight into the free slots of its ring and
+//   publishes them in batches. When the ring is full it stops reading (backpressure) and waits for the main
+//   thread to release slots. It waits for data in poll() on [tun fd, stop eventfd] with a timeout, so a stop
+//   request wakes it at once (eventfd) or at the latest after `pollTimeoutMs` (stop flag).
+// role 'writer': writes the packets the main thread queued in its ring to the TUN fd, releasing slots as it
+//   goes. On stop it first drains what is queued (the outbound flush), then exits; a second stop level
+//   (STOP = 2) makes it exit without draining.
+//
+// Ring layout (must match libs/connlib/bufferpool/src/ring.ts): Int32 control words
+// [HEAD, TAIL, STOP, DONE, STALLS, SLOTS, SLOT_SIZE, ERRNO, TX_ERRORS], metadata of 16 Int32 per slot at
+// byte 64 (word 0 = length), slot data after the metadata.
+import { workerData, isMainThread } from 'node:worker_threads';
+import koffi from 'koffi';
+
+const HEAD = 0;
+const TAIL = 1;
+const STOP = 2;
+const DONE = 3;
+const STALLS = 4;
+const SLOTS = 5;
+const SLOT_SIZE = 6;
+const ERRNO = 7;
+const TX_ERRORS = 8;
+const CONTROL_BYTES = 64;
+const META_INTS = 16;
+const BELL_RX = 0;
+const BELL_TX = 1;
+
+const EAGAIN = 11;
+const EINTR = 4;
+const POLLIN = 1;
+const POLLOUT = 4;
+
+/**
+ * @typedef {{ role: 'reader' | 'writer', fd: number, stopFd: number, ring: SharedArrayBuffer,
+ *   bell: SharedArrayBuffer, batch: number, pollTimeoutMs: number }} TunWorkerData
+ */
+
+function main(/** @type {TunWorkerData} */ data) {
+  const libc = koffi.load('libc.so.6');
+  const read = libc.func('intptr_t read(int fd, uintptr_t buf, size_t count)');
+  const write = libc.func('intptr_t write(int fd, uintptr_t buf, size_t count)');
+  const poll = libc.func('int poll(uintptr_t fds, unsigned long nfds, int timeout)');
+  // The address of a (Shared)ArrayBuffer's memory: memmove(dst, dst, 0) returns dst.
+  const addressOf = libc.func('uintptr_t memmove(void *dst, void *src, size_t n)');
+
+  const control = new Int32Array(data.ring, 0, CONTROL_BYTES / 4);
+  const slots = control[SLOTS] ?? 0;
+  const slotSize = control[SLOT_SIZE] ?? 0;
+  const mask = slots - 1;
+  const meta = new Int32Array(data.ring, CONTROL_BYTES, slots * META_INTS);
+  const dataBytes = new Uint8Array(data.ring, CONTROL_BYTES + slots * META_INTS * 4, slots * slotSize);
+  const dataAddr = Number(addressOf(dataBytes, dataBytes, 0));
+  const bell = new Int32Array(data.bell);
+
+  // struct pollfd { int fd; short events; short revents; } x 2: the TUN fd and the stop eventfd.
+  const pollBuf = new Int32Array(new SharedArrayBuffer(16));
+  const pollAddr = Number(addressOf(pollBuf, pollBuf, 0));
+  const pollEvents = new Int16Array(pollBuf.buffer);
+  pollBuf[0] = data.fd;
+  pollBuf[2] = data.stopFd;
+  pollEvents[5] = POLLIN;
+  const timeout = data.pollTimeoutMs;
+
+  /** @param {number} events */
+  function waitFd(events) {
+    pollEvents[2] = events;
+    pollEvents[3] = 0;
+    pollEvents[7] = 0;
+    poll(pollAddr, 2, timeout);
+  }
+
+  if (data.role === 'reader') {
+    const batch = data.batch;
+    for (;;) {
+      if (Atomics.load(control, STOP) !== 0) break;
+      const head = Atomics.load(control, HEAD);
+      const tail = Atomics.load(control, TAIL);
+      const free = slots - ((head - tail) | 0);
+      if (free <= 0) {
+        // Backpressure: the channel is full, stop reading until the main thread releases slots.
+        Atomics.add(control, STALLS, 1);
+        Atomics.wait(control, TAIL, tail, timeout);
+        continue;
+      }
+      const want = free < batch ? free : batch;
+      let n = 0;
+      let fatal = 0;
+      while (n < want) {
+        const slot = (head + n) & mask;
+        const r = Number(read(data.fd, dataAddr + slot * slotSize, slotSize));
+        if (r < 0) {
+          const e = koffi.errno();
+          if (e === EINTR) continue;
+          if (e !== EAGAIN) fatal = e;
+          break;
+        }
+        meta[slot * META_INTS] = r;
+        n++;
+      }
+      if (n > 0) {
+        Atomics.add(control, HEAD, n);
+        Atomics.notify(control, HEAD);
+        Atomics.add(bell, BELL_RX, 1);
+        Atomics.notify(bell, BELL_RX);
+      }
+      if (fatal !== 0) {
+        Atomics.store(control, ERRNO, fatal);
+        break;
+      }
+      if (n < want) waitFd(POLLIN);
+    }
+  } else {
+    for (;;) {
+      const stop = Atomics.load(control, STOP);
+      if (stop >= 2) break;
+      const head = Atomics.load(control, HEAD);
+      let tail = Atomics.load(control, TAIL);
+      const avail = (head - tail) | 0;
+      if (avail <= 0) {
+        if (stop !== 0) break; // drained: the outbound flush is complete
+        Atomics.wait(control, HEAD, head, timeout);
+        continue;
+      }
+      let done = 0;
+      while (done < avail) {
+        const slot = tail & mask;
+        const len = meta[slot * META_INTS] ?? 0;
+        const r = Number(write(data.fd, dataAddr + slot * slotSize, len));
+        if (r < 0) {
+          const e = koffi.errno();
+          if (e === EINTR) continue;
+          if (e === EAGAIN) {
+            if (Atomics.load(control, STOP) >= 2) break;
+            waitFd(POLLOUT);
+            continue;
+          }
+          // The kernel refused this packet (malformed, device down): count it and go on.
+          Atomics.add(control, TX_ERRORS, 1);
+          Atomics.store(control, ERRNO, e);
+        }
+        done++;
+        tail = (tail + 1) | 0;
+        if ((done & 63) === 0) release(64);
+      }
+      release(done & 63);
+    }
+  }
+  Atomics.store(control, DONE, 1);
+  Atomics.notify(control, DONE);
+
+  /** @param {number} n */
+  function release(n) {
+    if (n === 0) return;
+    Atomics.add(control, TAIL, n);
+    Atomics.notify(control, TAIL);
+    Atomics.add(bell, BELL_TX, 1);
+    Atomics.notify(bell, BELL_TX);
+  }
+}
+
+if (!isMainThread && workerData !== null && typeof workerData === 'object' && 'role' in workerData) {
+  main(/** @type {TunWorkerData} */ (workerData));
+}
