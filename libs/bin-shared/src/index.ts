@@ -28,7 +28,19 @@ export {
   type DnsController,
   type RunCommand,
 } from './dns_control_api';
-export { createDnsController, parseDnsControlMethod, parseResolvConf, revertStaleResolvConf, systemResolvers } from './dns_control';
+export {
+  BACKUP_SUFFIX,
+  RESOLV_CONF_MARKER,
+  createDnsController,
+  parseDnsControlMethod,
+  parseResolvConf,
+  parseResolvectlDns,
+  renderResolvConf,
+  resolvectlDnsServers,
+  revertStaleResolvConf,
+  systemResolvers,
+  type SystemResolversOptions,
+} from './dns_control';
 export type { ChangeNotifier, DnsNotifierOptions, NetworkNotifierOptions } from './network_changes_api';
 export { newDnsNotifier, newNetworkNotifier } from './network_changes';
 export {
@@ -39,7 +51,7 @@ export {
   type SetIpsResult,
   type TunDeviceManagerOptions,
 } from './tun_device_manager_api';
-export { TunDeviceManager, parseIpNetwork } from './tun_device_manager';
+export { TunDeviceManager, normaliseNetwork, parseIpNetwork } from './tun_device_manager';
 export {
   CAP_NET_ADMIN,
   checkNetAdmin,
