@@ -134,7 +134,7 @@ export class OurPeer {
     }
     await new Promise<void>((resolve) => {
       if (this.socket === undefined) resolve();
-      else this.socket.close(() => resolve());
+      else this.socket.close(() => { resolve(); });
     });
     this.tunn.dispose();
   }
