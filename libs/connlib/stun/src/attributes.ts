@@ -5,10 +5,13 @@ import { AttrType, MAGIC_COOKIE } from './constants';
 export type AddressAttributeName = 'MAPPED-ADDRESS' | 'XOR-MAPPED-ADDRESS' | 'XOR-RELAYED-ADDRESS' | 'XOR-PEER-ADDRESS';
 export type TextAttributeName = 'USERNAME' | 'REALM' | 'NONCE' | 'SOFTWARE';
 
+type AddressAttribute<N extends AddressAttributeName> = N extends unknown ? { readonly name: N; readonly address: TransportAddress } : never;
+type TextAttribute<N extends TextAttributeName> = N extends unknown ? { readonly name: N; readonly value: string } : never;
+
 /** One attribute, decoded. Attributes the codec does not know are kept as `UNKNOWN` with their raw value. */
 export type Attribute =
-  | { readonly name: AddressAttributeName; readonly address: TransportAddress }
-  | { readonly name: TextAttributeName; readonly value: string }
+  | AddressAttribute<AddressAttributeName>
+  | TextAttribute<TextAttributeName>
   | { readonly name: 'MESSAGE-INTEGRITY'; readonly hmac: Uint8Array }
   | { readonly name: 'MESSAGE-INTEGRITY-SHA256'; readonly hmac: Uint8Array }
   | { readonly name: 'FINGERPRINT'; readonly crc: number }
