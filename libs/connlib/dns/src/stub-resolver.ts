@@ -64,7 +64,8 @@ export class StubResolver {
   private readonly ipToName = new Map<string, string>();
   private readonly allocator = new ProxyIpAllocator();
   private readonly cache: ResponseCache;
-  private readonly events: StubEvent[] = [];
+  /** Records changed since the last `pollEvent`; the snapshot is built lazily, once per drain. */
+  private recordsDirty = false;
   private sentinels: SentinelTable;
   private searchDomain: string | undefined;
 
@@ -208,8 +209,11 @@ export class StubResolver {
     return this.cache.pollTimeout();
   }
 
+  /** At most one pending event: a full records snapshot, coalescing all changes since the last poll. */
   pollEvent(): StubEvent | undefined {
-    return this.events.shift();
+    if (!this.recordsDirty) return undefined;
+    this.recordsDirty = false;
+    return { kind: 'records-changed', records: this.records() };
   }
 
   // ---- lookups for the ClientState -----------------------------------------------------------------
@@ -304,7 +308,7 @@ export class StubResolver {
   }
 
   private emitRecordsChanged(): void {
-    this.events.push({ kind: 'records-changed', records: this.records() });
+    this.recordsDirty = true;
   }
 
   private respond(query: DecodedPacket, rcode: number, answers: Answer[] = []): StubAction {

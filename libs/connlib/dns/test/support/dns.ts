@@ -1,12 +1,5 @@
 import * as dnsPacket from 'dns-packet';
 import type { Answer, DecodedPacket, RecordType } from 'dns-packet';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-
-export function fixture<T = any>(name: string): T {
-  return JSON.parse(readFileSync(join(import.meta.dirname, '..', 'fixtures', name), 'utf8')) as T;
-}
-
 export function query(name: string, type: RecordType | 'HTTPS', id = 0x1234, extra: Partial<dnsPacket.Packet> = {}): Uint8Array {
   const t = (type === 'HTTPS' ? 'UNKNOWN_65' : type) as RecordType;
   return new Uint8Array(

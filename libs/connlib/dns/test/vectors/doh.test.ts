@@ -1,15 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import * as dnsPacket from 'dns-packet';
 import { decodeDohResponse, dohHost, encodeDohGetRequest, truncateResponse } from '../../src/index';
-import { decode, fixture, query } from '../support/dns';
+import { decode, query } from '../support/dns';
+import { byId, loadFixture, need, type DohCase } from '../support/fixtures';
 
-const cases = fixture('dns-doh.json').cases as any[];
-const byId = (id: string) => cases.find((c) => c.id === id);
+const { cases } = loadFixture<DohCase>('dns-doh.json');
 
 describe('dns-doh.json (Firezone)', () => {
   it('rfc8484_get_request', () => {
-    const c = byId('rfc8484_get_request');
-    const req = encodeDohGetRequest(query(c.query.name, c.query.qtype, 0xabcd), c.server);
+    const c = byId(cases, 'rfc8484_get_request');
+    const q = need(c.query, 'query');
+    const req = encodeDohGetRequest(query(q.name, q.qtype, 0xabcd), need(c.server, 'server'));
     expect(req.method).toBe(c.expected.method);
     expect(req.headers.accept).toBe(c.expected.accept);
     expect(req.path).toBe(c.expected.path);
@@ -17,10 +18,10 @@ describe('dns-doh.json (Firezone)', () => {
   });
 
   it('rfc8484_response', () => {
-    const c = byId('rfc8484_response');
-    const body = new Uint8Array(Buffer.from(c.body_hex, 'hex'));
+    const c = byId(cases, 'rfc8484_response');
+    const body = new Uint8Array(Buffer.from(need(c.body_hex, 'body_hex'), 'hex'));
     expect(body.byteLength).toBe(c.content_length);
-    const res = decodeDohResponse(c.status, c.content_type, body);
+    const res = decodeDohResponse(need(c.status, 'status'), c.content_type, body);
     if (res.kind !== 'ok') throw new Error(res.reason);
     const p = decode(res.message);
     expect(p.answers?.filter((a) => a.type === 'AAAA').map((a) => a.data)).toEqual(c.expected.ips);
@@ -30,7 +31,7 @@ describe('dns-doh.json (Firezone)', () => {
   });
 
   it('known_doh_hosts', () => {
-    for (const [url, host] of Object.entries(byId('known_doh_hosts').expected)) expect(dohHost(url)).toBe(host);
+    for (const [url, host] of Object.entries(byId(cases, 'known_doh_hosts').expected)) expect(dohHost(url)).toBe(host);
     expect(() => dohHost('http://dns.google/dns-query')).toThrow();
   });
 
@@ -40,6 +41,6 @@ describe('dns-doh.json (Firezone)', () => {
     const p = decode(truncateResponse(big, 1000));
     expect(p.flag_tc).toBe(true);
     expect(p.answers).toHaveLength(0);
-    expect(p.questions?.[0]?.name).toBe(byId('truncation').expected.question);
+    expect(p.questions?.[0]?.name).toBe(byId(cases, 'truncation').expected.question);
   });
 });

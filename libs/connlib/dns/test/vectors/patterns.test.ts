@@ -1,27 +1,27 @@
 import { describe, expect, it } from 'vitest';
 import { DomainPattern, matchResources } from '../../src/index';
-import { fixture } from '../support/dns';
+import { loadFixture, need, type PatternCase } from '../support/fixtures';
 
-const cases = fixture('dns-patterns.json').cases as any[];
+const { cases } = loadFixture<PatternCase>('dns-patterns.json');
 
 describe('dns-patterns.json (Firezone)', () => {
   for (const c of cases.filter((c) => c.kind === 'match')) {
     it(`${c.id}: ${c.pattern} ${c.matches ? 'matches' : 'does not match'} ${c.name}`, () => {
-      expect(DomainPattern.parse(c.pattern).matches(c.name)).toBe(c.matches);
+      expect(DomainPattern.parse(need(c.pattern, 'pattern')).matches(need(c.name, 'name'))).toBe(c.matches);
     });
   }
 
   for (const c of cases.filter((c) => c.kind === 'resolution_order')) {
     it(`${c.id}: the most specific resource comes first`, () => {
-      const resources = c.resources.map((r: any) => ({ id: r.id, pattern: DomainPattern.parse(r.pattern) }));
-      expect(matchResources(resources, c.query).map((r) => r.id)).toEqual(c.expected_match_ids_in_order);
-      expect(matchResources([...resources].reverse(), c.query).map((r) => r.id)).toEqual(c.expected_match_ids_in_order);
+      const resources = need(c.resources, 'resources').map((r) => ({ id: r.id, pattern: DomainPattern.parse(r.pattern) }));
+      expect(matchResources(resources, need(c.query, 'query')).map((r) => r.id)).toEqual(c.expected_match_ids_in_order);
+      expect(matchResources([...resources].reverse(), need(c.query, 'query')).map((r) => r.id)).toEqual(c.expected_match_ids_in_order);
     });
   }
 
   for (const c of cases.filter((c) => c.kind === 'display')) {
     it(`${c.id}: displays the original pattern`, () => {
-      expect(String(DomainPattern.parse(c.pattern))).toBe(c.expected_display);
+      expect(String(DomainPattern.parse(need(c.pattern, 'pattern')))).toBe(c.expected_display);
     });
   }
 
