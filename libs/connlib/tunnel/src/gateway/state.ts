@@ -1,0 +1,311 @@
+// GatewayState (Firezone tunnel `GatewayState`): sans-IO. Datagrams from clients are decrypted, checked
+// (anti-spoofing, resource, filters, expiry, destination class) and handed to the TUN; packets from the TUN
+// go back only to a client whose resources they come from.
+import {
+  buildDestinationUnreachable,
+  encodeP2pControl,
+  ipEqualsAt,
+  ipv4ToU32,
+  isP2pControl,
+  parseIp,
+  formatIp,
+  type IpAddrBytes,
+  type IpPacket,
+} from '@postern/ip-packet';
+import { decodeKey, type CreateAuthorization, type GatewayEgressMessage, type GatewayIngressMessage, type GatewayResource } from '@postern/model';
+import { Node, type NetAddr, type NodeEvent, type Transmit } from '@postern/snownet';
+import { reusableView } from '../client/state';
+import { FilterEngine } from '../filter';
+import type { DropCounters, GatewayEvent, GatewayStateConfig } from '../types';
+import { ClientOnGateway, toAuthorized } from './clients';
+
+export class GatewayState {
+  readonly publicKey: Uint8Array;
+  private readonly node: Node;
+  private readonly clients = new Map<string, ClientOnGateway>();
+  private readonly byIpv4 = new Map<number, ClientOnGateway>();
+  private readonly byIpv6 = new Map<string, ClientOnGateway>();
+  private ipv4: IpAddrBytes | undefined;
+  private ipv6: IpAddrBytes | undefined;
+  private readonly transmits: Transmit[] = [];
+  private readonly tunWrites: Uint8Array[] = [];
+  private readonly portal: GatewayEgressMessage[] = [];
+  private readonly events: GatewayEvent[] = [];
+  private readonly view: IpPacket;
+  private shuttingDown = false;
+  readonly drops: DropCounters = {};
+
+  constructor(private readonly config: GatewayStateConfig) {
+    this.node = new Node({
+      role: 'gateway',
+      privateKey: config.privateKey,
+      rng: config.rng,
+      wallClockAtZero: config.wallClockAtZero,
+      ...(config.idleTimeoutMs === undefined ? {} : { idleTimeout: config.idleTimeoutMs }),
+      ...(config.handshakeTimeoutMs === undefined ? {} : { handshakeTimeout: config.handshakeTimeoutMs }),
+      ...(config.persistentKeepaliveS === undefined ? {} : { persistentKeepalive: config.persistentKeepaliveS }),
+    });
+    this.publicKey = this.node.publicKey;
+    this.view = reusableView();
+  }
+
+  // ------------------------------------------------------------------------------------ inputs
+
+  /** One packet from the TUN (a resource answering): encrypted for its client, or dropped. */
+  handleTunPacket(packet: Uint8Array, now: number, out?: Uint8Array): Transmit | undefined {
+    const p = this.view;
+    if (p.reset(packet) !== undefined) { this.drop('malformed'); return; }
+    const client = this.clientByDestination(p);
+    if (client === undefined) { this.drop('noClient'); return; }
+    const fromGateway = this.isGatewayAddress(p, p.sourceOffset);
+    if (!fromGateway) {
+      const natted = this.config.dns?.translateInbound(client.id, p, now) ?? false;
+      if (!natted && !client.allowsInboundSource(p, now)) { this.drop('inboundNotAllowed'); return; }
+    }
+    const r = this.node.encapsulate(client.id, p.bytes, now, out);
+    return r.kind === 'transmit' ? r.transmit : undefined;
+  }
+
+  /** One datagram from the network: the decrypted, checked packet for the TUN (a view of `datagram`). */
+  handleNetworkDatagram(from: NetAddr, datagram: Uint8Array, now: number): Uint8Array | undefined {
+    const r = this.node.decapsulate(from, datagram, now);
+    let result: Uint8Array | undefined;
+    if (r.kind === 'packet') result = this.outbound(r.peerId, r.packet, now);
+    else if (r.kind === 'drop') this.drop(`net:${r.reason}`);
+    this.drainNode(now);
+    return result;
+  }
+
+  handlePortalMessage(msg: GatewayIngressMessage, now: number): void {
+    switch (msg.event) {
+      case 'init':
+        this.ipv4 = parseIp(msg.payload.interface.ipv4);
+        this.ipv6 = parseIp(msg.payload.interface.ipv6);
+        break;
+      case 'create_authorization':
+        this.createAuthorization(msg.payload, now);
+        break;
+      case 'ice_candidates':
+        for (const c of msg.payload.candidates) this.node.addRemoteCandidate(msg.payload.client_id, c, now);
+        break;
+      case 'invalidate_ice_candidates':
+        for (const c of msg.payload.candidates) this.node.removeRemoteCandidate(msg.payload.client_id, c, now);
+        break;
+      case 'reject_access':
+        this.clients.get(msg.payload.client_id)?.resources.delete(msg.payload.resource_id);
+        break;
+      case 'resource_updated':
+        this.resourceUpdated(msg.payload);
+        break;
+      case 'access_authorization_expiry_updated': {
+        const r = this.clients.get(msg.payload.client_id)?.resources.get(msg.payload.resource_id);
+        if (r !== undefined) r.expiresAt = this.toMonotonic(msg.payload.expires_at);
+        this.expire(now);
+        break;
+      }
+      default:
+        break;
+    }
+    this.drainNode(now);
+  }
+
+  handleTimeout(now: number): void {
+    this.node.handleTimeout(now);
+    this.expire(now);
+    this.drainNode(now);
+  }
+
+  /**
+   * Graceful shutdown: a Goodbye to every client (they fail over at once) and no new connections. Send the
+   * transmits (`pollTransmit`) before closing the sockets.
+   */
+  shutdown(now: number): void {
+    this.shuttingDown = true;
+    const goodbye = encodeP2pControl({ type: 'goodbye' });
+    for (const id of [...this.node.peers()]) {
+      if (this.node.isConnected(id, now)) {
+        const r = this.node.encapsulate(id, goodbye, now);
+        if (r.kind === 'transmit') this.transmits.push({ src: r.transmit.src, dst: r.transmit.dst, payload: r.transmit.payload.slice() });
+      }
+      this.node.removeConnection(id);
+    }
+    this.drainNode(now);
+  }
+
+  setLocalAddresses(addrs: readonly NetAddr[], now: number): void {
+    this.node.setLocalAddresses(addrs);
+    this.drainNode(now);
+  }
+
+  // ------------------------------------------------------------------------------------ outputs
+
+  pollTransmit(): Transmit | undefined {
+    return this.transmits.shift() ?? this.node.pollTransmit();
+  }
+
+  pollTunWrite(): Uint8Array | undefined {
+    return this.tunWrites.shift();
+  }
+
+  pollPortalMessage(): GatewayEgressMessage | undefined {
+    return this.portal.shift();
+  }
+
+  pollEvent(): GatewayEvent | undefined {
+    return this.events.shift();
+  }
+
+  pollTimeout(): number | undefined {
+    let t = this.node.pollTimeout();
+    for (const c of this.clients.values()) {
+      const e = c.nextExpiry();
+      if (e !== undefined && (t === undefined || e < t)) t = e;
+    }
+    return t;
+  }
+
+  /** Resource ids the client may currently reach (live authorisations). */
+  authorizedResources(clientId: string, now: number): string[] {
+    const c = this.clients.get(clientId);
+    if (c === undefined) return [];
+    return [...c.resources.values()].filter((r) => c.isLive(r, now)).map((r) => r.id);
+  }
+
+  // ------------------------------------------------------------------------------------ internals
+
+  private drop(reason: string): undefined {
+    this.drops[reason] = (this.drops[reason] ?? 0) + 1;
+    return undefined;
+  }
+
+  private toMonotonic(expiresAt: number | null | undefined): number | undefined {
+    return expiresAt === null || expiresAt === undefined ? undefined : expiresAt * 1000 - this.config.wallClockAtZero;
+  }
+
+  private createAuthorization(a: CreateAuthorization, now: number): void {
+    if (this.shuttingDown) return;
+    let client = this.clients.get(a.client.id);
+    const ipv4 = parseIp(a.client.ipv4);
+    const ipv6 = parseIp(a.client.ipv6);
+    if (client === undefined) {
+      client = new ClientOnGateway(a.client.id, ipv4, ipv6);
+      this.clients.set(client.id, client);
+    } else {
+      this.unindex(client);
+      client.ipv4 = ipv4;
+      client.ipv6 = ipv6;
+    }
+    this.index(client);
+    this.node.upsertConnection(
+      a.client.id,
+      {
+        publicKey: decodeKey(a.client.public_key),
+        presharedKey: decodeKey(a.client.preshared_key),
+        localIceCredentials: a.gateway_ice_credentials,
+        remoteIceCredentials: a.client_ice_credentials,
+      },
+      now,
+    );
+    client.resources.set(a.resource.id, toAuthorized(a.resource, this.toMonotonic(a.expires_at)));
+    this.portal.push({ event: 'authorization_created', payload: { ref: a.ref } });
+  }
+
+  private resourceUpdated(r: GatewayResource): void {
+    for (const c of this.clients.values()) {
+      const existing = c.resources.get(r.id);
+      if (existing === undefined) continue;
+      const updated = toAuthorized(r, existing.expiresAt);
+      c.resources.set(r.id, r.type === 'internet' ? { ...updated, engine: FilterEngine.PERMIT_ALL } : updated);
+    }
+  }
+
+  private expire(now: number): void {
+    for (const c of this.clients.values()) {
+      for (const id of c.expire(now)) this.events.push({ type: 'accessExpired', clientId: c.id, resourceId: id });
+    }
+  }
+
+  /** A packet from client `clientId`: control, anti-spoofing, destination class, filters, then the TUN. */
+  private outbound(clientId: string, packet: Uint8Array, now: number): Uint8Array | undefined {
+    const client = this.clients.get(clientId);
+    const p = this.view;
+    if (client === undefined || p.reset(packet) !== undefined) { this.drop('malformed'); return; }
+    if (isP2pControl(p)) return undefined; // assigned_ips etc.: the DNS task handles them
+    if (!client.sourceIsClient(p)) { this.drop('spoofedSource'); return; }
+    if (this.isGatewayAddress(p, p.destinationOffset)) return p.bytes;
+    switch (client.checkOutbound(p, now, this.config.dns)) {
+      case 'allow':
+        return p.bytes;
+      case 'allowNat':
+        if (this.config.dns?.translateOutbound(clientId, p, now) === true) return p.bytes;
+        this.drop('natFailed');
+        return undefined;
+      case 'filtered':
+        this.reject(clientId, p, 'prohibited', now);
+        { this.drop('filtered'); return; }
+      case 'forbiddenDestination':
+        this.reject(clientId, p, 'network_unreachable', now);
+        { this.drop('forbiddenDestination'); return; }
+      case 'notAllowed':
+        { this.drop('notAllowed'); return; }
+    }
+  }
+
+  /** Answers a refused packet with an ICMP error, through the tunnel, to the client. */
+  private reject(clientId: string, p: IpPacket, reason: 'prohibited' | 'network_unreachable', now: number): void {
+    const answer = buildDestinationUnreachable(p, reason);
+    if (answer === undefined) return;
+    const r = this.node.encapsulate(clientId, answer, now);
+    if (r.kind === 'transmit') this.transmits.push({ src: r.transmit.src, dst: r.transmit.dst, payload: r.transmit.payload.slice() });
+  }
+
+  private isGatewayAddress(p: IpPacket, offset: number): boolean {
+    const ip = p.version === 4 ? this.ipv4 : this.ipv6;
+    return ip !== undefined && ipEqualsAt(ip, p.bytes, offset);
+  }
+
+  private clientByDestination(p: IpPacket): ClientOnGateway | undefined {
+    if (p.version === 4) return this.byIpv4.get(ipv4ToU32(p.bytes, p.destinationOffset));
+    return this.byIpv6.get(formatIp(p.bytes.subarray(p.destinationOffset, p.destinationOffset + 16)));
+  }
+
+  private index(c: ClientOnGateway): void {
+    if (c.ipv4 !== undefined) this.byIpv4.set(ipv4ToU32(c.ipv4), c);
+    if (c.ipv6 !== undefined) this.byIpv6.set(formatIp(c.ipv6), c);
+  }
+
+  private unindex(c: ClientOnGateway): void {
+    if (c.ipv4 !== undefined && this.byIpv4.get(ipv4ToU32(c.ipv4)) === c) this.byIpv4.delete(ipv4ToU32(c.ipv4));
+    if (c.ipv6 !== undefined && this.byIpv6.get(formatIp(c.ipv6)) === c) this.byIpv6.delete(formatIp(c.ipv6));
+  }
+
+  private drainNode(now: number): void {
+    for (let ev = this.node.pollEvent(); ev !== undefined; ev = this.node.pollEvent()) this.onNodeEvent(ev, now);
+  }
+
+  private onNodeEvent(ev: NodeEvent, _now: number): void {
+    switch (ev.type) {
+      case 'connected':
+        this.events.push({ type: 'clientConnected', clientId: ev.peerId });
+        break;
+      case 'failed': {
+        // Firezone: a failed connection forgets the client; it asks the portal again
+        const c = this.clients.get(ev.peerId);
+        if (c !== undefined) {
+          this.unindex(c);
+          this.clients.delete(ev.peerId);
+        }
+        this.events.push({ type: 'clientDisconnected', clientId: ev.peerId, reason: ev.reason });
+        break;
+      }
+      case 'closed':
+        break;
+      case 'newIceCandidate':
+        this.portal.push({ event: 'broadcast_ice_candidates', payload: { client_ids: [ev.peerId], candidates: [ev.candidate] } });
+        break;
+      case 'invalidatedIceCandidate':
+        this.portal.push({ event: 'broadcast_invalidated_ice_candidates', payload: { client_ids: [ev.peerId], candidates: [ev.candidate] } });
+        break;
+    }
+  }
+}
