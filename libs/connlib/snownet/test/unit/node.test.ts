@@ -1,0 +1,170 @@
+import { buildUdp, parseIp } from '@postern/ip-packet';
+import { describe, expect, it } from 'vitest';
+import { Node, formatHostCandidate, netAddr, parseCandidate, parseNetAddr, type NetAddr, type NodeEvent } from '../../src/index';
+import { key, seededRng } from '../support/rng';
+
+function addr(text: string): NetAddr {
+  const a = parseNetAddr(text);
+  if (a === undefined) throw new Error(text);
+  return a;
+}
+
+const CLIENT_ADDR = addr('198.18.32.1:40000');
+const GATEWAY_ADDR = addr('198.18.32.2:52625');
+
+function pair(opts: { idleTimeout?: number; handshakeTimeout?: number } = {}) {
+  const rng = seededRng(7);
+  const client = new Node({ role: 'client', privateKey: key(rng), rng: seededRng(1), wallClockAtZero: 1_700_000_000_000, ...opts });
+  const gateway = new Node({ role: 'gateway', privateKey: key(rng), rng: seededRng(2), wallClockAtZero: 1_700_000_000_000, ...opts });
+  const psk = key(rng);
+  return { client, gateway, psk };
+}
+
+/** Delivers every queued transmit between the two nodes until both are quiet. */
+function pump(client: Node, gateway: Node, now: number): Uint8Array[] {
+  const delivered: Uint8Array[] = [];
+  for (let i = 0; i < 20; i++) {
+    let moved = false;
+    for (let t = client.pollTransmit(); t !== undefined; t = client.pollTransmit()) {
+      moved = true;
+      expect(t.dst.key).toBe(GATEWAY_ADDR.key);
+      const r = gateway.decapsulate(CLIENT_ADDR, t.payload, now);
+      if (r.kind === 'packet') delivered.push(r.packet.slice());
+    }
+    for (let t = gateway.pollTransmit(); t !== undefined; t = gateway.pollTransmit()) {
+      moved = true;
+      expect(t.dst.key).toBe(CLIENT_ADDR.key);
+      const r = client.decapsulate(GATEWAY_ADDR, t.payload, now);
+      if (r.kind === 'packet') delivered.push(r.packet.slice());
+    }
+    if (!moved) break;
+  }
+  return delivered;
+}
+
+function events(node: Node): NodeEvent[] {
+  const out: NodeEvent[] = [];
+  for (let e = node.pollEvent(); e !== undefined; e = node.pollEvent()) out.push(e);
+  return out;
+}
+
+function udp(n: number): Uint8Array {
+  const source = parseIp('100.64.0.1');
+  const destination = parseIp('10.0.0.1');
+  if (source === undefined || destination === undefined) throw new Error('ip');
+  return buildUdp({ source, destination, sourcePort: 1000 + n, destinationPort: 80, payload: new Uint8Array([n]) });
+}
+
+describe('Node', () => {
+  it('connects a client to a gateway at its address and carries packets both ways', () => {
+    const { client, gateway, psk } = pair();
+    gateway.upsertConnection('c1', { publicKey: client.publicKey, presharedKey: psk }, 0);
+    expect(client.upsertConnection('g1', { publicKey: gateway.publicKey, presharedKey: psk, remote: GATEWAY_ADDR }, 0)).toBe('created');
+    pump(client, gateway, 1);
+    expect(events(client)).toContainEqual({ type: 'connected', peerId: 'g1' });
+    expect(events(gateway)).toContainEqual({ type: 'connected', peerId: 'c1' });
+    expect(gateway.remoteOf('c1')?.key).toBe(CLIENT_ADDR.key);
+
+    const pkt = udp(1);
+    const r = client.encapsulate('g1', pkt, 2);
+    expect(r.kind).toBe('transmit');
+    if (r.kind !== 'transmit') return;
+    const d = gateway.decapsulate(CLIENT_ADDR, r.transmit.payload.slice(), 2);
+    expect(d.kind).toBe('packet');
+    if (d.kind === 'packet') {
+      expect(d.peerId).toBe('c1');
+      expect([...d.packet]).toEqual([...pkt]);
+    }
+    const back = gateway.encapsulate('c1', pkt, 3);
+    expect(back.kind).toBe('transmit');
+  });
+
+  it('queues packets sent before the handshake and delivers them in order', () => {
+    const { client, gateway, psk } = pair();
+    gateway.upsertConnection('c1', { publicKey: client.publicKey, presharedKey: psk }, 0);
+    client.upsertConnection('g1', { publicKey: gateway.publicKey, presharedKey: psk }, 0);
+    for (let i = 0; i < 5; i++) expect(client.encapsulate('g1', udp(i), 0).kind).toBe('drop');
+    expect(client.addRemoteCandidate('g1', formatHostCandidate(GATEWAY_ADDR), 1)).toBe(true);
+    const delivered = pump(client, gateway, 1);
+    expect(delivered.map((p) => p[p.length - 1])).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('drops handshakes from unknown keys and data for unknown indices', () => {
+    const { client, gateway, psk } = pair();
+    client.upsertConnection('g1', { publicKey: gateway.publicKey, presharedKey: psk, remote: GATEWAY_ADDR }, 0);
+    const t = client.pollTransmit();
+    expect(t).toBeDefined();
+    if (t === undefined) return;
+    expect(gateway.decapsulate(CLIENT_ADDR, t.payload, 0)).toMatchObject({ kind: 'drop', reason: 'unknownPeer' });
+    const data = new Uint8Array(48);
+    data[0] = 4;
+    expect(gateway.decapsulate(CLIENT_ADDR, data, 0)).toMatchObject({ kind: 'drop', reason: 'unknownPeer' });
+    expect(gateway.decapsulate(CLIENT_ADDR, new Uint8Array([1, 2, 3]), 0)).toMatchObject({ kind: 'drop', reason: 'notWireGuard' });
+  });
+
+  it('fails a connection whose handshake never completes', () => {
+    const { client, gateway, psk } = pair({ handshakeTimeout: 3000 });
+    client.upsertConnection('g1', { publicKey: gateway.publicKey, presharedKey: psk, remote: GATEWAY_ADDR }, 0);
+    for (let now = 0; now <= 3000; now += 250) client.handleTimeout(now);
+    expect(events(client)).toContainEqual({ type: 'failed', peerId: 'g1', reason: 'handshakeTimeout' });
+    expect(client.hasConnection('g1')).toBe(false);
+  });
+
+  it('fails a connected peer that went silent and keeps a live one up with keepalives', () => {
+    const { client, gateway, psk } = pair({ idleTimeout: 15_000 });
+    gateway.upsertConnection('c1', { publicKey: client.publicKey, presharedKey: psk }, 0);
+    client.upsertConnection('g1', { publicKey: gateway.publicKey, presharedKey: psk, remote: GATEWAY_ADDR }, 0);
+    pump(client, gateway, 0);
+    events(client);
+    events(gateway);
+    for (let now = 0; now <= 30_000; now += 250) {
+      client.handleTimeout(now);
+      gateway.handleTimeout(now);
+      pump(client, gateway, now);
+    }
+    expect(events(client)).toEqual([]);
+    expect(client.isConnected('g1', 30_000)).toBe(true);
+    // now the gateway disappears
+    for (let now = 30_000; now <= 50_000; now += 250) {
+      client.handleTimeout(now);
+      while (client.pollTransmit() !== undefined);
+    }
+    expect(events(client)).toContainEqual({ type: 'failed', peerId: 'g1', reason: 'idleTimeout' });
+  });
+
+  it('re-handshakes after a reset with the same keys', () => {
+    const { client, gateway, psk } = pair();
+    gateway.upsertConnection('c1', { publicKey: client.publicKey, presharedKey: psk }, 0);
+    client.upsertConnection('g1', { publicKey: gateway.publicKey, presharedKey: psk, remote: GATEWAY_ADDR }, 0);
+    pump(client, gateway, 0);
+    events(client);
+    client.reset(1000);
+    expect(client.isConnected('g1', 1000)).toBe(false);
+    pump(client, gateway, 1000);
+    expect(events(client)).toContainEqual({ type: 'connected', peerId: 'g1' });
+    const r = client.encapsulate('g1', udp(9), 1001);
+    expect(r.kind).toBe('transmit');
+    if (r.kind === 'transmit') expect(gateway.decapsulate(CLIENT_ADDR, r.transmit.payload.slice(), 1001).kind).toBe('packet');
+  });
+
+  it('signals local host candidates to peers', () => {
+    const { gateway, client, psk } = pair();
+    gateway.setLocalAddresses([GATEWAY_ADDR]);
+    gateway.upsertConnection('c1', { publicKey: client.publicKey, presharedKey: psk }, 0);
+    const ev = events(gateway).find((e) => e.type === 'newIceCandidate');
+    expect(ev).toBeDefined();
+    if (ev?.type !== 'newIceCandidate') return;
+    expect(parseCandidate(ev.candidate)?.addr.key).toBe(GATEWAY_ADDR.key);
+  });
+});
+
+describe('candidates', () => {
+  it('parses host, srflx and relay candidates and rejects garbage', () => {
+    expect(parseCandidate('candidate:7031633958891736544 1 udp 50331391 35.244.108.190 53909 typ relay')).toMatchObject({ type: 'relay', priority: 50331391 });
+    expect(parseCandidate('candidate:1 1 udp 2130706431 [::1] 1 typ host')).toBeUndefined();
+    expect(parseCandidate('candidate:1 1 udp 2130706431 fd00::1 4000 typ host')?.addr.key).toBe('[fd00::1]:4000');
+    expect(parseCandidate('candidate:1 1 tcp 2130706431 1.2.3.4 4000 typ host')).toBeUndefined();
+    expect(parseCandidate('nonsense')).toBeUndefined();
+    expect(netAddr('1.2.3.4', 70000)).toBeUndefined();
+  });
+});
