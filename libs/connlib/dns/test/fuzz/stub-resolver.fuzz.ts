@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import * as dnsPacket from 'dns-packet';
+import { decode } from '../support/dns';
 import { DnsTcpDecoder, DomainPattern, encodeTcpFrame, mapSentinels, StubResolver } from '../../src/index';
 
 const RUNS = Number(process.env['POSTERN_FUZZ_RUNS'] ?? 2000);
@@ -75,8 +76,8 @@ describe('stub resolver fuzz', () => {
         tried++;
         const action = s.handleQuery(validQuery(n, t, 1, 0), '100.100.111.1', 0);
         if (action.kind !== 'respond') return;
-        const p = dnsPacket.decode(Buffer.from(action.response));
-        for (const a of p.answers ?? []) {
+        const p = decode(action.response);
+        for (const a of p.answers) {
           if (a.type === 'CNAME') continue;
           expect(a.type).toBe(t);
           expect(typeof a.data === 'string' && s.lookupProxyIp(a.data)).toBeTruthy();

@@ -7,8 +7,23 @@ export function query(name: string, type: RecordType | 'HTTPS', id = 0x1234, ext
   );
 }
 
-export function decode(bytes: Uint8Array): DecodedPacket & { rcode: string } {
-  return dnsPacket.decode(Buffer.from(bytes)) as DecodedPacket & { rcode: string };
+/** A record flattened for assertions (dns-packet's OPT variant has no ttl/data). */
+export interface SimpleRecord {
+  readonly type: string;
+  readonly name: string;
+  readonly ttl: number | undefined;
+  readonly data: unknown;
+}
+
+export type Decoded = Omit<DecodedPacket, 'answers'> & { rcode: string; answers: SimpleRecord[] };
+
+function simple(a: Answer): SimpleRecord {
+  return { type: a.type, name: a.name, ttl: 'ttl' in a ? a.ttl : undefined, data: 'data' in a ? a.data : undefined };
+}
+
+export function decode(bytes: Uint8Array): Decoded {
+  const p = dnsPacket.decode(Buffer.from(bytes)) as DecodedPacket & { rcode: string };
+  return { ...p, answers: (p.answers ?? []).map(simple) };
 }
 
 export function answer(q: Uint8Array, answers: Answer[], extra: Partial<dnsPacket.Packet> = {}): Uint8Array {
