@@ -1,8 +1,7 @@
 // CryptoBackend over Node's own OpenSSL 3 through koffi (performance.md: EVP ChaCha20-Poly1305 with a
-// reused context is the fastest correct source here). MAC and XChaCha come from @noble (handshake and
-// cookie paths only).
+// reused context is the fastest correct source here; keyed BLAKE2s-128 via EVP_Q_mac BLAKE2SMAC).
+// XChaCha20-Poly1305 (cookie replies only, absent from OpenSSL 3.0) comes from @noble/ciphers.
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
-import { blake2s } from '@noble/hashes/blake2.js';
 import koffi, { type LibraryHandle } from 'koffi';
 import { WireGuardError } from '../errors';
 import type { Aead, CryptoBackend } from './backend';
@@ -40,6 +39,9 @@ function loadOpenSsl() {
     digest: lib.func(
       'int EVP_Q_digest(uintptr_t libctx, const char *name, uintptr_t propq, uintptr_t data, size_t len, uintptr_t md, uintptr_t mdlen)',
     ) as Fn<[number, string, number, number, number, number, number], number>,
+    qmac: lib.func(
+      'uintptr_t EVP_Q_mac(uintptr_t libctx, const char *name, uintptr_t propq, uintptr_t subalg, uintptr_t params, uintptr_t key, size_t keylen, uintptr_t data, size_t datalen, uintptr_t out, size_t outsize, uintptr_t outlen)',
+    ) as Fn<[number, string, number, number, number, number, number, number, number, number, number, number], number>,
     hmac: lib.func('uintptr_t HMAC(uintptr_t md, uintptr_t key, int keylen, uintptr_t data, size_t len, uintptr_t out, uintptr_t outlen)') as Fn<
       [number, number, number, number, number, number, number],
       number
@@ -49,33 +51,34 @@ function loadOpenSsl() {
 
 type OpenSsl = ReturnType<typeof loadOpenSsl>;
 
-/** One EVP context per key per direction; key set once, nonce set per packet. */
+/** One EVP context per key per direction, made on first use; key set once, nonce set per packet. */
 class EvpAead implements Aead {
-  private readonly encCtx: number;
-  private readonly decCtx: number;
-  // scratch: nonce (12) | tag (16) | outl (4)
+  private encCtx = 0;
+  private decCtx = 0;
+  // scratch: nonce (12) | outl (4) at 28; key (32) at 32 until both contexts exist
   private readonly scratch: NativeBlock;
   private readonly nonceView: DataView;
   private disposed = false;
 
   constructor(
     private readonly ssl: OpenSsl,
-    cipher: number,
+    private readonly cipher: number,
     key: Uint8Array,
   ) {
     this.scratch = allocNative(64);
     this.nonceView = new DataView(this.scratch.bytes.buffer, this.scratch.bytes.byteOffset, 12);
-    const keyBlock = allocNative(32);
-    keyBlock.bytes.set(key);
-    this.encCtx = ssl.ctxNew();
-    this.decCtx = ssl.ctxNew();
-    const ok =
-      this.encCtx !== 0 &&
-      this.decCtx !== 0 &&
-      ssl.init(this.encCtx, cipher, 0, keyBlock.address, 0, 1) === 1 &&
-      ssl.init(this.decCtx, cipher, 0, keyBlock.address, 0, 0) === 1;
-    keyBlock.free();
-    if (!ok) throw new WireGuardError('CRYPTO_BACKEND', 'EVP ChaCha20-Poly1305 context setup failed');
+    this.scratch.bytes.set(key, 32);
+  }
+
+  private context(enc: 0 | 1): number {
+    const ctx = this.ssl.ctxNew();
+    if (ctx === 0 || this.ssl.init(ctx, this.cipher, 0, this.scratch.address + 32, 0, enc) !== 1) {
+      throw new WireGuardError('CRYPTO_BACKEND', 'EVP ChaCha20-Poly1305 context setup failed');
+    }
+    if (enc === 1) this.encCtx = ctx;
+    else this.decCtx = ctx;
+    if (this.encCtx !== 0 && this.decCtx !== 0) this.scratch.bytes.fill(0, 32, 64);
+    return ctx;
   }
 
   private setNonce(counter: number): void {
@@ -89,10 +92,11 @@ class EvpAead implements Aead {
     const s = this.scratch.address;
     this.setNonce(counter);
     const p = addressOf(buf) + offset;
-    ssl.init(this.encCtx, 0, 0, 0, s, 1);
-    if (length > 0) ssl.update(this.encCtx, p, s + 28, p, length);
-    ssl.final(this.encCtx, p + length, s + 28);
-    ssl.ctrl(this.encCtx, EVP_CTRL_AEAD_GET_TAG, TAG_LEN, p + length);
+    const ctx = this.encCtx === 0 ? this.context(1) : this.encCtx;
+    ssl.init(ctx, 0, 0, 0, s, 1);
+    if (length > 0) ssl.update(ctx, p, s + 28, p, length);
+    ssl.final(ctx, p + length, s + 28);
+    ssl.ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, TAG_LEN, p + length);
   }
 
   open(counter: number, buf: Uint8Array, offset: number, length: number): boolean {
@@ -102,17 +106,18 @@ class EvpAead implements Aead {
     this.setNonce(counter);
     const p = addressOf(buf) + offset;
     const n = length - TAG_LEN;
-    ssl.init(this.decCtx, 0, 0, 0, s, 0);
-    ssl.ctrl(this.decCtx, EVP_CTRL_AEAD_SET_TAG, TAG_LEN, p + n);
-    if (n > 0) ssl.update(this.decCtx, p, s + 28, p, n);
-    return ssl.final(this.decCtx, p + n, s + 28) === 1;
+    const ctx = this.decCtx === 0 ? this.context(0) : this.decCtx;
+    ssl.init(ctx, 0, 0, 0, s, 0);
+    ssl.ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, TAG_LEN, p + n);
+    if (n > 0) ssl.update(ctx, p, s + 28, p, n);
+    return ssl.final(ctx, p + n, s + 28) === 1;
   }
 
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.ssl.ctxFree(this.encCtx);
-    this.ssl.ctxFree(this.decCtx);
+    if (this.encCtx !== 0) this.ssl.ctxFree(this.encCtx);
+    if (this.decCtx !== 0) this.ssl.ctxFree(this.decCtx);
     this.scratch.free();
   }
 }
@@ -157,12 +162,29 @@ function aeadOnce(ssl: OpenSsl, cipher: number, key: Uint8Array, nonce: number |
   }
 }
 
+/** OSSL_PARAM[] { "size": size_t 16 } for BLAKE2SMAC (struct ossl_param_st is 40 bytes on x86_64). */
+function macSizeParams(): NativeBlock {
+  const p = allocNative(128);
+  const dv = new DataView(p.bytes.buffer, p.bytes.byteOffset, 128);
+  const OSSL_PARAM_UNSIGNED_INTEGER = 2;
+  p.bytes.set(new TextEncoder().encode('size\0'), 96);
+  dv.setBigUint64(88, 16n, true);
+  dv.setBigUint64(0, BigInt(p.address + 96), true); // key
+  dv.setUint32(8, OSSL_PARAM_UNSIGNED_INTEGER, true); // data_type
+  dv.setBigUint64(16, BigInt(p.address + 88), true); // data
+  dv.setBigUint64(24, 8n, true); // data_size
+  dv.setBigUint64(32, 0xffff_ffff_ffff_ffffn, true); // return_size = OSSL_PARAM_UNMODIFIED
+  // entry 1 (bytes 40..80) stays zero: the terminator
+  return p;
+}
+
 export function createOpenSslBackend(): CryptoBackend {
   const ssl = loadOpenSsl();
   const cipher = ssl.chacha();
   const md = ssl.blake2s256();
   if (cipher === 0 || md === 0) throw new WireGuardError('CRYPTO_BACKEND', 'OpenSSL lacks ChaCha20-Poly1305 or BLAKE2s');
   const out = allocNative(64);
+  const macParams = macSizeParams();
   return {
     name: 'openssl-evp',
     aead: (key) => new EvpAead(ssl, cipher, key),
@@ -199,7 +221,14 @@ export function createOpenSslBackend(): CryptoBackend {
       }
       return out.bytes.slice(0, 32);
     },
-    mac: (key, data) => blake2s(data, { key, dkLen: 16 }),
+    mac(key, data): Uint8Array {
+      const k = addressOf(key);
+      const d = data.length > 0 ? addressOf(data) : out.address;
+      if (ssl.qmac(0, 'BLAKE2SMAC', 0, 0, macParams.address, k, key.length, d, data.length, out.address, 16, 0) === 0) {
+        throw new WireGuardError('CRYPTO_BACKEND', 'EVP_Q_mac BLAKE2SMAC failed');
+      }
+      return out.bytes.slice(0, 16);
+    },
     xseal: (key, nonce, ad, plaintext) => xchacha20poly1305(key, nonce, ad).encrypt(plaintext),
     xopen(key, nonce, ad, ciphertext): Uint8Array | null {
       try {

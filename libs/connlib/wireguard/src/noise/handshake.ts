@@ -135,8 +135,14 @@ export function consumeResponse(peer: PeerKeys, hs: InitiatorHandshake, msg: Uin
   const ephemeralPublic = msg.slice(Response.ephemeral, Response.ephemeral + 32);
   s.mixKey(ephemeralPublic);
   s.mixHash(ephemeralPublic);
-  const ee = dhRaw(hs.ephemeral, ephemeralPublic);
-  const se = dhRaw(peer.identity.privateKey, ephemeralPublic);
+  let theirs: KeyObject;
+  try {
+    theirs = importPublicKey(ephemeralPublic);
+  } catch {
+    return null;
+  }
+  const ee = dh(hs.ephemeral, theirs);
+  const se = dh(peer.identity.privateKey, theirs);
   if (ee === null || se === null) return null;
   s.mixKey(ee);
   s.mixKey(se);

@@ -1,5 +1,6 @@
 // RFC test vectors against the crypto backend the protocol uses (whatever `cryptoBackend()` returns).
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
+import { blake2s } from '@noble/hashes/blake2.js';
 import { createHmac, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { cryptoBackend, publicKeyFromPrivate } from '../../src/index';
@@ -106,6 +107,23 @@ describe('RFC 7693 BLAKE2s', () => {
       const key = randomBytes(k);
       const data = randomBytes(d);
       expect(toHex(backend.hmac(key, data))).toBe(createHmac('blake2s256', key).update(data).digest('hex'));
+    }
+  });
+});
+
+describe('keyed BLAKE2s-128 (MAC1, MAC2, cookies)', () => {
+  it('matches an independent implementation (@noble/hashes) for WireGuard key and message sizes', () => {
+    for (const [k, d] of [
+      [32, 116],
+      [32, 132],
+      [16, 60],
+      [16, 76],
+      [32, 0],
+      [32, 18],
+    ] as const) {
+      const key = randomBytes(k);
+      const data = randomBytes(d);
+      expect(toHex(backend.mac(key, data))).toBe(toHex(blake2s(data, { key, dkLen: 16 })));
     }
   });
 });
