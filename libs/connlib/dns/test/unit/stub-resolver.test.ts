@@ -30,7 +30,7 @@ describe('StubResolver', () => {
     const res = respond(resolver().handleQuery(query('App.Corp.Internal', 'A', 0xbeef), SENTINEL, 0));
     expect(res.id).toBe(0xbeef);
     expect(res.flag_qr && res.flag_rd && res.flag_ra).toBe(true);
-    expect(res.answers?.map((a) => [a.name, a.type, a.data])).toEqual([
+    expect(res.answers.map((a) => [a.name, a.type, a.data])).toEqual([
       ['App.Corp.Internal', 'A', '100.96.0.1'],
       ['App.Corp.Internal', 'A', '100.96.0.2'],
       ['App.Corp.Internal', 'A', '100.96.0.3'],
@@ -40,9 +40,9 @@ describe('StubResolver', () => {
 
   it('keeps proxy IPs stable per name and distinct across names', () => {
     const s = resolver();
-    const a1 = respond(s.handleQuery(query('a.corp.internal', 'A'), SENTINEL, 0)).answers?.map((a) => a.data);
-    const b = respond(s.handleQuery(query('b.corp.internal', 'A'), SENTINEL, 0)).answers?.map((a) => a.data);
-    const a2 = respond(s.handleQuery(query('A.corp.internal.', 'A'), SENTINEL, 5000)).answers?.map((a) => a.data);
+    const a1 = respond(s.handleQuery(query('a.corp.internal', 'A'), SENTINEL, 0)).answers.map((a) => a.data);
+    const b = respond(s.handleQuery(query('b.corp.internal', 'A'), SENTINEL, 0)).answers.map((a) => a.data);
+    const a2 = respond(s.handleQuery(query('A.corp.internal.', 'A'), SENTINEL, 5000)).answers.map((a) => a.data);
     expect(a2).toEqual(a1);
     expect(b).toEqual(['100.96.0.5', '100.96.0.6', '100.96.0.7', '100.96.0.8']);
     expect(s.proxyIpsFor('b.corp.internal')).toContain('fd00:2021:1111:8000::7');
@@ -69,7 +69,7 @@ describe('StubResolver', () => {
       const parsed = parseIp(ip);
       if (!parsed) throw new Error('bad ip');
       const res = respond(s.handleQuery(query(reverseDnsName(parsed), 'PTR'), SENTINEL, 0));
-      expect(res.answers?.map((a) => [a.type, a.data])).toEqual([['PTR', 'app.corp.internal']]);
+      expect(res.answers.map((a) => [a.type, a.data])).toEqual([['PTR', 'app.corp.internal']]);
     }
     expect(s.handleQuery(query('4.3.2.1.in-addr.arpa', 'PTR'), SENTINEL, 0).kind).toBe('forward');
   });
@@ -77,7 +77,7 @@ describe('StubResolver', () => {
   it('answers HTTPS for a resource with an empty NOERROR and forwards it otherwise', () => {
     const s = resolver();
     const res = respond(s.handleQuery(query('app.corp.internal', 'HTTPS'), SENTINEL, 0));
-    expect([res.rcode, res.answers?.length]).toEqual(['NOERROR', 0]);
+    expect([res.rcode, res.answers.length]).toEqual(['NOERROR', 0]);
     expect(s.handleQuery(query('example.com', 'HTTPS'), SENTINEL, 0).kind).toBe('forward');
   });
 
@@ -92,8 +92,8 @@ describe('StubResolver', () => {
     const s = new StubResolver({ sentinels, searchDomain: '.corp.internal.' });
     s.addResource({ id: 'r-app', address: 'app.corp.internal', ipStack: 'ipv4_only' });
     const res = respond(s.handleQuery(query('app', 'A'), SENTINEL, 0));
-    expect(res.answers?.[0]).toMatchObject({ type: 'CNAME', name: 'app', data: 'app.corp.internal' });
-    expect(res.answers?.slice(1).map((a) => [a.name, a.type])).toEqual(Array(4).fill(['app.corp.internal', 'A']));
+    expect(res.answers[0]).toMatchObject({ type: 'CNAME', name: 'app', data: 'app.corp.internal' });
+    expect(res.answers.slice(1).map((a) => [a.name, a.type])).toEqual(Array(4).fill(['app.corp.internal', 'A']));
     expect(s.handleQuery(query('other', 'A'), SENTINEL, 0).kind).toBe('forward');
     s.setSearchDomain(undefined);
     expect(s.handleQuery(query('app', 'A'), SENTINEL, 0).kind).toBe('forward');
@@ -116,7 +116,7 @@ describe('StubResolver', () => {
     const hit = respond(s.handleQuery(query('EXAMPLE.com', 'A', 2), SENTINEL, 11_500));
     expect(hit.id).toBe(2);
     expect(hit.questions?.[0]?.name).toBe('EXAMPLE.com');
-    expect(hit.answers?.[0]).toMatchObject({ data: '93.184.216.34', ttl: 20 });
+    expect(hit.answers[0]).toMatchObject({ data: '93.184.216.34', ttl: 20 });
     expect(s.handleQuery(query('example.com', 'A', 3), SENTINEL, 31_000).kind).toBe('forward');
     // Another upstream's cache is separate.
     expect(s.handleQuery(query('example.com', 'A', 4), 'fd00:2021:1111:8000:100:100:111:0', 2000).kind).toBe('forward');

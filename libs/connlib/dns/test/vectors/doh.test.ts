@@ -24,8 +24,8 @@ describe('dns-doh.json (Firezone)', () => {
     const res = decodeDohResponse(need(c.status, 'status'), c.content_type, body);
     if (res.kind !== 'ok') throw new Error(res.reason);
     const p = decode(res.message);
-    expect(p.answers?.filter((a) => a.type === 'AAAA').map((a) => a.data)).toEqual(c.expected.ips);
-    expect(p.answers?.[0]?.ttl).toBe(c.expected.ttl_AAAA_secs);
+    expect(p.answers.filter((a) => a.type === 'AAAA').map((a) => a.data)).toEqual(c.expected.ips);
+    expect(p.answers[0]?.ttl).toBe(c.expected.ttl_AAAA_secs);
     expect(decodeDohResponse(500, c.content_type, body)).toEqual({ kind: 'error', reason: 'status' });
     expect(decodeDohResponse(200, 'text/html', body)).toEqual({ kind: 'error', reason: 'content-type' });
   });

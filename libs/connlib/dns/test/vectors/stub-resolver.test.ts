@@ -54,7 +54,7 @@ describe('dns-stub-resolver.json (Firezone)', () => {
         res = run(s, need(c.then.query, 'then.query'));
       }
       expect(res.rcode).toBe(c.expected?.rcode);
-      expect(res.answers?.length).toBe(c.expected?.answers);
+      expect(res.answers.length).toBe(c.expected?.answers);
     });
   }
 
@@ -65,13 +65,13 @@ describe('dns-stub-resolver.json (Firezone)', () => {
     const s = stub();
     for (const r of need(c.resources, 'resources')) s.addResource(resource(r));
     const res = run(s, need(c.query, 'query'));
-    expect(res.answers?.map((a) => [a.type, a.data, a.ttl])).toEqual(ips.filter((ip) => !ip.includes(':')).map((ip) => ['A', ip, 1]));
+    expect(res.answers.map((a) => [a.type, a.data, a.ttl])).toEqual(ips.filter((ip) => !ip.includes(':')).map((ip) => ['A', ip, 1]));
     expect(s.pollEvent()).toEqual({ kind: 'records-changed', records: expected });
     expect(s.pollEvent()).toBeUndefined();
     // Repeated queries emit no further event and answer the same IPs.
     run(s, need(c.query, 'query'));
     const aaaa = run(s, { name: 'example.com', qtype: 'AAAA' });
-    expect(aaaa.answers?.map((a) => a.data)).toEqual(ips.filter((ip) => ip.includes(':')));
+    expect(aaaa.answers.map((a) => a.data)).toEqual(ips.filter((ip) => ip.includes(':')));
     expect(s.pollEvent()).toBeUndefined();
   });
 
@@ -84,7 +84,7 @@ describe('dns-stub-resolver.json (Firezone)', () => {
     // Seeded IPs are never handed out again.
     s.addResource({ id: 'x', address: 'new.example.com', ipStack: 'dual' });
     const res = run(s, { name: 'new.example.com', qtype: 'A' });
-    expect(res.answers?.map((a) => a.data)).not.toContain('100.96.0.1');
+    expect(res.answers.map((a) => a.data)).not.toContain('100.96.0.1');
   });
 
   for (const c of cases.filter((c) => c.kind === 'dns_config')) {
