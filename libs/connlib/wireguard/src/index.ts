@@ -1,6 +1,7 @@
 // @postern/wireguard: WireGuard (Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s) as a sans-IO state machine.
 export * from './constants';
-export { Tunn, type TunnConfig, type TunnStats } from './tunn';
+export { Tunn } from './tunn';
+export type { TunnConfig, TunnStats } from './tunn-config';
 export type { TunnResult, DoneResult, WriteToNetworkResult, WriteToTunnelResult, ErrorResult, DropReason } from './result';
 export { DROP_REASONS } from './result';
 export { StaticIdentity } from './static-identity';

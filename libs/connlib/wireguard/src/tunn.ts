@@ -37,42 +37,12 @@ import {
   type InitiatorHandshake,
 } from './noise/handshake';
 import { RateLimiter } from './rate-limiter';
-import { DROP_REASONS, ResultSlots, type DropReason, type TunnResult } from './result';
-import type { Rng } from './rng';
+import { ResultSlots, type DropReason, type TunnResult } from './result';
+import { newStats, validateConfig, type TunnConfig, type TunnStats } from './tunn-config';
 import { Session } from './session';
-import type { StaticIdentity } from './static-identity';
+import { SessionSet } from './session-set';
 import { tai64n, tai64nAfter } from './tai64n';
 import { Timers } from './timers';
-
-export interface TunnConfig {
-  /** Our static key (one per node, shared by its Tunns). */
-  readonly identity: StaticIdentity;
-  readonly peerPublicKey: Uint8Array;
-  readonly presharedKey?: Uint8Array;
-  /** Seconds between keepalives while idle (wg's PersistentKeepalive); 0 or absent: off. */
-  readonly persistentKeepalive?: number;
-  /** This peer's slot, < 2^24: our receiver indices are `(index << 8) | n`, see `peerSlotOf`. */
-  readonly index: number;
-  readonly rng: Rng;
-  /** Node-wide handshake limiter; a Tunn without one gets its own. */
-  readonly rateLimiter?: RateLimiter;
-  /**
-   * Wall-clock milliseconds since the Unix epoch at `now = 0` (`Date.now() - performance.now()` in an
-   * IO shell): TAI64N timestamps must grow across restarts. Default: taken from Date.now() once.
-   */
-  readonly wallClockAtZero?: number;
-}
-
-export interface TunnStats {
-  txBytes: number;
-  rxBytes: number;
-  txPackets: number;
-  rxPackets: number;
-  handshakesCompleted: number;
-  /** `now` of the last completed handshake. */
-  lastHandshakeAt: number | undefined;
-  readonly drops: Record<DropReason, number>;
-}
 
 export class Tunn {
   private readonly peer: PeerKeys;
@@ -82,9 +52,7 @@ export class Tunn {
   private readonly timers = new Timers();
   private readonly wallClockAtZero: number;
   private persistentKeepaliveMs: number;
-  private current: Session | null = null;
-  private previous: Session | null = null;
-  private next: Session | null = null;
+  private readonly sessions = new SessionSet();
   private handshake: InitiatorHandshake | null = null;
   private lastTimestamp: Uint8Array | null = null;
   private lastInitiationConsumedAt = Number.NEGATIVE_INFINITY;
@@ -94,20 +62,14 @@ export class Tunn {
   readonly stats: TunnStats;
 
   constructor(private readonly config: TunnConfig) {
-    if (!Number.isInteger(config.index) || config.index < 0 || config.index >= 2 ** 24) {
-      throw new WireGuardError('INVALID_CONFIG', 'index must be an integer in [0, 2^24)');
-    }
-    if (config.presharedKey !== undefined && config.presharedKey.length !== 32) {
-      throw new WireGuardError('INVALID_KEY', 'preshared key must be 32 bytes');
-    }
+    validateConfig(config);
     this.peer = new PeerKeys(config.identity, config.peerPublicKey, config.presharedKey);
     this.cookies = new CookieJar(config.identity.backend, this.peer.mac1Key, this.peer.cookieKey);
     this.limiter = config.rateLimiter ?? new RateLimiter(config.identity, config.rng);
     this.wallClockAtZero = config.wallClockAtZero ?? Date.now();
     this.persistentKeepaliveMs = (config.persistentKeepalive ?? 0) * 1000;
     this.indexCounter = config.rng.nextU32() & 0xff;
-    const drops = Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>;
-    this.stats = { txBytes: 0, rxBytes: 0, txPackets: 0, rxPackets: 0, handshakesCompleted: 0, lastHandshakeAt: undefined, drops };
+    this.stats = newStats();
   }
 
   get peerPublicKey(): Uint8Array {
@@ -125,12 +87,13 @@ export class Tunn {
 
   /** True when a current session can carry data now. */
   isConnected(now: number): boolean {
-    return this.current !== null && !this.current.expired(now);
+    const c = this.sessions.current;
+    return c !== null && !c.expired(now);
   }
 
   /** True if `receiverIndex` belongs to this Tunn (a live session or the pending handshake). */
   ownsIndex(receiverIndex: number): boolean {
-    return this.sessionByIndex(receiverIndex) !== null || this.handshake?.localIndex === receiverIndex;
+    return this.sessions.byIndex(receiverIndex) !== null || this.handshake?.localIndex === receiverIndex;
   }
 
   private drop(reason: DropReason): TunnResult {
@@ -146,13 +109,6 @@ export class Tunn {
     }
   }
 
-  private sessionByIndex(idx: number): Session | null {
-    if (this.current?.localIndex === idx) return this.current;
-    if (this.previous?.localIndex === idx) return this.previous;
-    if (this.next?.localIndex === idx) return this.next;
-    return null;
-  }
-
   // ---------------------------------------------------------------------------------------- sending
 
   /**
@@ -163,7 +119,7 @@ export class Tunn {
    * handshake initiation is returned instead.
    */
   encapsulate(packet: Uint8Array, out: Uint8Array, now: number): TunnResult {
-    const session = this.current;
+    const session = this.sessions.current;
     if (session === null || session.expired(now)) {
       this.enqueue(packet);
       return this.formatHandshakeInitiation(out, now, false);
@@ -205,7 +161,7 @@ export class Tunn {
 
   /** After a handshake completes: encrypts the next queued packet into `out`; call until `done`. */
   flushQueued(out: Uint8Array, now: number): TunnResult {
-    const session = this.current;
+    const session = this.sessions.current;
     if (session === null || session.expired(now)) return this.results.done;
     const packet = this.queue.shift();
     if (packet === undefined) return this.results.done;
@@ -238,7 +194,7 @@ export class Tunn {
   }
 
   private keepalive(out: Uint8Array, now: number): TunnResult {
-    const session = this.current;
+    const session = this.sessions.current;
     if (session === null || session.expired(now)) return this.results.done;
     return this.sealInto(session, EMPTY, out, now);
   }
@@ -274,7 +230,7 @@ export class Tunn {
   }
 
   private receiveData(datagram: Uint8Array, now: number): TunnResult {
-    const session = this.sessionByIndex(receiverIndexOf(datagram, MESSAGE_TRANSPORT_DATA));
+    const session = this.sessions.byIndex(receiverIndexOf(datagram, MESSAGE_TRANSPORT_DATA));
     if (session === null) return this.drop('unknownReceiverIndex');
     const hi = readU32(datagram, DATA_COUNTER_OFFSET + 4);
     if (hi >= 0x20_0000) return this.drop('counterTooLarge');
@@ -284,13 +240,13 @@ export class Tunn {
     const sealedLen = datagram.length - DATA_HEADER_LEN;
     if (!session.open(counter, datagram, DATA_HEADER_LEN, sealedLen)) return this.drop('decryptionFailed');
     session.replay.accept(counter);
-    if (session === this.next) this.confirmNext();
+    if (session === this.sessions.next) this.sessions.confirmNext(); // key confirmation (§5.4.6)
     const t = this.timers;
     t.anyAuthenticatedPacketReceived(now);
     this.stats.rxBytes += datagram.length;
     this.stats.rxPackets++;
     // §6.2: an initiator whose session nears REJECT_AFTER_TIME rekeys on receive
-    if (session === this.current && session.isInitiator && now - session.createdAt >= REJECT_AFTER_TIME - KEEPALIVE_TIMEOUT - REKEY_TIMEOUT) {
+    if (session === this.sessions.current && session.isInitiator && now - session.createdAt >= REJECT_AFTER_TIME - KEEPALIVE_TIMEOUT - REKEY_TIMEOUT) {
       t.wantHandshake = true;
     }
     const plainLen = sealedLen - DATA_OVERHEAD + DATA_HEADER_LEN;
@@ -305,14 +261,6 @@ export class Tunn {
       if (ipLen <= plainLen) return this.results.toTunnel('writeToTunnelV6', datagram, DATA_HEADER_LEN, ipLen);
     }
     return this.drop('invalidPacket');
-  }
-
-  /** Key confirmation (§5.4.6): the first data on the responder's new session makes it current. */
-  private confirmNext(): void {
-    this.previous?.dispose();
-    this.previous = this.current;
-    this.current = this.next;
-    this.next = null;
   }
 
   private checkHandshakeMacs(msg: Uint8Array, out: Uint8Array, now: number, src: Uint8Array | undefined, senderIndex: number): TunnResult | null {
@@ -353,8 +301,7 @@ export class Tunn {
     this.lastInitiationConsumedAt = now;
     this.cookies.stamp(msgOut, now);
     const session = new Session(this.config.identity.backend, localIndex, consumed.senderIndex, keys.send, keys.receive, false, now);
-    this.next?.dispose();
-    this.next = session;
+    this.sessions.installResponded(session);
     this.completed(now);
     this.timers.anyAuthenticatedPacketReceived(now);
     this.timers.anyAuthenticatedPacketSent(now);
@@ -370,9 +317,7 @@ export class Tunn {
     if (keys === null) return this.drop('decryptionFailed');
     this.handshake = null;
     const session = new Session(this.config.identity.backend, hs.localIndex, keys.peerIndex, keys.send, keys.receive, true, now);
-    this.previous?.dispose();
-    this.previous = this.current;
-    this.current = session;
+    this.sessions.installInitiated(session);
     this.completed(now);
     this.timers.handshakeComplete(now);
     this.timers.anyAuthenticatedPacketReceived(now);
@@ -406,7 +351,7 @@ export class Tunn {
       this.zeroAll();
       return this.results.done;
     }
-    this.expireSessions(now);
+    this.sessions.expire(now);
     if (t.handshakeStartedAt !== undefined) {
       if (now - t.handshakeStartedAt >= REKEY_ATTEMPT_TIME) {
         this.handshake = null;
@@ -429,26 +374,15 @@ export class Tunn {
     }
     // persistent keepalive counts from the last packet *sent* (boringtun): it exists to refresh NAT mappings
     if (this.persistentKeepaliveMs > 0 && now - t.lastSent >= this.persistentKeepaliveMs) {
-      if (this.current !== null && !this.current.expired(now)) return this.keepalive(out, now);
+      if (this.sessions.current !== null && !this.sessions.current.expired(now)) return this.keepalive(out, now);
       if (t.handshakeStartedAt === undefined) return this.formatHandshakeInitiation(out, now, false);
     }
     return this.results.done;
   }
 
-  private expireSessions(now: number): void {
-    for (const slot of ['previous', 'current', 'next'] as const) {
-      const s = this[slot];
-      if (s !== null && s.expired(now)) {
-        s.dispose();
-        this[slot] = null;
-      }
-    }
-  }
-
   /** §6.3 (after 3 x REJECT_AFTER_TIME without a new session): forget every key. */
   private zeroAll(): void {
-    for (const s of [this.previous, this.current, this.next]) s?.dispose();
-    this.previous = this.current = this.next = null;
+    this.sessions.clear();
     this.handshake?.state.zero();
     this.handshake = null;
     this.cookies.zero();
