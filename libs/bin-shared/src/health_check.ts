@@ -1,6 +1,5 @@
 // A tiny HTTP server: GET /healthz -> 200 while the process runs, GET /readyz -> 200 or 503 from a callback.
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { BinSharedError } from './errors';
 
 export interface HealthCheckOptions {
@@ -27,34 +26,44 @@ export async function startHealthCheck(opts: HealthCheckOptions): Promise<Health
       res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
       res.end(req.method === 'HEAD' ? undefined : body);
     };
-    if (req.method !== 'GET' && req.method !== 'HEAD') return reply(405, 'method not allowed\n');
-    if (path === '/healthz') return reply(200, 'ok\n');
-    if (path === '/readyz') {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      reply(405, 'method not allowed\n');
+    } else if (path === '/healthz') {
+      reply(200, 'ok\n');
+    } else if (path === '/readyz') {
       Promise.resolve()
         .then(() => opts.isReady())
         .then(
-          (ready) => reply(ready ? 200 : 503, ready ? 'ready\n' : 'not ready\n'),
-          () => reply(503, 'not ready\n'),
+          (ready) => {
+            reply(ready ? 200 : 503, ready ? 'ready\n' : 'not ready\n');
+          },
+          () => {
+            reply(503, 'not ready\n');
+          },
         );
-      return;
+    } else {
+      reply(404, 'not found\n');
     }
-    reply(404, 'not found\n');
   });
   const host = opts.host ?? '0.0.0.0';
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err) =>
-      reject(new BinSharedError('HEALTH_CHECK_BIND', `cannot listen on ${host}:${opts.port}`, { cause: err })),
-    );
-    server.listen(opts.port, host, () => resolve());
+    server.once('error', (err) => {
+      reject(new BinSharedError('HEALTH_CHECK_BIND', `cannot listen on ${host}:${opts.port}`, { cause: err }));
+    });
+    server.listen(opts.port, host, () => {
+      resolve();
+    });
   });
-  const addr = server.address() as AddressInfo;
+  const addr = server.address();
   return {
     host,
-    port: addr.port,
+    port: typeof addr === 'object' && addr !== null ? addr.port : opts.port,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
-        server.close(() => resolve());
+        server.close(() => {
+          resolve();
+        });
       }),
   };
 }

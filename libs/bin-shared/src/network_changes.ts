@@ -34,7 +34,12 @@ export async function newNetworkNotifier(opts: NetworkNotifierOptions): Promise<
   });
   const model = new NetworkModel({ ignoreInterface: opts.tunName, ignoreTable: POSTERN_ROUTE_TABLE });
   let exited = false;
-  const exitedP = new Promise<void>((resolve) => worker.once('exit', () => ((exited = true), resolve())));
+  const exitedP = new Promise<void>((resolve) => {
+    worker.once('exit', () => {
+      exited = true;
+      resolve();
+    });
+  });
   const notifier = new DebouncedNotifier(opts.debounceMs ?? 150, async () => {
     Atomics.store(new Int32Array(stop), 0, 1);
     if (!exited) await exitedP;
@@ -116,7 +121,9 @@ export async function newDnsNotifier(opts: DnsNotifierOptions): Promise<ChangeNo
       checking = false;
     }
   };
-  const onCheckError = (err: unknown): void => opts.logger?.debug({ err }, 'DNS change check failed');
+  const onCheckError = (err: unknown): void => {
+    opts.logger?.debug({ err }, 'DNS change check failed');
+  };
   let watcher: FSWatcher | undefined;
   const notifier = new DebouncedNotifier(opts.debounceMs ?? 100, () => {
     clearInterval(timer);
@@ -132,7 +139,9 @@ export async function newDnsNotifier(opts: DnsNotifierOptions): Promise<ChangeNo
       opts.logger?.debug({ err }, 'cannot watch the resolv.conf directory; polling only');
     }
   }
-  const timer = setInterval(() => check().catch(onCheckError), opts.pollMs ?? (opts.method === 'systemd-resolved' ? 5000 : 2000));
+  const timer = setInterval(() => {
+    check().catch(onCheckError);
+  }, opts.pollMs ?? (opts.method === 'systemd-resolved' ? 5000 : 2000));
   timer.unref();
   return notifier;
 }

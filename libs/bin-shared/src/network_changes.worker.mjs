@@ -3,6 +3,7 @@
 // and route groups (v4 + v6), dumps links, addresses and routes once (so the main thread knows the starting
 // state), then forwards every datagram it receives. Blocks in poll(2) with a short timeout and checks a
 // shared stop flag, so the thread ends within ~200 ms of being asked.
+import { Buffer } from 'node:buffer';
 import { closeSync, openSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import koffi from 'koffi';

@@ -14,7 +14,7 @@ export {
   type LogLevel,
 } from './filter';
 export { errWithSources } from './err_with_sources';
-export { REDACTED, isSecretKey, redactSecrets, redactString } from './redact';
+export { REDACTED, isSecretKey, redactObject, redactSecrets, redactString } from './redact';
 export {
   DEFAULT_LOG_SIZE_CAP_BYTES,
   enforceLogSizeCap,

@@ -17,8 +17,15 @@ export function redactString(s: string): string {
 }
 
 /** A copy of `value` with secrets replaced (plain objects and arrays are walked; other objects kept). */
-export function redactSecrets<T>(value: T): T {
-  return walk(value, 0) as T;
+export function redactSecrets(value: unknown): unknown {
+  return walk(value, 0);
+}
+
+/** `redactSecrets` for a log object (what pino's formatters get). */
+export function redactObject(obj: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(obj)) out[k] = isSecretKey(k) ? REDACTED : walk(v, 1);
+  return out;
 }
 
 function walk(value: unknown, depth: number): unknown {

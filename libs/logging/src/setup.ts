@@ -6,7 +6,7 @@ import pino, { type DestinationStream, type Logger } from 'pino';
 import pretty from 'pino-pretty';
 import { enforceLogSizeCap, prepareLogFile, DEFAULT_LOG_SIZE_CAP_BYTES } from './files';
 import { LogFilter, type LogFormat } from './filter';
-import { redactSecrets } from './redact';
+import { redactObject } from './redact';
 
 export interface LogFileOptions {
   readonly dir: string;
@@ -55,14 +55,14 @@ export function setupLogging(opts: LoggingOptions): LoggingHandle {
   const console: DestinationStream =
     opts.format === 'human'
       ? pretty({
-          colorize: opts.colorize ?? ('isTTY' in dest && dest.isTTY === true),
+          colorize: opts.colorize ?? ('isTTY' in dest && dest.isTTY),
           destination: dest,
           sync: true,
           translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l',
           ignore: 'pid,hostname,name',
           messageFormat: '{if module}{module}: {end}{msg}',
         })
-      : (dest as DestinationStream);
+      : dest;
 
   let filePath: string | undefined;
   let fileStream: WriteStream | undefined;
@@ -99,13 +99,14 @@ export function setupLogging(opts: LoggingOptions): LoggingHandle {
     close: () =>
       new Promise<void>((resolve) => {
         logger.flush();
-        if (fileStream) fileStream.end(() => resolve());
-        else resolve();
+        if (fileStream) {
+          fileStream.end(() => {
+            resolve();
+          });
+        } else {
+          resolve();
+        }
       }),
   };
 }
 
-function redactObject(obj: Record<string, unknown>): Record<string, unknown> {
-  const r = redactSecrets(obj);
-  return typeof r === 'object' && r !== null && !Array.isArray(r) ? (r as Record<string, unknown>) : obj;
-}

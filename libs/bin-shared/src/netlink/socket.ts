@@ -54,11 +54,16 @@ export function inNetns<T>(netnsPath: string | undefined, fn: () => T): T {
     if (c.setns(target, C.CLONE_NEWNET) !== 0) {
       throw new BinSharedError('NETLINK_FAILED', `setns(${netnsPath}) failed: errno ${koffi.errno()}`);
     }
+    let result: T;
     try {
-      return fn();
+      result = fn();
     } finally {
-      if (c.setns(orig, C.CLONE_NEWNET) !== 0) throw new BinSharedError('NETLINK_FAILED', `cannot return to the original netns: errno ${koffi.errno()}`);
+      if (c.setns(orig, C.CLONE_NEWNET) !== 0) {
+        // Staying in the wrong namespace would misroute everything this thread does next.
+        process.abort();
+      }
     }
+    return result;
   } finally {
     closeSync(orig);
     closeSync(target);

@@ -10,12 +10,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Counts the events that arrive within `ms`. */
 async function countEvents(n: ChangeNotifier, ms: number): Promise<number> {
   let count = 0;
-  let done = false;
   const loop = (async () => {
-    while (!done && (await n.notified())) if (!done) count++;
+    for (;;) {
+      const more = await n.notified();
+      if (!more) break;
+      count++;
+    }
   })();
   await sleep(ms);
-  done = true;
   await n.close();
   await loop;
   return count;
