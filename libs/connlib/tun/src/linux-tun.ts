@@ -23,6 +23,7 @@ interface Queue {
   readonly writer: Worker;
   readonly readerExit: Promise<unknown>;
   readonly writerExit: Promise<unknown>;
+  readonly started: Promise<unknown>;
   /** Slots handed out by the last recvMany, released on the next. */
   lent: number;
 }
@@ -49,12 +50,32 @@ function pow2(n: number): boolean {
   return Number.isInteger(n) && n >= 2 && (n & (n - 1)) === 0;
 }
 
-export function openLinuxTun(options: TunOptions): Promise<Tun> {
+export async function openLinuxTun(options: TunOptions): Promise<Tun> {
+  const tun = LinuxTun.open(options);
   try {
-    return Promise.resolve(LinuxTun.open(options));
+    await tun.ready();
   } catch (err) {
-    return Promise.reject(err instanceof Error ? err : new TunError('OPEN_FAILED', String(err)));
+    await tun.close();
+    throw err;
   }
+  return tun;
+}
+
+/** Resolves when the worker has set up (koffi loaded, ring mapped); rejects if it fails or exits first. */
+function workerReady(w: Worker, role: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (m: unknown): void => {
+      if (m === 'ready') done(undefined);
+    };
+    const onError = (err: Error): void => { done(new TunError('WORKER_FAILED', `TUN ${role} worker failed to start: ${err.message}`, { cause: err })); };
+    const onExit = (code: number): void => { done(new TunError('WORKER_FAILED', `TUN ${role} worker exited during start (code ${code})`)); };
+    const done = (err: TunError | undefined): void => {
+      w.off('message', onMessage).off('error', onError).off('exit', onExit);
+      if (err === undefined) resolve();
+      else reject(err);
+    };
+    w.on('message', onMessage).on('error', onError).on('exit', onExit);
+  });
 }
 
 class LinuxTun implements Tun {
@@ -133,10 +154,16 @@ class LinuxTun implements Tun {
       };
       const reader = start('reader', rx);
       const writer = start('writer', tx);
-      return { fd, rx, tx, reader, writer, readerExit: once(reader, 'exit'), writerExit: once(writer, 'exit'), lent: 0 };
+      const started = Promise.all([workerReady(reader, 'reader'), workerReady(writer, 'writer')]);
+      started.catch(() => undefined); // observed by ready()
+      return { fd, rx, tx, reader, writer, readerExit: once(reader, 'exit'), writerExit: once(writer, 'exit'), started, lent: 0 };
     });
     o.logger?.debug({ name, queues, multiQueue: multi, capacity }, 'TUN device opened');
     return new LinuxTun(name, stopFd, qs, new Int32Array(bellSab), readBatch, maxPacketSize, o.shutdownGraceMs ?? 10_000, o.logger);
+  }
+
+  async ready(): Promise<void> {
+    await Promise.all(this.qs.map((q) => q.started));
   }
 
   tryRecvMany(max = 100): Uint8Array[] {

@@ -12,7 +12,7 @@
 // Ring layout (must match libs/connlib/bufferpool/src/ring.ts): Int32 control words
 // [HEAD, TAIL, STOP, DONE, STALLS, SLOTS, SLOT_SIZE, ERRNO, TX_ERRORS], metadata of 16 Int32 per slot at
 // byte 64 (word 0 = length), slot data after the metadata.
-import { workerData, isMainThread } from 'node:worker_threads';
+import { workerData, isMainThread, parentPort } from 'node:worker_threads';
 import koffi from 'koffi';
 
 const HEAD = 0;
@@ -64,6 +64,7 @@ function main(/** @type {TunWorkerData} */ data) {
   pollBuf[2] = data.stopFd;
   pollEvents[5] = POLLIN;
   const timeout = data.pollTimeoutMs;
+  parentPort?.postMessage('ready');
 
   /** @param {number} events */
   function waitFd(events) {
