@@ -77,13 +77,21 @@ export class ResponseCache {
     return this.entries.size;
   }
 
-  /** Stores a response from `scope` (the upstream); returns whether it was cacheable. */
+  /** Stores a response from `scope` (the upstream) under its own key; returns whether it was cacheable. */
   insert(scope: string, response: Uint8Array, now: number): boolean {
     const p = decodeMessage(response);
     if (!p?.flag_qr) return false;
     const key = cacheKey(scope, p);
+    return key !== undefined && this.insertDecoded(key, p, now);
+  }
+
+  /**
+   * Stores a decoded response under `key` (the cache key of the query it answers, so that a server that
+   * drops the OPT record still caches under what the asker will ask again).
+   */
+  insertDecoded(key: string, p: DecodedPacket, now: number): boolean {
     const ttl = cacheableTtl(p);
-    if (key === undefined || ttl === undefined || this.maxEntries <= 0) return false;
+    if (ttl === undefined || this.maxEntries <= 0) return false;
     // Only cache what we can re-encode (dns-packet round trip).
     if (encodeMessage(p) === undefined) return false;
     this.entries.delete(key);

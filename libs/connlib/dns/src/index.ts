@@ -34,6 +34,7 @@ export {
   type StubAction,
   type StubEvent,
   type StubResolverOptions,
+  FORWARD_TIMEOUT_MS,
 } from './stub-resolver';
 export {
   mapProxyIps,

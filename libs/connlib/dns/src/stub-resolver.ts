@@ -3,7 +3,7 @@
 // sentinel (with a TTL-respecting cache), and keeps the proxy-IP <-> name table the ClientState routes by.
 import type { Answer, DecodedPacket } from 'dns-packet';
 import { DNS_TTL_SECS, DOH_CANARY_DOMAIN } from './addresses';
-import { ResponseCache, type ResponseCacheOptions } from './cache';
+import { cacheKey, ResponseCache, type ResponseCacheOptions } from './cache';
 import { formatIp, parseIp } from './ip';
 import { buildResponse, decodeMessage, formErrFor, isStandardQuery, questionType, RCODE } from './message';
 import { isSafeName, normalizeName, reverseDnsAddr } from './names';
@@ -36,6 +36,10 @@ export interface ProxyIpOwner {
   readonly resourceIds: readonly string[];
 }
 
+/** How long a forwarded query waits for its answer before an answer is no longer accepted into the cache. */
+export const FORWARD_TIMEOUT_MS = 10_000;
+const MAX_PENDING_FORWARDS = 4096;
+
 export interface StubResolverOptions {
   readonly sentinels?: SentinelTable;
   readonly searchDomain?: string;
@@ -64,6 +68,8 @@ export class StubResolver {
   private readonly ipToName = new Map<string, string>();
   private readonly allocator = new ProxyIpAllocator();
   private readonly cache: ResponseCache;
+  /** Forwarded queries awaiting an answer: match key -> (deadline, cache key). */
+  private readonly pending = new Map<string, { readonly deadline: number; readonly cacheKey: string | undefined }>();
   /** Records changed since the last `pollEvent`; the snapshot is built lazily, once per drain. */
   private recordsDirty = false;
   private sentinels: SentinelTable;
@@ -195,18 +201,34 @@ export class StubResolver {
     return this.forward(p, query, sentinel, now);
   }
 
-  /** An answer from `upstream` to a forwarded query: cached if cacheable. Relay `response` to the asker as is. */
-  handleUpstreamResponse(upstream: Upstream, response: Uint8Array, now: number): void {
-    this.cache.insert(describeUpstream(upstream), response, now);
+  /**
+   * An answer from `upstream`. Returns true if it answers a query forwarded within the last 10 s (same
+   * upstream, id and question); only such answers are cached (no cache poisoning by unsolicited
+   * datagrams). Relay `response` to the asker unchanged either way, or drop unmatched ones if you prefer.
+   */
+  handleUpstreamResponse(upstream: Upstream, response: Uint8Array, now: number): boolean {
+    const p = decodeMessage(response);
+    if (!p?.flag_qr) return false;
+    const key = matchKey(describeUpstream(upstream), p);
+    const pending = key === undefined ? undefined : this.pending.get(key);
+    if (key === undefined || !pending || now >= pending.deadline) return false;
+    this.pending.delete(key);
+    if (pending.cacheKey !== undefined) this.cache.insertDecoded(pending.cacheKey, p, now);
+    return true;
   }
 
+  /** Prunes the cache and forgets forwarded queries that got no answer in time. */
   handleTimeout(now: number): void {
     this.cache.handleTimeout(now);
+    for (const [k, v] of this.pending) if (now >= v.deadline) this.pending.delete(k);
   }
 
-  /** When the next cache entry expires (pruning only; nothing is due for correctness). */
+  /** When the next cache entry or pending forward expires (pruning only; nothing is due for correctness). */
   pollTimeout(): number | undefined {
-    return this.cache.pollTimeout();
+    let min = this.cache.pollTimeout();
+    const oldest = this.pending.values().next();
+    if (oldest.done !== true && (min === undefined || oldest.value.deadline < min)) min = oldest.value.deadline;
+    return min;
   }
 
   /** At most one pending event: a full records snapshot, coalescing all changes since the last poll. */
@@ -319,10 +341,28 @@ export class StubResolver {
   private forward(p: DecodedPacket, query: Uint8Array, sentinel: string, now: number): StubAction {
     const upstream = this.sentinels.upstreamFor(sentinel);
     if (!upstream) return this.respond(p, RCODE.SERVFAIL);
-    const cached = this.cache.lookup(describeUpstream(upstream), p, now);
+    const scope = describeUpstream(upstream);
+    const cached = this.cache.lookup(scope, p, now);
     if (cached) return { kind: 'respond', response: cached };
+    const key = matchKey(scope, p);
+    if (key !== undefined) {
+      this.pending.delete(key);
+      this.pending.set(key, { deadline: now + FORWARD_TIMEOUT_MS, cacheKey: cacheKey(scope, p) });
+      while (this.pending.size > MAX_PENDING_FORWARDS) {
+        const oldest = this.pending.keys().next();
+        if (oldest.done === true) break;
+        this.pending.delete(oldest.value);
+      }
+    }
     return { kind: 'forward', upstream, query };
   }
+}
+
+/** Matches an answer to its forwarded query: upstream, id and the (case-folded) question. */
+function matchKey(scope: string, p: DecodedPacket): string | undefined {
+  const q = p.questions?.[0];
+  if (!q || p.questions?.length !== 1) return undefined;
+  return `${scope}\u0000${p.id ?? 0}\u0000${normalizeName(q.name)}\u0000${questionType(q)}\u0000${q.class ?? 'IN'}`;
 }
 
 function normalizeSearchDomain(d: string | undefined): string | undefined {

@@ -112,7 +112,8 @@ describe('StubResolver', () => {
     const s = resolver();
     const upstream = { kind: 'do53', ip: '192.0.2.53', port: 53 } as const;
     const q = query('example.com', 'A', 1);
-    s.handleUpstreamResponse(upstream, answer(q, [{ type: 'A', name: 'example.com', ttl: 30, data: '93.184.216.34' }]), 1000);
+    expect(s.handleQuery(q, SENTINEL, 900).kind).toBe('forward');
+    expect(s.handleUpstreamResponse(upstream, answer(q, [{ type: 'A', name: 'example.com', ttl: 30, data: '93.184.216.34' }]), 1000)).toBe(true);
     const hit = respond(s.handleQuery(query('EXAMPLE.com', 'A', 2), SENTINEL, 11_500));
     expect(hit.id).toBe(2);
     expect(hit.questions?.[0]?.name).toBe('EXAMPLE.com');
@@ -127,15 +128,36 @@ describe('StubResolver', () => {
     const upstream = { kind: 'do53', ip: '192.0.2.53', port: 53 } as const;
     const nx = query('nope.example.com', 'A');
     const soa = { type: 'SOA' as const, name: 'example.com', ttl: 300, data: { mname: 'ns', rname: 'h', minimum: 5 } };
+    s.handleQuery(nx, SENTINEL, 0);
     s.handleUpstreamResponse(upstream, answer(nx, [], { flags: 3, authorities: [soa] }), 0);
     expect(respond(s.handleQuery(nx, SENTINEL, 4_999)).rcode).toBe('NXDOMAIN');
     expect(s.handleQuery(nx, SENTINEL, 5_000).kind).toBe('forward');
     const sf = query('sf.example.com', 'A');
+    s.handleQuery(sf, SENTINEL, 0);
     s.handleUpstreamResponse(upstream, answer(sf, [], { flags: 2 }), 0);
     expect(s.handleQuery(sf, SENTINEL, 1).kind).toBe('forward');
     const tc = query('tc.example.com', 'A');
+    s.handleQuery(tc, SENTINEL, 0);
     s.handleUpstreamResponse(upstream, answer(tc, [{ type: 'A', name: 'tc.example.com', ttl: 60, data: '1.2.3.4' }], { flags: dnsPacket.TRUNCATED_RESPONSE }), 0);
     expect(s.handleQuery(tc, SENTINEL, 1).kind).toBe('forward');
+  });
+
+  it('caches only answers to queries it forwarded, from that upstream, within 10 s', () => {
+    const s = resolver();
+    const upstream = { kind: 'do53', ip: '192.0.2.53', port: 53 } as const;
+    const other = { kind: 'do53', ip: '2001:db8::53', port: 53 } as const;
+    const a = (q: Uint8Array) => answer(q, [{ type: 'A', name: 'example.com', ttl: 300, data: '6.6.6.6' }]);
+    const q = query('example.com', 'A', 77);
+    expect(s.handleUpstreamResponse(upstream, a(q), 0)).toBe(false); // unsolicited
+    s.handleQuery(q, SENTINEL, 0);
+    expect(s.handleUpstreamResponse(other, a(q), 1)).toBe(false); // wrong upstream
+    expect(s.handleUpstreamResponse(upstream, a(query('example.com', 'A', 78)), 1)).toBe(false); // wrong id
+    expect(s.handleUpstreamResponse(upstream, a(q), 10_000)).toBe(false); // too late
+    expect(s.handleQuery(q, SENTINEL, 10_001).kind).toBe('forward');
+    expect(s.pollTimeout()).toBe(20_001);
+    s.handleTimeout(20_001);
+    expect(s.pollTimeout()).toBeUndefined();
+    expect(s.handleUpstreamResponse(upstream, a(q), 20_002)).toBe(false);
   });
 
   it('answers FORMERR for undecodable queries with a header and drops shorter garbage and responses', () => {
