@@ -4,10 +4,11 @@ import {
   encodeMessage,
   getAttribute,
   Method,
+  verifyIntegrity,
   writeChannelDataHeader,
 } from '@postern/stun';
 import { describe, expect, it } from 'vitest';
-import { endpoint, type ServerEvent, type TurnServer } from '../../src/index';
+import { endpoint, parseCidr, type ServerEvent, type TurnServer } from '../../src/index';
 import { CLIENT, errorCode, exchange, newServer, PEER, RELAY_IP4, SimClient, tid } from './harness';
 
 function drainEvents(s: TurnServer): ServerEvent[] {
@@ -59,8 +60,7 @@ describe('ALLOCATE', () => {
     expect(drainEvents(s).find((e) => e.type === 'allocation-created')).toMatchObject({ port: relayed?.port, families: [4] });
   });
 
-  it('signs responses with the long-term key', async () => {
-    const { verifyIntegrity } = await import('@postern/stun');
+  it('signs responses with the long-term key', () => {
     const s = newServer();
     const c = new SimClient(s, CLIENT, 'alice', 'secret');
     expect(verifyIntegrity(c.allocate(0), c.key)).toBe('ok');
@@ -213,8 +213,7 @@ describe('permissions, channels and the data path', () => {
     expect(errorCode(c6.permit(endpoint('::1', 1), 0))).toBe(443); // IPv4 allocation: family mismatch first
   });
 
-  it('relays to loopback when explicitly allowed', async () => {
-    const { parseCidr } = await import('../../src/index');
+  it('relays to loopback when explicitly allowed', () => {
     const s = newServer({ allowedPeers: [parseCidr('127.0.0.0/8') ?? { family: 4, bytes: new Uint8Array(4), prefix: 32 }] });
     const c = new SimClient(s, CLIENT, 'alice', 'secret');
     c.allocate(0);

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { encodeMessage, getAttribute, longTermKey, Method } from '@postern/stun';
 import { describe, expect, it } from 'vitest';
-import { CredentialStore, endpoint, firezonePassword, NonceStore, splitFirezoneUsername, TurnServer } from '../../src/index';
+import { CredentialStore, endpoint, firezonePassword, NonceStore, restPassword, splitFirezoneUsername, TurnServer } from '../../src/index';
 import { errorCode, exchange, seqRng, SimClient } from '../sim/harness';
 
 interface AuthCase {
@@ -130,8 +130,7 @@ describe('Firezone credentials end to end', () => {
     expect(s.realm).toBe('firezone');
   });
 
-  it('accepts coturn REST credentials when a shared secret is configured', async () => {
-    const { restPassword } = await import('../../src/index');
+  it('accepts coturn REST credentials when a shared secret is configured', () => {
     const s = new TurnServer({ publicIp4: '198.18.16.1', restSecret: 'rest', epochMs: nowUnix * 1000 }, seqRng(8));
     const user = `${nowUnix + 60}:bob`;
     expect(new SimClient(s, endpoint('198.51.100.1', 1), user, restPassword('rest', user)).allocate(0).cls).toBe('success');
