@@ -10,7 +10,16 @@ export const HEARTBEAT_INTERVAL_MS = 10_000;
 export const MAX_UNANSWERED_HEARTBEATS = 3;
 export const CONNECT_TIMEOUT_MS = 10_000;
 
-export type DecodeResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown };
+export type DecodeResult<T> =
+  | { readonly ok: true; readonly value: T; readonly warnings?: readonly string[] }
+  | { readonly ok: false; readonly error: unknown; readonly reason?: 'unknown_event' | 'invalid' | 'ignored' };
+
+/** The result shape of @postern/model's topic parsers (`parseClientIngress`, `parseGatewayIngress`, ...). */
+export type ModelParseResult<T> =
+  | { readonly kind: 'message'; readonly msg: T; readonly warnings: readonly string[] }
+  | { readonly kind: 'unknown-event'; readonly event: string }
+  | { readonly kind: 'skipped'; readonly event: string; readonly reason: string }
+  | { readonly kind: 'invalid'; readonly event: string; readonly error: string };
 
 /** Anything with zod's `safeParse` shape (a zod schema of `{event, payload}` objects). */
 export interface SafeParser<T> {
@@ -19,10 +28,11 @@ export interface SafeParser<T> {
 
 /**
  * Decodes inbound pushes (every event except the channel's own phx_reply/phx_close/phx_error/disconnect) into
- * the caller's message type: a function of the frame, or a zod schema that is given `{topic, event, payload}`.
- * A failure means "unknown event or bad payload": skipped and counted, never fatal.
+ * the caller's message type: a function of the frame returning a `DecodeResult` or a @postern/model
+ * `ParseResult` (e.g. `parseClientIngress` as is), or a zod schema that is given `{topic, event, payload}`.
+ * A failure means "unknown event, ignored or bad payload": skipped and counted, never fatal.
  */
-export type InboundDecoder<T> = ((frame: InboundFrame) => DecodeResult<T>) | SafeParser<T>;
+export type InboundDecoder<T> = ((frame: InboundFrame) => DecodeResult<T> | ModelParseResult<T>) | SafeParser<T>;
 
 export interface PhoenixChannelCoreConfig<T> {
   /** The login topic: `client`, `gateway` or `relay` (anything in tests). */
@@ -49,7 +59,8 @@ export type ChannelAction =
 export type ChannelEvent<T> =
   /** The join was acknowledged (Firezone's `Connected`); held messages are now sent. */
   | { readonly type: 'joined'; readonly response: unknown }
-  | { readonly type: 'message'; readonly topic: string; readonly event: string; readonly ref: number | null; readonly message: T }
+  /** A decoded push; `warnings` name parts the decoder dropped (e.g. bad ICE candidates). */
+  | { readonly type: 'message'; readonly topic: string; readonly event: string; readonly ref: number | null; readonly message: T; readonly warnings: readonly string[] }
   /** A phx_reply to a message sent with `send`/`request`. */
   | { readonly type: 'reply'; readonly ref: number; readonly topic: string; readonly status: ReplyStatus; readonly response: unknown }
   /** The connection failed; the channel reconnects after `backoffMs`. Requests in flight are lost. */
@@ -74,10 +85,25 @@ interface Outbound {
 }
 
 function decodeWith<T>(decoder: InboundDecoder<T>, frame: InboundFrame): DecodeResult<T> {
-  if (typeof decoder === 'function') return decoder(frame);
-  const r = decoder.safeParse({ topic: frame.topic, event: frame.event, payload: frame.payload });
-  return r.success ? { ok: true, value: r.data } : { ok: false, error: r.error };
+  if (typeof decoder !== 'function') {
+    const r = decoder.safeParse({ topic: frame.topic, event: frame.event, payload: frame.payload });
+    return r.success ? { ok: true, value: r.data } : { ok: false, error: r.error, reason: 'invalid' };
+  }
+  const r = decoder(frame);
+  if ('ok' in r) return r;
+  switch (r.kind) {
+    case 'message':
+      return { ok: true, value: r.msg, warnings: r.warnings };
+    case 'unknown-event':
+      return { ok: false, error: new Error(`unknown event ${r.event}`), reason: 'unknown_event' };
+    case 'skipped':
+      return { ok: false, error: new Error(r.reason), reason: 'ignored' };
+    case 'invalid':
+      return { ok: false, error: new Error(r.error), reason: 'invalid' };
+  }
 }
+
+const SKIP_CODE = { unknown_event: 'UNKNOWN_EVENT', invalid: 'INVALID_PAYLOAD', ignored: 'IGNORED_MESSAGE' } as const;
 
 export class PhoenixChannelCore<T> {
   private stateValue: ChannelState = 'idle';
@@ -226,10 +252,13 @@ export class PhoenixChannelCore<T> {
     }
     const decoded = decodeWith(this.config.decode, frame);
     if (!decoded.ok) {
-      this.skip(new PhoenixChannelError('UNKNOWN_EVENT', `skipped unknown or malformed event ${frame.event} on ${frame.topic}`, { cause: decoded.error }));
+      const code = SKIP_CODE[decoded.reason ?? 'unknown_event'];
+      const what = code === 'UNKNOWN_EVENT' ? 'unknown event' : code === 'INVALID_PAYLOAD' ? 'invalid payload of' : 'ignored';
+      this.skip(new PhoenixChannelError(code, `skipped ${what} ${frame.event} on ${frame.topic}`, { cause: decoded.error }));
       return;
     }
-    this.events.push({ type: 'message', topic: frame.topic, event: frame.event, ref: frame.ref, message: decoded.value });
+    const warnings = decoded.warnings ?? [];
+    this.events.push({ type: 'message', topic: frame.topic, event: frame.event, ref: frame.ref, message: decoded.value, warnings });
   }
 
   private handleReply(frame: InboundFrame, now: number): void {

@@ -17,7 +17,9 @@ export type PhoenixChannelErrorCode =
   | 'RECONNECT_REQUESTED' // connect() while connected
   // skipped input: counted, never fatal
   | 'GARBAGE_FRAME'
-  | 'UNKNOWN_EVENT'
+  | 'UNKNOWN_EVENT' // an event the decoder does not know
+  | 'INVALID_PAYLOAD' // a known event whose payload does not validate
+  | 'IGNORED_MESSAGE' // a known event the decoder deliberately skips (e.g. an unknown resource type)
   | 'UNMATCHED_REPLY'
   | 'PHX_ERROR'
   // API misuse / local

@@ -9,6 +9,7 @@ export {
   type ChannelStats,
   type InboundDecoder,
   type DecodeResult,
+  type ModelParseResult,
   type SafeParser,
   JOIN_TIMEOUT_MS,
   HEARTBEAT_INTERVAL_MS,

@@ -215,6 +215,7 @@ export class PhoenixChannel<T> {
         this.resolveDone(event.error);
         break;
       case 'message':
+        if (event.warnings.length > 0) this.log.debug({ event: event.event }, `Skipped parts of ${event.event}: ${event.warnings.join('; ')}`);
         break;
     }
     for (const l of this.listeners) l(event);
