@@ -176,7 +176,8 @@ export function parseMessages(buf: Buffer): NlMessage[] {
 /** NLMSG_ERROR's error field is a negative errno (0 is an ACK); returns the positive errno. */
 export function errorErrno(msg: NlMessage): number {
   if (msg.payload.length < 4) return 0;
-  return -msg.payload.readInt32LE(0);
+  const e = msg.payload.readInt32LE(0);
+  return e === 0 ? 0 : -e;
 }
 
 export function parseAttrs(buf: Buffer, offset: number): Map<number, Buffer> {
