@@ -28,6 +28,11 @@ export class FilterEngine {
     return new FilterEngine(false, Uint16Array.from(tcp), Uint16Array.from(udp), icmp);
   }
 
+  /** A PermitSome engine from explicit rules (ranges as [start, end] pairs); no rules at all denies everything. */
+  static fromRules(rules: { readonly tcp: readonly (readonly [number, number])[]; readonly udp: readonly (readonly [number, number])[]; readonly icmp: boolean }): FilterEngine {
+    return new FilterEngine(false, Uint16Array.from(rules.tcp.flat()), Uint16Array.from(rules.udp.flat()), rules.icmp);
+  }
+
   get permitsAll(): boolean {
     return this.permitAll;
   }

@@ -238,6 +238,8 @@ export class GatewayState {
         return p.bytes;
       case 'allowNat':
         if (this.config.dns?.translateOutbound(clientId, p, now) === true) return p.bytes;
+        // e.g. an IPv6 proxy IP of a name that has only IPv4 addresses
+        this.reject(clientId, p, 'network_unreachable', now);
         this.drop('natFailed');
         return undefined;
       case 'filtered':
