@@ -240,7 +240,12 @@ export class Tunn {
     const sealedLen = datagram.length - DATA_HEADER_LEN;
     if (!session.open(counter, datagram, DATA_HEADER_LEN, sealedLen)) return this.drop('decryptionFailed');
     session.replay.accept(counter);
-    if (session === this.sessions.next) this.sessions.confirmNext(); // key confirmation (§5.4.6)
+    if (session === this.sessions.next) {
+      // key confirmation (§5.4.6): the peer's handshake won; our own pending attempt is moot
+      this.sessions.confirmNext();
+      this.handshake = null;
+      this.timers.handshakeComplete(now);
+    }
     const t = this.timers;
     t.anyAuthenticatedPacketReceived(now);
     this.stats.rxBytes += datagram.length;

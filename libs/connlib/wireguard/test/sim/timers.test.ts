@@ -133,4 +133,14 @@ describe('timers', () => {
     expect(deliver(a, b, bytesOf(a.encapsulate(p, out, 3)), 3).tunnel.get(b)).toEqual([p]);
     expect(deliver(b, a, bytesOf(b.encapsulate(p, out, 4)), 4).tunnel.get(a)).toEqual([p]);
   });
+
+  it('stops retransmitting its own initiation once the peer-initiated session is confirmed', () => {
+    const { a, b } = makePair();
+    b.formatHandshakeInitiation(out, 0, false); // b's initiation is lost
+    deliver(a, b, bytesOf(a.formatHandshakeInitiation(out, 0, false)), 0); // a's wins, b confirms it
+    const kinds: string[] = [];
+    for (let t = 0; t <= REKEY_ATTEMPT_TIME + 5000; t += 250) kinds.push(kindOf(b.updateTimers(out, t)));
+    expect(kinds.filter((k) => k === 'initiation')).toEqual([]);
+    expect(kinds.filter((k) => k.startsWith('error'))).toEqual([]);
+  });
 });
