@@ -1,0 +1,48 @@
+// The logging lib inside an esbuild bundle, run as a real process: human output through pino-pretty in
+// process (a pino transport would need a worker file that bundles do not have), JSON, files, exit code 2.
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { bundleApp, runNode } from '@postern/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+describe('logging in a bundled app', () => {
+  let app: { file: string; dispose: () => void };
+  const dir = mkdtempSync(join(tmpdir(), 'plog-e2e-'));
+  beforeAll(async () => {
+    app = await bundleApp(join(import.meta.dirname, 'support/app.ts'), { binary: 'demo-app', version: '0', gitSha: 'test' });
+  });
+  afterAll(() => {
+    app.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('prints human lines with module names and redacted secrets', () => {
+    const r = runNode(app.file, ['--log-filter', 'info,tunnel=debug'], { ...process.env, POSTERN_LOG: '' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/DEBUG.*tunnel: tunnel up/);
+    expect(r.stdout).toMatch(/INFO.*portal: connected/);
+    expect(r.stdout).toMatch(/ERROR.*outer: root/);
+    expect(r.stdout).not.toContain('tok-123');
+  });
+
+  it('prints JSON with --log-format json and filters from POSTERN_LOG', () => {
+    const r = runNode(app.file, ['--log-format', 'json'], { ...process.env, POSTERN_LOG: 'warn' });
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.map((l) => l['msg'])).toEqual(['outer: root']);
+  });
+
+  it('writes log files', () => {
+    const r = runNode(app.file, ['--log-dir', dir], process.env);
+    expect(r.status).toBe(0);
+    expect(readdirSync(dir).sort()).toEqual([expect.stringMatching(/^demo\.\d{4}(-\d\d){5}\.log$/), 'demo.latest']);
+  });
+
+  it('an invalid filter is one line on stderr and exit code 2', () => {
+    const r = runNode(app.file, [], { ...process.env, POSTERN_LOG: 'info,tunnel=chatty' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe('demo-app: invalid log filter directive "tunnel=chatty": "chatty" is not a level (trace, debug, info, warn, error, fatal, silent, off)\n');
+    expect(r.stdout).toBe('');
+  });
+});
