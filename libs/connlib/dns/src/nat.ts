@@ -84,6 +84,8 @@ export class NatTable {
   private readonly byInside = new Map<string, EntryState>();
   private readonly byOutside = new Map<string, EntryState>();
   private readonly expired = new Map<string, number>();
+  /** A lower bound of the earliest removal time (exact right after `handleTimeout`); keeps `pollTimeout` O(1). */
+  private dueHint = Infinity;
 
   get size(): number {
     return this.byInside.size;
@@ -104,6 +106,7 @@ export class NatTable {
       existing.lastOutgoing = now;
       if (tcp.fin === true) existing.outgoingFin = true;
       if (tcp.rst === true) existing.rst = true;
+      this.noteDue(existing);
       return { kind: 'ok', outside: existing.outside, created: false };
     }
     const port = this.freePort(inside.protocol, inside.port, real);
@@ -121,6 +124,7 @@ export class NatTable {
     this.byInside.set(ik, state);
     this.byOutside.set(ok, state);
     this.expired.delete(ok);
+    this.noteDue(state);
     return { kind: 'ok', outside: state.outside, created: true };
   }
 
@@ -134,33 +138,39 @@ export class NatTable {
     state.lastIncoming = now;
     if (tcp.fin === true) state.incomingFin = true;
     if (tcp.rst === true) state.rst = true;
+    this.noteDue(state);
     return { kind: 'ok', inside: state.inside };
   }
 
-  /** Removes mappings whose time has come. */
+  /** Removes mappings whose time has come. O(mappings); call it when `pollTimeout` is due. */
   handleTimeout(now: number): void {
+    let due = Infinity;
     for (const [ik, state] of this.byInside) {
-      if (now < removeAt(state)) continue;
+      const at = removeAt(state);
+      if (now < at) {
+        due = Math.min(due, at);
+        continue;
+      }
       const ok = key(state.outside.protocol, state.outside.port, state.outside.ip);
       this.byInside.delete(ik);
       this.byOutside.delete(ok);
+      this.expired.delete(ok);
       this.expired.set(ok, now);
     }
-    for (const [ok, at] of this.expired) if (now - at >= NAT_EXPIRED_MEMORY_MS) this.expired.delete(ok);
+    this.dueHint = due;
+    // Insertion order is expiry order: stop at the first one still remembered.
+    for (const [ok, at] of this.expired) {
+      if (now - at < NAT_EXPIRED_MEMORY_MS) break;
+      this.expired.delete(ok);
+    }
   }
 
-  /** The earliest time `handleTimeout` has work to do, or undefined when the table is empty. */
+  /**
+   * When `handleTimeout` may have work to do (never later than the earliest removal; O(1)), or undefined
+   * when the table is empty. The memory of expired tuples is pruned on the way, it needs no wake-up.
+   */
   pollTimeout(): number | undefined {
-    let min: number | undefined;
-    for (const state of this.byInside.values()) {
-      const t = removeAt(state);
-      if (min === undefined || t < min) min = t;
-    }
-    for (const at of this.expired.values()) {
-      const t = at + NAT_EXPIRED_MEMORY_MS;
-      if (min === undefined || t < min) min = t;
-    }
-    return min;
+    return this.byInside.size === 0 || this.dueHint === Infinity ? undefined : this.dueHint;
   }
 
   /** Drops every mapping whose inside IP is one of `proxyIps` (the client lost access to that name). */
@@ -175,6 +185,7 @@ export class NatTable {
       const ok = key(state.outside.protocol, state.outside.port, state.outside.ip);
       this.byInside.delete(ik);
       this.byOutside.delete(ok);
+      this.expired.delete(ok);
       this.expired.set(ok, now);
     }
   }
@@ -187,6 +198,10 @@ export class NatTable {
   /** Size of the outside index, for invariant checks (always equals `size`). */
   get outsideSize(): number {
     return this.byOutside.size;
+  }
+
+  private noteDue(state: EntryState): void {
+    this.dueHint = Math.min(this.dueHint, removeAt(state));
   }
 
   private freePort(protocol: NatProtocol, wanted: number, real: string): number | undefined {

@@ -39,6 +39,7 @@ export interface ProxyIpOwner {
 /** How long a forwarded query waits for its answer before an answer is no longer accepted into the cache. */
 export const FORWARD_TIMEOUT_MS = 10_000;
 const MAX_PENDING_FORWARDS = 4096;
+const CACHE_PRUNE_INTERVAL_MS = 60_000;
 
 export interface StubResolverOptions {
   readonly sentinels?: SentinelTable;
@@ -70,6 +71,9 @@ export class StubResolver {
   private readonly cache: ResponseCache;
   /** Forwarded queries awaiting an answer: match key -> (deadline, cache key). */
   private readonly pending = new Map<string, { readonly deadline: number; readonly cacheKey: string | undefined }>();
+  /** Memo of `lookupProxyIp` (the packet path asks often); cleared whenever resources or records change. */
+  private readonly ownerMemo = new Map<string, ProxyIpOwner | undefined>();
+  private nextCachePrune = 0;
   /** Records changed since the last `pollEvent`; the snapshot is built lazily, once per drain. */
   private recordsDirty = false;
   private sentinels: SentinelTable;
@@ -105,9 +109,11 @@ export class StubResolver {
     const pattern = DomainPattern.tryParse(resource.address);
     const previous = this.resources.get(resource.id);
     this.resources.delete(resource.id);
+    this.ownerMemo.clear();
     if (!pattern) return false;
     const next: Resource = { id: resource.id, pattern, ipStack: resource.ipStack };
     this.resources.set(resource.id, next);
+    this.ownerMemo.clear();
     const isNew = previous?.pattern.source !== pattern.source || previous.ipStack !== resource.ipStack;
     const overlaps = [...this.assignments.keys()].some((d) => pattern.matches(d));
     if ((isNew || overlaps) && this.assignments.size > 0) this.emitRecordsChanged();
@@ -115,13 +121,23 @@ export class StubResolver {
   }
 
   removeResource(id: string): void {
-    this.resources.delete(id);
+    if (!this.resources.delete(id)) return;
+    this.ownerMemo.clear();
+    const suffix = `${PAIR_SEP}${id}`;
+    for (const a of this.assignments.values()) {
+      for (const pair of a.resources) {
+        if (pair.endsWith(suffix)) {
+          this.emitRecordsChanged();
+          return;
+        }
+      }
+    }
   }
 
   /** Replaces the whole set of DNS resources. */
   setResources(resources: readonly DnsResource[]): void {
     const ids = new Set(resources.map((r) => r.id));
-    for (const id of [...this.resources.keys()]) if (!ids.has(id)) this.resources.delete(id);
+    for (const id of [...this.resources.keys()]) if (!ids.has(id)) this.removeResource(id);
     for (const r of resources) this.addResource(r);
   }
 
@@ -217,15 +233,22 @@ export class StubResolver {
     return true;
   }
 
-  /** Prunes the cache and forgets forwarded queries that got no answer in time. */
+  /** Forgets forwarded queries that got no answer in time; prunes the cache at most once a minute. */
   handleTimeout(now: number): void {
-    this.cache.handleTimeout(now);
-    for (const [k, v] of this.pending) if (now >= v.deadline) this.pending.delete(k);
+    // Insertion order is deadline order (`now` is monotonic).
+    for (const [k, v] of this.pending) {
+      if (now < v.deadline) break;
+      this.pending.delete(k);
+    }
+    if (now >= this.nextCachePrune) {
+      this.cache.handleTimeout(now);
+      this.nextCachePrune = now + CACHE_PRUNE_INTERVAL_MS;
+    }
   }
 
-  /** When the next cache entry or pending forward expires (pruning only; nothing is due for correctness). */
+  /** When housekeeping is due (O(1)); nothing here is needed for correctness, only to bound memory. */
   pollTimeout(): number | undefined {
-    let min = this.cache.pollTimeout();
+    let min: number | undefined = this.cache.size > 0 ? this.nextCachePrune : undefined;
     const oldest = this.pending.values().next();
     if (oldest.done !== true && (min === undefined || oldest.value.deadline < min)) min = oldest.value.deadline;
     return min;
@@ -242,6 +265,14 @@ export class StubResolver {
 
   /** Who a proxy IP belongs to; undefined if it was never handed out or no current resource covers it. */
   lookupProxyIp(ip: string): ProxyIpOwner | undefined {
+    if (this.ownerMemo.has(ip)) return this.ownerMemo.get(ip);
+    const owner = this.findOwner(ip);
+    if (this.ownerMemo.size >= 65536) this.ownerMemo.clear();
+    this.ownerMemo.set(ip, owner);
+    return owner;
+  }
+
+  private findOwner(ip: string): ProxyIpOwner | undefined {
     const parsed = parseIp(ip);
     if (!parsed) return undefined;
     const name = this.ipToName.get(formatIp(parsed));
@@ -331,6 +362,7 @@ export class StubResolver {
 
   private emitRecordsChanged(): void {
     this.recordsDirty = true;
+    this.ownerMemo.clear();
   }
 
   private respond(query: DecodedPacket, rcode: number, answers: Answer[] = []): StubAction {

@@ -70,6 +70,7 @@ describe('NatTable', () => {
     t.translateInbound({ protocol: 'tcp', port: 1000, ip: '10.0.0.1' }, 0);
     expect(t.pollTimeout()).toBe(NAT_UNCONFIRMED_TTL_MS);
     t.handleTimeout(NAT_UNCONFIRMED_TTL_MS);
+    expect(t.pollTimeout()).toBe(NAT_TTL_MS.tcp);
     expect(t.translateInbound({ protocol: 'udp', port: 1000, ip: '10.0.0.1' }, NAT_UNCONFIRMED_TTL_MS)).toEqual({ kind: 'expired' });
     expect(t.size).toBe(1);
     t.handleTimeout(NAT_TTL_MS.tcp - 1);

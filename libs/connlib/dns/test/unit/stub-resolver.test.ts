@@ -195,6 +195,21 @@ describe('StubResolver', () => {
     ]);
   });
 
+  it('forgets proxy-IP owners when resources go away and reports the change', () => {
+    const s = resolver();
+    respond(s.handleQuery(query('app.corp.internal', 'A'), SENTINEL, 0));
+    while (s.pollEvent()) {
+      /* drain */
+    }
+    expect(s.lookupProxyIp('100.96.0.1')?.resourceId).toBe('r-app');
+    s.removeResource('r-app');
+    expect(s.pollEvent()?.records[0]?.resources).toEqual([['**.corp.internal', 'r-wild']]);
+    expect(s.lookupProxyIp('100.96.0.1')?.resourceId).toBe('r-wild');
+    s.setResources([]);
+    expect(s.lookupProxyIp('100.96.0.1')).toBeUndefined();
+    expect(s.resolvedResources()).toEqual([]);
+  });
+
   it('ignores resources with invalid patterns', () => {
     const s = resolver();
     expect(s.addResource({ id: 'bad', address: 'a**.corp', ipStack: 'dual' })).toBe(false);
