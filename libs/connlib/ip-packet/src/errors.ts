@@ -13,7 +13,8 @@ export type IpPacketErrorCode =
   | 'FAMILY_MISMATCH'
   | 'INVALID_ADDRESS'
   | 'PACKET_TOO_LARGE'
-  | 'NO_TRANSPORT';
+  | 'NO_TRANSPORT'
+  | 'NOT_ICMP_ERROR';
 
 /**
  * The one error class of `@postern/ip-packet`. Parsers *return* it (never throw on bad input);

@@ -50,6 +50,8 @@ export class IpPacket {
   isFragment = false;
   /** True when the upper-layer header is present and was validated (not a non-first fragment). */
   hasTransport = false;
+  /** True for the lenient view of a packet quoted inside an ICMP error (see `icmpErrorQuote`). */
+  isQuote = false;
 
   private constructor(bytes: Uint8Array) {
     this.bytes = bytes;
@@ -62,11 +64,25 @@ export class IpPacket {
     return err ?? p;
   }
 
-  /** Re-points this view at another packet (for reuse on hot paths); returns an error and leaves it unusable on failure. */
-  reset(buf: Uint8Array): IpPacketError | undefined {
+  /**
+   * Parses the (possibly truncated) packet quoted in an ICMP error: length fields may exceed the bytes present,
+   * and the transport is readable when its first 8 bytes are (ports, ICMP identifier). Never throws.
+   */
+  static parseQuoted(bytes: Uint8Array): IpPacket | IpPacketError {
+    const p = new IpPacket(bytes);
+    const err = p.reset(bytes, true);
+    return err ?? p;
+  }
+
+  /**
+   * Re-points this view at another packet (for reuse on hot paths); returns an error and leaves it unusable on
+   * failure. `quoted` selects the lenient rules of `parseQuoted`.
+   */
+  reset(buf: Uint8Array, quoted = false): IpPacketError | undefined {
     this.bytes = buf;
     this.hasTransport = false;
     this.isFragment = false;
+    this.isQuote = quoted;
     if (buf.length === 0) return new IpPacketError('EMPTY', 'empty packet');
     const version = (buf[0] ?? 0) >> 4;
     let end: number;
@@ -75,10 +91,11 @@ export class IpPacket {
       const ihl = ((buf[0] ?? 0) & 0x0f) * 4;
       if (ihl < IPV4_HEADER_LEN) return new IpPacketError('BAD_HEADER_LENGTH', `IPv4 header length ${ihl}`);
       const total = u16(buf, 2);
-      if (total < ihl || total > buf.length) {
+      if (ihl > buf.length) return new IpPacketError('TOO_SHORT', `IPv4 header of ${ihl} bytes in ${buf.length}`);
+      if (total < ihl || (total > buf.length && !quoted)) {
         return new IpPacketError('BAD_TOTAL_LENGTH', `IPv4 total length ${total} with header ${ihl} in ${buf.length} bytes`);
       }
-      end = total;
+      end = Math.min(total, buf.length);
       this.version = 4;
       this.protocol = buf[9] ?? 0;
       this.transportOffset = ihl;
@@ -89,6 +106,7 @@ export class IpPacket {
     } else if (version === 6) {
       if (buf.length < IPV6_HEADER_LEN) return new IpPacketError('TOO_SHORT', `IPv6 packet of ${buf.length} bytes`);
       end = IPV6_HEADER_LEN + u16(buf, 4);
+      if (quoted) end = Math.min(end, buf.length);
       if (end > buf.length) return new IpPacketError('BAD_TOTAL_LENGTH', `IPv6 payload length ${end - IPV6_HEADER_LEN} in ${buf.length} bytes`);
       this.version = 6;
       let nh = buf[6] ?? 0;
@@ -117,7 +135,11 @@ export class IpPacket {
       return new IpPacketError('BAD_VERSION', `IP version ${version}`);
     }
     if (end < buf.length) this.bytes = buf.subarray(0, end);
-    if (this.hasTransport) {
+    if (this.hasTransport && quoted) {
+      const p = this.protocol;
+      const known = p === IpProtocol.TCP || p === IpProtocol.UDP || (p === IpProtocol.ICMP && this.version === 4) || (p === IpProtocol.ICMPV6 && this.version === 6);
+      this.hasTransport = known && end - this.transportOffset >= 8;
+    } else if (this.hasTransport) {
       const t = this.transportOffset;
       const avail = end - t;
       switch (this.protocol) {
@@ -227,20 +249,25 @@ export class IpPacket {
     b.set(addr, offset);
   }
 
-  /** Offset of a transport checksum that covers the pseudo-header (TCP, UDP, ICMPv6), else -1. */
+  /** Offset of a transport checksum that covers the pseudo-header (TCP, UDP, ICMPv6), else -1 (also when a quote cut it off). */
   private pseudoHeaderChecksumOffset(): number {
     if (!this.hasTransport) return -1;
     const t = this.transportOffset;
+    let co: number;
     switch (this.protocol) {
       case IpProtocol.TCP:
-        return t + 16;
+        co = t + 16;
+        break;
       case IpProtocol.UDP:
-        return t + 6;
+        co = t + 6;
+        break;
       case IpProtocol.ICMPV6:
-        return t + 2;
+        co = t + 2;
+        break;
       default:
         return -1;
     }
+    return co + 2 <= this.bytes.length ? co : -1;
   }
 
   /** Offset of the transport checksum field (TCP, UDP, ICMP, ICMPv6), else -1. */
@@ -326,8 +353,8 @@ export class IpPacket {
     const old = u16(b, o);
     const v = value & 0xffff;
     const co = this.transportChecksumOffset();
-    const oldSum = u16(b, co);
-    if (!(oldSum === 0 && this.protocol === IpProtocol.UDP && this.version === 4)) {
+    const oldSum = co === -1 ? 0 : u16(b, co);
+    if (co !== -1 && !(oldSum === 0 && this.protocol === IpProtocol.UDP && this.version === 4)) {
       const upd = updateChecksum(oldSum, old, v);
       put16(b, co, this.protocol === IpProtocol.UDP ? intoUdpChecksum(upd) : upd);
     }
@@ -377,6 +404,16 @@ export class IpPacket {
     return this.version === 4 ? t === 3 || t === 4 || t === 5 || t === 11 || t === 12 : t < 128;
   }
 
+  /**
+   * For an ICMP/ICMPv6 error: a lenient view of the packet it quotes (see `parseQuoted`). The view shares this
+   * packet's bytes, so its setters rewrite the quote in place (inner checksums fixed incrementally where present);
+   * call `updateChecksums()` on this packet afterwards to fix the outer ICMP checksum. Used to NAT ICMP errors.
+   */
+  icmpErrorQuote(): IpPacket | IpPacketError {
+    if (!this.isIcmpError()) return new IpPacketError('NOT_ICMP_ERROR', 'not an ICMP error message');
+    return IpPacket.parseQuoted(this.bytes.subarray(this.transportOffset + ICMP_HEADER_LEN));
+  }
+
   /** View of everything after the IP header(s): the transport header and its payload. */
   ipPayload(): Uint8Array {
     return this.bytes.subarray(this.transportOffset);
@@ -409,7 +446,7 @@ export class IpPacket {
       put16(b, 10, 0);
       put16(b, 10, ~onesComplementSum(b, 0, this.transportOffset) & 0xffff);
     }
-    if (this.isFragment) return;
+    if (this.isFragment || this.isQuote) return;
     const co = this.transportChecksumOffset();
     if (co === -1) return;
     put16(b, co, 0);
@@ -427,7 +464,7 @@ export class IpPacket {
    * UDP/IPv4 with checksum 0).
    */
   transportChecksumValid(): boolean {
-    if (this.isFragment) return true;
+    if (this.isFragment || this.isQuote) return true;
     const co = this.transportChecksumOffset();
     if (co === -1) return true;
     if (this.protocol === IpProtocol.UDP && this.version === 4 && u16(this.bytes, co) === 0) return true;
@@ -446,6 +483,7 @@ export class IpPacket {
     p.transportOffset = this.transportOffset;
     p.isFragment = this.isFragment;
     p.hasTransport = this.hasTransport;
+    p.isQuote = this.isQuote;
     return p;
   }
 }

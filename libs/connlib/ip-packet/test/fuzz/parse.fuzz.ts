@@ -30,6 +30,13 @@ function touch(p: IpPacket): void {
   const d = decodeP2pControl(p);
   if (d instanceof IpPacketError) expect(['NOT_P2P_CONTROL', 'TOO_SHORT', 'UNKNOWN_P2P_EVENT', 'BAD_P2P_PAYLOAD']).toContain(d.code);
   buildDestinationUnreachable(p, 'prohibited');
+  const q = p.icmpErrorQuote();
+  if (!(q instanceof IpPacketError)) {
+    q.sourceText();
+    if (q.sourcePort !== undefined) q.clone().setSourcePort(1);
+  }
+  const lenient = IpPacket.parseQuoted(p.bytes);
+  if (!(lenient instanceof IpPacketError) && lenient.destinationPort !== undefined) lenient.clone().setDestinationPort(2);
   const c = p.clone();
   c.updateChecksums();
   expect(c.transportChecksumValid()).toBe(true);
@@ -39,6 +46,13 @@ function check(bytes: Uint8Array): void {
   const r = IpPacket.parse(bytes);
   if (r instanceof IpPacketError) expect(CODES).toContain(r.code);
   else touch(r);
+  const q = IpPacket.parseQuoted(bytes);
+  if (q instanceof IpPacketError) expect(CODES).toContain(q.code);
+  else {
+    q.sourceText();
+    expect(q.icmpIdentifier === undefined || Number.isInteger(q.icmpIdentifier)).toBe(true);
+    if (q.sourcePort !== undefined) q.clone().setSourcePort(7);
+  }
 }
 
 /** Garbage that looks like an IP header: right version nibble, plausible lengths, then random bytes. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildDestinationUnreachable, buildTcp, buildUdp, parseIpPacket, IpPacketError } from '../../src/index';
+import { buildDestinationUnreachable, buildIcmpv4, buildIcmpv6, buildTcp, buildUdp, parseIpPacket, IpPacketError } from '../../src/index';
 import { addr, parse } from './helpers';
 
 describe('ICMP destination unreachable answers', () => {
@@ -39,5 +39,39 @@ describe('ICMP destination unreachable answers', () => {
     const err = parseIpPacket(buildDestinationUnreachable(offending, 'prohibited') ?? new Uint8Array(0));
     if (err instanceof IpPacketError) throw err;
     expect(buildDestinationUnreachable(err, 'prohibited')).toBeUndefined();
+  });
+});
+
+describe('NAT of ICMP errors (the quoted packet)', () => {
+  it.each([
+    ['IPv4', '100.64.0.2', '100.96.0.1', '10.0.0.1', 28],
+    ['IPv6', 'fd00:2021:1111::2', 'fd00:2021:1111:8000::1', 'fd00::10', 48],
+  ])('%s: translates the quote of an error about a NATed packet back to the proxy address', (_f, client, proxy, real, quoteLen) => {
+    const original = buildUdp({ source: addr(client), destination: addr(proxy), sourcePort: 40000, destinationPort: 53, payload: new Uint8Array(40).fill(7) });
+    const natted = parse(Uint8Array.from(original));
+    natted.setDestination(addr(real));
+    natted.setDestinationPort(5353);
+    // The resource answers with a port unreachable quoting (part of) what it got.
+    const icmp = addr(real).length === 4 ? { kind: 'destination_unreachable' as const, unreachable: { reason: 'port' as const } } : undefined;
+    const err = parse(
+      icmp
+        ? buildIcmpv4({ source: addr(real), destination: addr(client), icmp, payload: natted.bytes.subarray(0, quoteLen) })
+        : buildIcmpv6({ source: addr(real), destination: addr(client), icmp: { kind: 'destination_unreachable', unreachable: { reason: 'port' } }, payload: natted.bytes.subarray(0, quoteLen) }),
+    );
+    const quote = err.icmpErrorQuote();
+    if (quote instanceof IpPacketError) throw quote;
+    expect([quote.destinationText(), quote.destinationPort, quote.sourcePort]).toEqual([real, 5353, 40000]);
+    quote.setDestination(addr(proxy));
+    quote.setDestinationPort(53);
+    err.setSource(addr(proxy));
+    err.updateChecksums();
+    expect(err.checksumsValid()).toBe(true);
+    expect(Array.from(quote.bytes)).toEqual(Array.from(original.subarray(0, quoteLen)));
+  });
+
+  it('refuses to find a quote in a packet that is not an ICMP error', () => {
+    const p = parse(buildUdp({ source: addr('10.0.0.1'), destination: addr('10.0.0.2'), sourcePort: 1, destinationPort: 2 }));
+    const q = p.icmpErrorQuote();
+    expect(q instanceof IpPacketError && q.code).toBe('NOT_ICMP_ERROR');
   });
 });
