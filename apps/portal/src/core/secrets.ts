@@ -1,5 +1,5 @@
 // Token and password hashing, random tokens and deterministic ids.
-import { createHash, randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
 
 /** `sha256:<hex>`: how the config and the state file store tokens (tokens are high-entropy). */
 export function hashToken(token: string): string {
@@ -40,4 +40,18 @@ export function uuidFromName(namespace: string): string {
   h[8] = ((h[8] ?? 0) & 0x3f) | 0x80;
   const hex = h.subarray(0, 16).toString('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
+/** Like verifyPassword without blocking the event loop (the sign-in page uses this). */
+export async function verifyPasswordAsync(password: string, encoded: string): Promise<boolean> {
+  const [scheme, n, r, p, salt, hash] = encoded.split('$');
+  if (scheme !== 'scrypt' || n === undefined || r === undefined || p === undefined || salt === undefined || hash === undefined) return false;
+  const expected = Buffer.from(hash, 'base64');
+  if (expected.length === 0) return false;
+  const actual = await new Promise<Buffer | undefined>((resolve) => {
+    scrypt(password, Buffer.from(salt, 'base64'), expected.length, { N: Number(n), r: Number(r), p: Number(p), maxmem: 256 * 1024 * 1024 }, (err, key) => {
+      resolve(err ? undefined : key);
+    });
+  });
+  return actual !== undefined && timingSafeEqual(actual, expected);
 }
