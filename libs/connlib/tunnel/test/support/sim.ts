@@ -55,9 +55,10 @@ export class Sim {
   private refs = 0;
   private readonly rng = seededRng(99);
 
-  constructor(opts: { idleTimeoutMs?: number } = {}) {
+  constructor(opts: { idleTimeoutMs?: number; maxBufferedPackets?: number } = {}) {
     const timeouts = opts.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: opts.idleTimeoutMs };
-    this.client = new ClientState({ privateKey: key(this.rng), rng: seededRng(5), wallClockAtZero: WALL, ...timeouts });
+    const buffering = opts.maxBufferedPackets === undefined ? {} : { maxBufferedPackets: opts.maxBufferedPackets };
+    this.client = new ClientState({ privateKey: key(this.rng), rng: seededRng(5), wallClockAtZero: WALL, ...timeouts, ...buffering });
     this.client.setLocalAddresses([this.clientAddr], 0);
     this.timeouts = timeouts;
   }
@@ -245,7 +246,7 @@ export class Sim {
           payload: {
             ref,
             resource: toGatewayResource(resource),
-            client: { id: 'client-1', public_key: encodeKey(this.client.publicKey), preshared_key: this.psk(gw.id), ipv4: CLIENT_V4, ipv6: CLIENT_V6 },
+            client: { id: 'client-1', public_key: encodeKey(this.client.publicKey), preshared_key: this.pskFor(gw.id), ipv4: CLIENT_V4, ipv6: CLIENT_V6 },
             client_ice_credentials: { username: 'aaaa', password: 'bbbbbbbbbbbbbbbbbbbbbb' },
             gateway_ice_credentials: { username: 'cccc', password: 'dddddddddddddddddddddd' },
             ...(this.accessSeconds === undefined ? {} : { expires_at: Math.floor((WALL + this.now) / 1000) + this.accessSeconds }),
@@ -279,7 +280,7 @@ export class Sim {
             gateway_public_key: encodeKey(gw.state.publicKey),
             gateway_ipv4: gw.ipv4,
             gateway_ipv6: 'fd00:2021:1111::1:1',
-            preshared_key: this.psk(gw.id),
+            preshared_key: this.pskFor(gw.id),
             client_ice_credentials: { username: 'aaaa', password: 'bbbbbbbbbbbbbbbbbbbbbb' },
             gateway_ice_credentials: { username: 'cccc', password: 'dddddddddddddddddddddd' },
             flow_logs_ingest_token: 'token',
@@ -295,7 +296,7 @@ export class Sim {
     }
   }
 
-  private psk(gatewayId: string): string {
+  pskFor(gatewayId: string): string {
     let k = this.psks.get(gatewayId);
     if (k === undefined) {
       k = encodeKey(key(this.rng));
