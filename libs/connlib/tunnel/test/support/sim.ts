@@ -93,14 +93,18 @@ export class Sim {
     });
   }
 
+  /** Like the portal: the client gets the new resource, gateways that serve it get `resource_updated`. */
   upsertResource(r: ClientResourceWire): void {
     this.resources.set(r.id, r);
     this.toClient({ event: 'resource_created_or_updated', payload: r });
+    for (const gw of this.gateways.values()) this.toGateway(gw, { event: 'resource_updated', payload: toGatewayResource(r) });
   }
 
+  /** Like the portal: `resource_deleted` to the client, `reject_access` to the gateways. */
   deleteResource(id: string): void {
     this.resources.delete(id);
     this.toClient({ event: 'resource_deleted', payload: id });
+    for (const gw of this.gateways.values()) this.toGateway(gw, { event: 'reject_access', payload: { client_id: 'client-1', resource_id: id } });
   }
 
   /** The portal revokes access: reject_access to the client and to the gateway serving it. */
