@@ -123,11 +123,21 @@ class EvpAead implements Aead {
 }
 
 /** AEAD with associated data, one shot (handshake). */
-function aeadOnce(ssl: OpenSsl, cipher: number, key: Uint8Array, nonce: number | Uint8Array, ad: Uint8Array, input: Uint8Array, enc: boolean): Uint8Array | null {
+function aeadOnce(
+  ssl: OpenSsl,
+  cipher: number,
+  scratch: { arena: NativeBlock; ctx: number },
+  key: Uint8Array,
+  nonce: number | Uint8Array,
+  ad: Uint8Array,
+  input: Uint8Array,
+  enc: boolean,
+): Uint8Array | null {
   const inLen = enc ? input.length : input.length - TAG_LEN;
   if (inLen < 0) return null;
-  const mem = allocNative(32 + 12 + 8 + ad.length + input.length + TAG_LEN);
-  const ctx = ssl.ctxNew();
+  const size = 52 + ad.length + input.length + TAG_LEN;
+  const mem = size <= scratch.arena.bytes.length ? scratch.arena : allocNative(size);
+  const ctx = scratch.ctx;
   try {
     const b = mem.bytes;
     b.set(key, 0);
@@ -157,8 +167,8 @@ function aeadOnce(ssl: OpenSsl, cipher: number, key: Uint8Array, nonce: number |
     }
     return b.slice(dataAt, dataAt + inLen);
   } finally {
-    ssl.ctxFree(ctx);
-    mem.free();
+    mem.bytes.fill(0, 0, 32);
+    if (mem !== scratch.arena) mem.free();
   }
 }
 
@@ -185,49 +195,49 @@ export function createOpenSslBackend(): CryptoBackend {
   if (cipher === 0 || md === 0) throw new WireGuardError('CRYPTO_BACKEND', 'OpenSSL lacks ChaCha20-Poly1305 or BLAKE2s');
   const out = allocNative(64);
   const macParams = macSizeParams();
+  const ARENA = 2048;
+  const arena = allocNative(ARENA);
+  const once = { arena: allocNative(ARENA), ctx: ssl.ctxNew() };
+  if (once.ctx === 0) throw new WireGuardError('CRYPTO_BACKEND', 'EVP_CIPHER_CTX_new failed');
+  /** Runs `call(keyAddress, dataAddress)` with key and data copied into native memory. */
+  const keyed = (key: Uint8Array, data: Uint8Array, call: (k: number, d: number) => boolean, outLen: number, what: string): Uint8Array => {
+    const input = key.length + data.length <= ARENA ? arena : allocNative(key.length + data.length);
+    input.bytes.set(key, 0);
+    input.bytes.set(data, key.length);
+    const ok = call(input.address, input.address + key.length);
+    if (input !== arena) input.free();
+    if (!ok) throw new WireGuardError('CRYPTO_BACKEND', `${what} failed`);
+    return out.bytes.slice(0, outLen);
+  };
   return {
     name: 'openssl-evp',
     aead: (key) => new EvpAead(ssl, cipher, key),
     seal(key, nonce, ad, plaintext): Uint8Array {
-      const r = aeadOnce(ssl, cipher, key, nonce, ad, plaintext, true);
+      const r = aeadOnce(ssl, cipher, once, key, nonce, ad, plaintext, true);
       if (r === null) throw new WireGuardError('CRYPTO_BACKEND', 'EVP seal failed');
       return r;
     },
-    open: (key, nonce, ad, ciphertext) => aeadOnce(ssl, cipher, key, nonce, ad, ciphertext, false),
+    open: (key, nonce, ad, ciphertext) => aeadOnce(ssl, cipher, once, key, nonce, ad, ciphertext, false),
+    // handshake-path inputs are copied into one native arena (no per-call address lookups of fresh arrays)
     hash(...parts: Uint8Array[]): Uint8Array {
-      let data: Uint8Array;
-      if (parts.length === 1 && parts[0] !== undefined) data = parts[0];
-      else {
-        let len = 0;
-        for (const p of parts) len += p.length;
-        data = new Uint8Array(len);
-        let o = 0;
-        for (const p of parts) {
-          data.set(p, o);
-          o += p.length;
-        }
+      let len = 0;
+      for (const p of parts) len += p.length;
+      const input = len <= ARENA ? arena : allocNative(len);
+      let o = 0;
+      for (const p of parts) {
+        input.bytes.set(p, o);
+        o += p.length;
       }
-      const dataAddr = data.length > 0 ? addressOf(data) : out.address;
-      if (ssl.digest(0, 'BLAKE2S-256', 0, dataAddr, data.length, out.address, 0) !== 1) {
-        throw new WireGuardError('CRYPTO_BACKEND', 'EVP_Q_digest BLAKE2S-256 failed');
-      }
+      const ok = ssl.digest(0, 'BLAKE2S-256', 0, input.address, len, out.address, 0) === 1;
+      if (input !== arena) input.free();
+      if (!ok) throw new WireGuardError('CRYPTO_BACKEND', 'EVP_Q_digest BLAKE2S-256 failed');
       return out.bytes.slice(0, 32);
     },
     hmac(key, data): Uint8Array {
-      const k = key.length > 0 ? addressOf(key) : out.address;
-      const d = data.length > 0 ? addressOf(data) : out.address;
-      if (ssl.hmac(md, k, key.length, d, data.length, out.address, 0) === 0) {
-        throw new WireGuardError('CRYPTO_BACKEND', 'HMAC-BLAKE2s failed');
-      }
-      return out.bytes.slice(0, 32);
+      return keyed(key, data, (k, d) => ssl.hmac(md, k, key.length, d, data.length, out.address, 0) !== 0, 32, 'HMAC-BLAKE2s');
     },
     mac(key, data): Uint8Array {
-      const k = addressOf(key);
-      const d = data.length > 0 ? addressOf(data) : out.address;
-      if (ssl.qmac(0, 'BLAKE2SMAC', 0, 0, macParams.address, k, key.length, d, data.length, out.address, 16, 0) === 0) {
-        throw new WireGuardError('CRYPTO_BACKEND', 'EVP_Q_mac BLAKE2SMAC failed');
-      }
-      return out.bytes.slice(0, 16);
+      return keyed(key, data, (k, d) => ssl.qmac(0, 'BLAKE2SMAC', 0, 0, macParams.address, k, key.length, d, data.length, out.address, 16, 0) !== 0, 16, 'BLAKE2SMAC');
     },
     xseal: (key, nonce, ad, plaintext) => xchacha20poly1305(key, nonce, ad).encrypt(plaintext),
     xopen(key, nonce, ad, ciphertext): Uint8Array | null {
