@@ -1,6 +1,7 @@
 // DNS resource address patterns (Firezone semantics): labels separated by '.', `*` matches within one label
 // (so a lone `*` label is exactly one label), `?` exactly one character, a `**` label any number of labels
-// (zero included), all case-insensitive. A pattern starting with `*.` also matches its bare parent domain.
+// (zero included), all case-insensitive. A pattern starting with `*.` also matches its bare parent domain
+// (compared literally: `*.*.corp` does not match `x.corp` that way).
 import { DnsError } from './errors';
 import { normalizeName } from './names';
 
@@ -61,9 +62,8 @@ export class DomainPattern {
     if (this.literal) return candidate === this.source;
     const nameLabels = candidate.split('.');
     if (matchLabels(this.labels, 0, nameLabels, 0)) return true;
-    // `*.example.com` also matches `example.com`.
-    const first = this.labels[0];
-    return first?.kind === 'glob' && first.text === '*' && matchLabels(this.labels, 1, nameLabels, 0);
+    // `*.example.com` also matches `example.com`: the rest of the pattern taken literally, as Firezone does.
+    return this.source.startsWith('*.') && candidate === this.source.slice(2);
   }
 
   toString(): string {
