@@ -25,6 +25,8 @@ export interface DnsNotifierOptions {
   readonly method: DnsControlMethod;
   /** Default /etc/resolv.conf (etc-resolv-conf and disabled watch it). */
   readonly resolvConfPath?: string;
+  /** systemd-resolved: our TUN's link, whose (our own) servers are not counted. */
+  readonly tunName?: string;
   /** systemd-resolved is polled (`resolvectl dns`) this often. Default 5000 ms. */
   readonly pollMs?: number;
   readonly debounceMs?: number;

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bundleApp } from '@postern/testing';
+import { bundle } from '../support/bundle';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RESOLV_CONF_MARKER } from '../../src/dns_control';
 
@@ -26,7 +26,7 @@ describe('etc-resolv-conf in a private mount namespace', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'pbs-dns-'));
-    driver = await bundleApp(join(import.meta.dirname, 'support/dns_driver.ts'), { binary: 'dns-driver', version: '0', gitSha: 'test' });
+    driver = await bundle(join(import.meta.dirname, 'support/dns_driver.ts'));
   });
   afterAll(() => {
     driver.dispose();

@@ -1,5 +1,5 @@
 // Real kernel: the rtnetlink listener inside a throwaway network namespace.
-import { Netns, removeLeftovers } from '@postern/testing';
+import { Netns, removeLeftovers } from '../support/netns';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newNetworkNotifier, type ChangeNotifier } from '../../src/index';
 

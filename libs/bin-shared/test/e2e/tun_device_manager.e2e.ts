@@ -1,5 +1,5 @@
 // Real kernel: a persistent TUN named like Postern's inside a throwaway network namespace.
-import { Netns, removeLeftovers } from '@postern/testing';
+import { Netns, removeLeftovers } from '../support/netns';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { POSTERN_FWMARK, POSTERN_ROUTE_TABLE, TunDeviceManager, parseIpNetwork } from '../../src/index';
 

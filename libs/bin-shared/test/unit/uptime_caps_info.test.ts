@@ -43,11 +43,15 @@ describe('capabilities', () => {
   });
 
   it('fails with MISSING_CAPABILITY and a message that says what to do', () => {
-    expect(() => checkNetAdmin('postern-gateway', { uid: 1000, statusPath: status('0000000000000000') })).toThrow(
+    expect(() => {
+      checkNetAdmin('postern-gateway', { uid: 1000, statusPath: status('0000000000000000') });
+    }).toThrow(
       expect.objectContaining({ code: 'MISSING_CAPABILITY', message: missingNetAdminMessage('postern-gateway') }),
     );
     expect(missingNetAdminMessage('x')).toMatch(/sudo.*AmbientCapabilities=CAP_NET_ADMIN.*--no-check/);
-    expect(() => checkNetAdmin('postern-gateway', { uid: 1000, statusPath: status('0000000000001000') })).not.toThrow();
+    expect(() => {
+      checkNetAdmin('postern-gateway', { uid: 1000, statusPath: status('0000000000001000') });
+    }).not.toThrow();
   });
 });
 

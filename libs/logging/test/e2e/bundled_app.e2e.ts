@@ -3,14 +3,20 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bundleApp, runNode } from '@postern/testing';
+import { spawnSync } from 'node:child_process';
+import { bundle } from '../support/bundle';
+
+function runNode(file: string, args: readonly string[], env: NodeJS.ProcessEnv): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [file, ...args], { encoding: 'utf8', env, timeout: 20_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 describe('logging in a bundled app', () => {
   let app: { file: string; dispose: () => void };
   const dir = mkdtempSync(join(tmpdir(), 'plog-e2e-'));
   beforeAll(async () => {
-    app = await bundleApp(join(import.meta.dirname, 'support/app.ts'), { binary: 'demo-app', version: '0', gitSha: 'test' });
+    app = await bundle(join(import.meta.dirname, 'support/app.ts'));
   });
   afterAll(() => {
     app.dispose();
