@@ -54,7 +54,7 @@ class Model {
   internetActive = false;
 
   /** Longest prefix among CIDR resources (ties: highest id), then the Internet resource when active. */
-  route(dst: string): string | 'internet' | undefined {
+  route(dst: string): string | undefined {
     let best: { id: string; prefix: number } | undefined;
     for (const [id, r] of this.resources) {
       const c = parseCidr(r.cidr);
