@@ -42,6 +42,11 @@ export interface TurnServerConfig {
    * Firezone-credential usernames only, since coturn-style static users share a name between many clients.
    */
   readonly oneAllocationPerUsername?: 'firezone' | 'all' | 'none';
+  /**
+   * Highest channel number accepted: 0x4FFF (RFC 8656, Firezone; default) or 0x7FFF (RFC 5766, which coturn's
+   * turnutils_uclient still uses).
+   */
+  readonly lastChannel?: number;
   /** Peers allowed even if special (e.g. loopback for tests), and extra denied ranges. */
   readonly allowedPeers?: readonly Cidr[];
   readonly deniedPeers?: readonly Cidr[];
@@ -80,6 +85,7 @@ export function resolveConfig(c: TurnServerConfig): ResolvedConfig {
     maxChannelsPerAllocation: c.maxChannelsPerAllocation ?? 4096,
     maxAllocations: c.maxAllocations ?? highestPort - lowestPort + 1,
     oneAllocationPerUsername: c.oneAllocationPerUsername ?? 'firezone',
+    lastChannel: c.lastChannel ?? 0x4fff,
     allowedPeers: c.allowedPeers ?? [],
     deniedPeers: c.deniedPeers ?? [],
   };

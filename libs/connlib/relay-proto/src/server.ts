@@ -100,7 +100,7 @@ export class TurnServer {
       this.m.packetsDropped++;
       return undefined;
     }
-    const kind = classifyPacket(packet);
+    const kind = classifyPacket(packet, this.cfg.lastChannel);
     if (kind === 'channel-data') return this.clientChannelData(packet, from, now);
     if (kind === 'stun') {
       this.clientStun(packet, from, now);
@@ -205,7 +205,7 @@ export class TurnServer {
   // ---- data path ---------------------------------------------------------------------------------------
 
   private clientChannelData(packet: Uint8Array, from: Endpoint, now: number): Forward | undefined {
-    const len = channelDataPayloadLength(packet);
+    const len = channelDataPayloadLength(packet, 0, packet.length, this.cfg.lastChannel);
     const alloc = len < 0 ? undefined : this.byClient.get(from.key);
     const ch = alloc?.channelsByNumber.get(channelNumberOf(packet));
     if (!alloc || !ch || ch.expiresAt <= now || alloc.expiresAt <= now) {
@@ -464,7 +464,7 @@ export class TurnServer {
     if (!alloc) return { error: ErrorCode.AllocationMismatch };
     const number = getAttribute(msg, 'CHANNEL-NUMBER')?.channel;
     const peer = this.peerAddresses(msg)[0];
-    if (number === undefined || peer === undefined || !isValidChannel(number)) return { error: ErrorCode.BadRequest };
+    if (number === undefined || peer === undefined || !isValidChannel(number, this.cfg.lastChannel)) return { error: ErrorCode.BadRequest };
     const bad = this.checkPeer(alloc, peer);
     if (bad) return bad;
     alloc.sweep(now);

@@ -10,9 +10,9 @@ export interface ChannelData {
 
 export type ChannelDataResult = { readonly ok: true; readonly value: ChannelData } | { readonly ok: false; readonly error: StunError };
 
-/** True if `channel` is a valid TURN channel number (0x4000-0x4FFF). */
-export function isValidChannel(channel: number): boolean {
-  return Number.isInteger(channel) && channel >= FIRST_CHANNEL && channel <= LAST_CHANNEL;
+/** True if `channel` is a valid TURN channel number (0x4000-0x4FFF, or up to `lastChannel`, e.g. 0x7FFF). */
+export function isValidChannel(channel: number, lastChannel: number = LAST_CHANNEL): boolean {
+  return Number.isInteger(channel) && channel >= FIRST_CHANNEL && channel <= lastChannel;
 }
 
 /** Reads the channel number of a ChannelData header (no validation). */
@@ -25,22 +25,22 @@ export function channelNumberOf(b: Uint8Array, offset = 0): number {
  * or -1 if it is not one (shorter than 4 bytes, channel outside 0x4000-0x4FFF, payload shorter than the
  * header says). Trailing bytes past the length (padding) are allowed and ignored.
  */
-export function channelDataPayloadLength(b: Uint8Array, offset = 0, len = b.length - offset): number {
+export function channelDataPayloadLength(b: Uint8Array, offset = 0, len = b.length - offset, lastChannel: number = LAST_CHANNEL): number {
   if (len < CHANNEL_DATA_HEADER_LENGTH) return -1;
   const first = b[offset] ?? 0;
-  if (first < 0x40 || first > 0x4f) return -1;
+  if (first < 0x40 || first > lastChannel >> 8) return -1;
   const n = ((b[offset + 2] ?? 0) << 8) | (b[offset + 3] ?? 0);
   return n > len - CHANNEL_DATA_HEADER_LENGTH ? -1 : n;
 }
 
 /** Decodes a ChannelData message (the relay's rules: trailing padding allowed). Never throws. */
-export function decodeChannelData(b: Uint8Array): ChannelDataResult {
+export function decodeChannelData(b: Uint8Array, lastChannel: number = LAST_CHANNEL): ChannelDataResult {
   if (b.length < CHANNEL_DATA_HEADER_LENGTH) {
     return { ok: false, error: new StunError('TRUNCATED', `${b.length} bytes is shorter than a ChannelData header`) };
   }
   const channel = channelNumberOf(b);
-  if (!isValidChannel(channel)) {
-    return { ok: false, error: new StunError('BAD_CHANNEL', `channel 0x${channel.toString(16)} outside 0x4000-0x4FFF`) };
+  if (!isValidChannel(channel, lastChannel)) {
+    return { ok: false, error: new StunError('BAD_CHANNEL', `channel 0x${channel.toString(16)} outside 0x4000-0x${lastChannel.toString(16)}`) };
   }
   const n = ((b[2] ?? 0) << 8) | (b[3] ?? 0);
   if (n > b.length - CHANNEL_DATA_HEADER_LENGTH) {
@@ -61,8 +61,8 @@ export function writeChannelDataHeader(buf: Uint8Array, offset: number, channel:
 }
 
 /** Allocating convenience: a new ChannelData message. Throws StunError('ENCODE') on a bad channel or size. */
-export function encodeChannelData(channel: number, payload: Uint8Array): Uint8Array {
-  if (!isValidChannel(channel)) throw new StunError('ENCODE', `channel 0x${channel.toString(16)} outside 0x4000-0x4FFF`);
+export function encodeChannelData(channel: number, payload: Uint8Array, lastChannel: number = LAST_CHANNEL): Uint8Array {
+  if (!isValidChannel(channel, lastChannel)) throw new StunError('ENCODE', `channel 0x${channel.toString(16)} outside 0x4000-0x4FFF`);
   if (payload.length > 0xffff) throw new StunError('ENCODE', 'ChannelData payload longer than 65535 bytes');
   const out = new Uint8Array(CHANNEL_DATA_HEADER_LENGTH + payload.length);
   writeChannelDataHeader(out, 0, channel, payload.length);
@@ -73,11 +73,14 @@ export function encodeChannelData(channel: number, payload: Uint8Array): Uint8Ar
 /** What a datagram arriving at a TURN server/client is (Firezone's demux on the first byte). */
 export type PacketKind = 'stun' | 'channel-data' | 'unknown' | 'empty';
 
-/** First byte 0-3 -> STUN, 0x40-0x4F -> ChannelData, else unknown (RFC 8656 §12, RFC 7983). */
-export function classifyPacket(b: Uint8Array): PacketKind {
+/**
+ * First byte 0-3 -> STUN, 0x40-0x4F -> ChannelData, else unknown (RFC 8656 §12, RFC 7983). With `lastChannel`
+ * 0x7FFF (RFC 5766) first bytes up to 0x7F are ChannelData too.
+ */
+export function classifyPacket(b: Uint8Array, lastChannel: number = LAST_CHANNEL): PacketKind {
   if (b.length === 0) return 'empty';
   const first = b[0] ?? 0;
   if (first <= 3) return 'stun';
-  if (first >= 0x40 && first <= 0x4f) return 'channel-data';
+  if (first >= 0x40 && first <= lastChannel >> 8) return 'channel-data';
   return 'unknown';
 }

@@ -97,3 +97,5 @@ export const TRANSPORT_UDP = 17;
 export const CHANNEL_DATA_HEADER_LENGTH = 4;
 export const FIRST_CHANNEL = 0x4000;
 export const LAST_CHANNEL = 0x4fff;
+/** RFC 5766 allowed 0x4000-0x7FFF; coturn's turnutils_uclient still picks numbers from that range. */
+export const LAST_CHANNEL_RFC5766 = 0x7fff;

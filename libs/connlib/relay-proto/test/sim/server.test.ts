@@ -241,6 +241,17 @@ describe('permissions, channels and the data path', () => {
     expect(errorCode(c.channelBind(0x3fff, PEER, 0))).toBe(400);
   });
 
+  it('accepts the RFC 5766 range 0x4000-0x7FFF when configured (coturn clients)', () => {
+    const s = newServer({ lastChannel: 0x7fff });
+    const c = new SimClient(s, CLIENT, 'alice', 'secret');
+    c.allocate(0);
+    expect(c.channelBind(0x679a, PEER, 0).cls).toBe('success');
+    expect(s.handleClientInput(c.channelData(0x4000, Buffer.from('x')), CLIENT, 1)).toBeUndefined();
+    const cd = new Uint8Array([0x67, 0x9a, 0, 1, 0x78]);
+    expect(s.handleClientInput(cd, CLIENT, 1)).toMatchObject({ toPeer: true, start: 4, end: 5 });
+    expect(errorCode(c.channelBind(0x8000, endpoint('203.0.113.3', 1), 0))).toBe(400);
+  });
+
   it('sends SEND-indication data to permitted peers and wraps their replies in DATA indications', () => {
     const { s, c, port } = allocated();
     const send = encodeMessage({

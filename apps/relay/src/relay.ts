@@ -1,0 +1,261 @@
+// The relay's IO shell: UDP sockets (socket-factory), timers and the portal around the sans-IO TurnServer.
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import { TurnServer, parseCidr, type Cidr, type Rng, type ServerEvent, type Transmit } from '@postern/relay-proto';
+import { bindUdp, type UdpBackend, type UdpSocket } from '@postern/socket-factory';
+import { writeChannelDataHeader } from '@postern/stun';
+
+export interface RelayOptions {
+  readonly publicIp4: string | undefined;
+  readonly publicIp6: string | undefined;
+  readonly listenPort: number;
+  readonly lowestPort: number;
+  readonly highestPort: number;
+  readonly realm: string;
+  readonly users: ReadonlyMap<string, string>;
+  readonly authSecret: string | undefined;
+  readonly allowedPeers: readonly string[];
+  readonly deniedPeers: readonly string[];
+  readonly software: string;
+  /** 0x7FFF (RFC 5766) or 0x4FFF (RFC 8656). */
+  readonly lastChannel: number;
+  /** Backend of the listening socket (default auto = batched on Linux) and of the relayed sockets (default dgram). */
+  readonly mainBackend?: 'auto' | UdpBackend;
+  readonly relayBackend?: 'auto' | UdpBackend;
+  readonly rng: Rng;
+  readonly logger: Logger;
+}
+
+export class RelayError extends Error {
+  override readonly name = 'RelayError';
+  constructor(
+    readonly code: 'BAD_CIDR' | 'BIND_FAILED',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+function cidrs(list: readonly string[]): Cidr[] {
+  return list.map((s) => {
+    const c = parseCidr(s);
+    if (!c) throw new RelayError('BAD_CIDR', `not a CIDR: ${s}`);
+    return c;
+  });
+}
+
+interface RelayedSockets {
+  v4: UdpSocket | undefined;
+  v6: UdpSocket | undefined;
+  closed: boolean;
+}
+
+/** A running relay: call `close()` to stop. */
+export class Relay {
+  readonly server: TurnServer;
+  private main: UdpSocket | undefined;
+  private readonly relayed = new Map<number, RelayedSockets>();
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
+  private running = true;
+  private readonly loops: Promise<void>[] = [];
+  private readonly log: Logger;
+
+  private constructor(private readonly o: RelayOptions) {
+    this.log = o.logger;
+    this.server = new TurnServer(
+      {
+        publicIp4: o.publicIp4,
+        publicIp6: o.publicIp6,
+        lowestPort: o.lowestPort,
+        highestPort: o.highestPort,
+        realm: o.realm,
+        software: o.software,
+        staticUsers: o.users.size > 0 ? o.users : undefined,
+        restSecret: o.authSecret,
+        epochMs: Date.now() - performance.now(),
+        lastChannel: o.lastChannel,
+        allowedPeers: cidrs(o.allowedPeers),
+        deniedPeers: cidrs(o.deniedPeers),
+      },
+      o.rng,
+    );
+  }
+
+  static async start(o: RelayOptions): Promise<Relay> {
+    const r = new Relay(o);
+    const dual = o.publicIp6 !== undefined;
+    r.main = await bindUdp({
+      address: dual ? '::' : '0.0.0.0',
+      port: o.listenPort,
+      portFallback: false,
+      dualStack: dual,
+      backend: o.mainBackend ?? 'auto',
+      recvBufferSize: 8 << 20,
+      sendBufferSize: 8 << 20,
+      maxDatagramSize: 65535,
+      logger: o.logger,
+    });
+    r.log.info(`listening on ${r.main.local.key} (${r.main.backend}${r.main.gso ? ', GSO' : ''}${r.main.gro ? ', GRO' : ''})`);
+    r.loops.push(r.mainLoop(r.main));
+    return r;
+  }
+
+  get localPort(): number {
+    return this.main?.local.port ?? 0;
+  }
+
+  setStampSecret(secret: string): void {
+    this.server.setStampSecret(secret);
+  }
+
+  /** Socket statistics of the listening socket. */
+  mainStats(): ReturnType<UdpSocket['stats']> | undefined {
+    return this.main?.stats();
+  }
+
+  private async mainLoop(sock: UdpSocket): Promise<void> {
+    const server = this.server;
+    while (this.running) {
+      const batch = await sock.recvMany();
+      if (batch.length === 0) break;
+      const now = performance.now();
+      for (const d of batch) {
+        const f = server.handleClientInput(d.data, d.from, now);
+        if (f === undefined) continue;
+        const rs = this.relayed.get(f.relayPort);
+        const out = f.relayFamily === 4 ? rs?.v4 : rs?.v6;
+        if (out) out.sendQueue.push(f.dst, d.data.subarray(f.start, f.end));
+      }
+      this.drain(now);
+    }
+  }
+
+  private async peerLoop(sock: UdpSocket, family: 4 | 6, port: number): Promise<void> {
+    const server = this.server;
+    const main = this.main;
+    if (!main) return;
+    const q = main.sendQueue;
+    for (;;) {
+      const batch = await sock.recvMany();
+      if (batch.length === 0) break;
+      const now = performance.now();
+      for (const d of batch) {
+        const f = server.handlePeerInput(d.data, d.from, family, port, now);
+        if (f === undefined) continue;
+        const len = f.end - f.start;
+        // In-place framing: reserve header + payload in the send batch, write the 4-byte header, copy once.
+        const buf = q.reserve(f.dst, len + 4);
+        writeChannelDataHeader(buf, 0, f.channel, len);
+        buf.set(d.data.subarray(f.start, f.end), 4);
+        q.commit(len + 4);
+      }
+      this.drain(now);
+    }
+  }
+
+  private send(t: Transmit): void {
+    if (t.source.kind === 'main') {
+      this.main?.sendQueue.push(t.dst, t.payload);
+      return;
+    }
+    const rs = this.relayed.get(t.source.port);
+    const sock = t.source.family === 4 ? rs?.v4 : rs?.v6;
+    sock?.sendQueue.push(t.dst, t.payload);
+  }
+
+  private drain(now: number): void {
+    for (let t = this.server.pollTransmit(); t; t = this.server.pollTransmit()) this.send(t);
+    for (let e = this.server.pollEvent(); e; e = this.server.pollEvent()) this.onEvent(e);
+    this.schedule(now);
+  }
+
+  private schedule(now: number): void {
+    const at = this.server.pollTimeout();
+    if (at === undefined || at >= this.timerAt || !this.running) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerAt = Infinity;
+      const t = performance.now();
+      this.server.handleTimeout(t);
+      this.drain(t);
+    }, Math.max(0, at - now + 1));
+    this.timer.unref();
+  }
+
+  private onEvent(e: ServerEvent): void {
+    switch (e.type) {
+      case 'allocation-created':
+        this.log.debug({ port: e.port, families: e.families }, 'allocation created');
+        this.openRelayed(e.port, e.families);
+        break;
+      case 'allocation-freed':
+        this.log.debug({ port: e.port, reason: e.reason }, 'allocation freed');
+        this.closeRelayed(e.port);
+        break;
+      case 'channel-bound':
+        this.log.trace({ port: e.port, channel: e.channel }, 'channel bound');
+        break;
+      case 'auth-failed':
+        this.log.debug({ reason: e.reason }, 'authentication failed');
+        break;
+    }
+  }
+
+  private openRelayed(port: number, families: readonly (4 | 6)[]): void {
+    const rs: RelayedSockets = { v4: undefined, v6: undefined, closed: false };
+    this.relayed.set(port, rs);
+    const bindOne = async (family: 4 | 6): Promise<void> => {
+      const sock = await bindUdp({
+        address: family === 4 ? '0.0.0.0' : '::',
+        port,
+        portFallback: false,
+        dualStack: false,
+        backend: this.o.relayBackend ?? 'dgram',
+        recvBufferSize: 4 << 20,
+        sendBufferSize: 4 << 20,
+        maxDatagramSize: 65535,
+        logger: this.log,
+      });
+      if (rs.closed || !this.running) {
+        await sock.close();
+        return;
+      }
+      if (family === 4) rs.v4 = sock;
+      else rs.v6 = sock;
+      this.loops.push(this.peerLoop(sock, family, port));
+    };
+    for (const f of families) {
+      bindOne(f).catch((err: unknown) => {
+        this.log.warn(`cannot bind relayed port ${port} (IPv${f}): ${err instanceof Error ? err.message : String(err)}`);
+        this.server.handlePortUnavailable(port);
+        this.drain(performance.now());
+      });
+    }
+  }
+
+  private closeRelayed(port: number): void {
+    const rs = this.relayed.get(port);
+    if (!rs) return;
+    this.relayed.delete(port);
+    rs.closed = true;
+    for (const s of [rs.v4, rs.v6]) {
+      if (s) {
+        s.close().catch((err: unknown) => {
+          this.log.debug(`closing relayed socket ${port}: ${String(err)}`);
+        });
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    for (const port of [...this.relayed.keys()]) this.closeRelayed(port);
+    await this.main?.close();
+    await Promise.allSettled(this.loops);
+  }
+}
