@@ -300,6 +300,8 @@ export class PhoenixChannelCore<T> {
       this.sendJoin(now);
       return;
     }
+    // A reply to a plain `send` (or a late one to an acked heartbeat): nobody waits for it.
+    if (ref < this.nextRef) return;
     this.skip(new PhoenixChannelError('UNMATCHED_REPLY', `phx_reply with unknown ref ${ref} on ${frame.topic}`));
   }
 

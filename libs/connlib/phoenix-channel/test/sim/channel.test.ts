@@ -184,7 +184,7 @@ describe('request / reply correlation', () => {
     expect(h.events).toEqual([{ type: 'reply', ref: 1, topic: 'client', status: 'error', response: { reason: 'offline' } }]);
   });
 
-  it('does not surface replies to plain sends or heartbeats', () => {
+  it('does not surface replies to plain sends or heartbeats, and flags replies to refs never issued', () => {
     const h = new Harness().start();
     h.takeEvents();
     h.core.send('no_relays', {});
@@ -193,6 +193,8 @@ describe('request / reply correlation', () => {
     h.serverSend({ event: 'phx_reply', ref: hb.ref, topic: 'phoenix', payload: { status: 'ok', response: {} } });
     expect(h.events).toEqual([]);
     h.serverSend({ event: 'phx_reply', ref: 1, topic: 'client', payload: { status: 'ok', response: {} } });
+    expect(h.events).toEqual([]);
+    h.serverSend({ event: 'phx_reply', ref: 999, topic: 'client', payload: { status: 'ok', response: {} } });
     expect(h.events).toMatchObject([{ type: 'skipped', error: { code: 'UNMATCHED_REPLY' } }]);
   });
 
