@@ -1,6 +1,6 @@
 // The crown test (first version): a reference model of what the client can reach vs the real ClientState +
 // GatewayStates + fake portal over the simulated network, under random operations (add/change/remove
-// resources and filters, grant/revoke access, send packets, reset the client, restart gateways, toggle the
+// resources and filters, grant/revoke access, send packets, reset and roam the client, restart gateways, toggle the
 // Internet resource).
 import { buildUdp, cidrContains, parseCidr } from '@postern/ip-packet';
 import type { ClientResourceWire } from '@postern/model';
@@ -28,6 +28,7 @@ type Op =
   | { readonly op: 'reject'; readonly id: string }
   | { readonly op: 'send'; readonly dst: string; readonly port: number }
   | { readonly op: 'reset' }
+  | { readonly op: 'roam' }
   | { readonly op: 'restartGateway' }
   | { readonly op: 'internet'; readonly active: boolean }
   | { readonly op: 'wait'; readonly ms: number };
@@ -43,6 +44,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ op: fc.constant('reject' as const), id: fc.constantFrom(...IDS) }) },
   { weight: 6, arbitrary: fc.record({ op: fc.constant('send' as const), dst: fc.constantFrom(...DSTS), port: fc.integer({ min: 40, max: 140 }) }) },
   { weight: 1, arbitrary: fc.constant({ op: 'reset' as const }) },
+  { weight: 1, arbitrary: fc.constant({ op: 'roam' as const }) },
   { weight: 1, arbitrary: fc.constant({ op: 'restartGateway' as const }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('internet' as const), active: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('wait' as const), ms: fc.integer({ min: 0, max: 5000 }) }) },
@@ -122,6 +124,9 @@ function run(ops: readonly Op[]): void {
       case 'reset':
         sim.client.reset(sim.now);
         sim.settle();
+        break;
+      case 'roam':
+        sim.roam();
         break;
       case 'restartGateway': {
         const alive = [...sim.gateways.values()].find((g) => g.alive);

@@ -37,7 +37,8 @@ interface PendingAuth {
 export class Sim {
   now = 0;
   readonly client: ClientState;
-  readonly clientAddr = addr('198.18.24.1:40000');
+  clientAddr = addr('198.18.24.1:40000');
+  private roams = 0;
   readonly gateways = new Map<string, SimGateway>();
   /** Packets written to the client's TUN (replies, ICMP errors). */
   readonly clientTun: Uint8Array[] = [];
@@ -142,6 +143,15 @@ export class Sim {
       for (const gw of this.gateways.values()) if (gw.alive) gw.state.handleTimeout(this.now);
       this.settle();
     }
+  }
+
+  /** The client moves to another network: new address, new socket, `reset`. */
+  roam(): void {
+    this.roams++;
+    this.clientAddr = addr(`198.18.26.${String(this.roams % 250)}:${String(40000 + this.roams)}`);
+    this.client.setLocalAddresses([this.clientAddr], this.now);
+    this.client.reset(this.now);
+    this.settle();
   }
 
   /** Graceful gateway shutdown (Goodbye), or a crash (`graceful: false`: it just vanishes). */
