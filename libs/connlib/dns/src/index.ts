@@ -67,3 +67,4 @@ export {
   type DohGetRequest,
   type DohResponseResult,
 } from './doh';
+export { handleSiteQuery, SITE_DNS_PORT, SITE_QUERY_TYPES, type SiteQueryAction } from './site-dns';

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import * as dnsPacket from 'dns-packet';
 import { decode } from '../support/dns';
-import { DnsTcpDecoder, DomainPattern, encodeTcpFrame, mapSentinels, StubResolver } from '../../src/index';
+import { DnsTcpDecoder, DomainPattern, encodeTcpFrame, handleSiteQuery, mapSentinels, StubResolver } from '../../src/index';
 
 const RUNS = Number(process.env['POSTERN_FUZZ_RUNS'] ?? 2000);
 let tried = 0;
@@ -36,6 +36,8 @@ describe('stub resolver fuzz', () => {
         const action = s.handleQuery(bytes, '100.100.111.1', now);
         if (action.kind === 'respond') expect(() => dnsPacket.decode(Buffer.from(action.response))).not.toThrow();
         s.handleUpstreamResponse({ kind: 'do53', ip: '192.0.2.1', port: 53 }, bytes, now);
+        const site = handleSiteQuery(bytes, ['**.corp']);
+        if (site.kind === 'respond') expect(() => dnsPacket.decode(Buffer.from(site.response))).not.toThrow();
       }),
       { numRuns: RUNS },
     );
