@@ -149,15 +149,17 @@ describe('interop with wireguard-go', () => {
     expect(p.tunn.stats.handshakesCompleted).toBe(1);
   });
 
-  it('answers a handshake wireguard-go initiates, with a preshared key', async () => {
-    psk = generateKeyPair(cryptoRng).privateKey;
-    await startTheirs();
-    const p = await startOurs();
-    const out = await ping(nsB(), OUR_TUNNEL);
-    expect(out).toMatch(/3 received/);
-    expect(p.tunn.stats.handshakesCompleted).toBe(1);
-    expect(p.counters.handshakeMessagesSent).toBe(1); // our response only
-  });
+  for (const withPsk of [false, true]) {
+    it(`answers a handshake wireguard-go initiates, ${withPsk ? 'with' : 'without'} a preshared key`, async () => {
+      psk = withPsk ? generateKeyPair(cryptoRng).privateKey : undefined;
+      await startTheirs();
+      const p = await startOurs();
+      const out = await ping(nsB(), OUR_TUNNEL);
+      expect(out).toMatch(/3 received/);
+      expect(p.tunn.stats.handshakesCompleted).toBe(1);
+      expect(p.counters.handshakeMessagesSent).toBe(1); // our response only
+    });
+  }
 
   it('carries a 10 s iperf3 TCP run each way with no corrupted packets', async () => {
     const before = (await csumErrors(nsA())) + (await csumErrors(nsB()));
