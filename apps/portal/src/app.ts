@@ -91,7 +91,7 @@ export class PortalApp {
         this.reloadIfChanged();
       }, 150);
     });
-    this.watcher.on('error', (err) => this.opts.logger.warn({ err: err.message }, 'config file watch failed; SIGHUP still reloads'));
+    this.watcher.on('error', (err) => { this.opts.logger.warn({ err: err.message }, 'config file watch failed; SIGHUP still reloads'); });
   }
 
   private reloadIfChanged(): void {

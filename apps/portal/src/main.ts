@@ -71,7 +71,7 @@ async function run(opts: Cli): Promise<void> {
     if (err instanceof ConfigError) {
       for (const p of err.problems) logger.error(p);
       await logging.close();
-      fail(`${err.message}`, 1);
+      fail(err.message, 1);
     }
     logger.fatal(`cannot start: ${errWithSources(err)}`);
     await logging.close();
@@ -92,6 +92,6 @@ async function run(opts: Cli): Promise<void> {
         process.exit(1);
       });
   };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => { stop('SIGTERM'); });
+  process.on('SIGINT', () => { stop('SIGINT'); });
 }

@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- frames are arbitrary JSON that tests poke into */
 // Test helpers: a config with known tokens, a PortalCore with a fake clock, frames in and out.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -35,7 +36,7 @@ export function seededRng(seed = 1): Rng {
     x >>>= 0;
     return x;
   };
-  return { nextU32: next, fill: (b) => b.forEach((_, i) => (b[i] = next() & 255)) };
+  return { nextU32: next, fill: (b) => { b.forEach((_, i) => (b[i] = next() & 255)); } };
 }
 
 export interface Frame {

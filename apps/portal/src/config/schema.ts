@@ -128,10 +128,9 @@ export const PortalConfigSchema = z
       (i) => (i < cfg.gateways.length ? ['gateways', i] : i < cfg.gateways.length + cfg.clients.length ? ['clients', i - cfg.gateways.length] : ['relays', i - cfg.gateways.length - cfg.clients.length]).concat(['token_hash']),
       'token hash',
     );
-    cfg.users.forEach((u, i) =>
-      u.groups.forEach((g, j) => {
+    cfg.users.forEach((u, i) => { u.groups.forEach((g, j) => {
         if (!groups.has(g)) ctx.addIssue({ code: 'custom', path: ['users', i, 'groups', j], message: `unknown group ${JSON.stringify(g)}` });
-      }),
+      }); },
     );
     cfg.gateways.forEach((g, i) => {
       if (!sites.has(g.site)) ctx.addIssue({ code: 'custom', path: ['gateways', i, 'site'], message: `unknown site ${JSON.stringify(g.site)}` });
@@ -139,10 +138,9 @@ export const PortalConfigSchema = z
     cfg.clients.forEach((c, i) => {
       if (!users.has(c.user.toLowerCase())) ctx.addIssue({ code: 'custom', path: ['clients', i, 'user'], message: `unknown user ${JSON.stringify(c.user)}` });
     });
-    cfg.resources.forEach((r, i) =>
-      r.sites.forEach((s, j) => {
+    cfg.resources.forEach((r, i) => { r.sites.forEach((s, j) => {
         if (!sites.has(s)) ctx.addIssue({ code: 'custom', path: ['resources', i, 'sites', j], message: `unknown site ${JSON.stringify(s)}` });
-      }),
+      }); },
     );
     cfg.policies.forEach((p, i) => {
       if (!groups.has(p.group)) ctx.addIssue({ code: 'custom', path: ['policies', i, 'group'], message: `unknown group ${JSON.stringify(p.group)}` });

@@ -45,11 +45,11 @@ export function failAuthorization(state: State, client: ClientConn | undefined, 
 
 export function requestAuthorization(state: State, client: ClientConn, req: RequestAuthorization, nowMs: number): void {
   const resource = state.cfg.resources.get(req.resource_id);
-  if (!resource) return failAuthorization(state, client, req.resource_id, 'not_found');
+  if (!resource) { failAuthorization(state, client, req.resource_id, 'not_found'); return; }
   const user = state.cfg.users.get(client.email);
-  if (!user || !isAllowed(state.cfg, user, resource.id)) return failAuthorization(state, client, resource.id, 'forbidden');
+  if (!user || !isAllowed(state.cfg, user, resource.id)) { failAuthorization(state, client, resource.id, 'forbidden'); return; }
   const gateway = chooseGateway(state, onlineGateways(state, resource), req.connected_gateway_ids);
-  if (!gateway) return failAuthorization(state, client, resource.id, 'offline');
+  if (!gateway) { failAuthorization(state, client, resource.id, 'offline'); return; }
   startAuthorization(state, client, resource, gateway, new Set([gateway.device.id]), req.connected_gateway_ids, nowMs);
 }
 
@@ -176,10 +176,10 @@ export function failover(state: State, pending: Pending, nowMs: number): void {
   const client = clientConn(state, pending.clientId);
   const resource = state.cfg.resources.get(pending.resourceId);
   if (!client) return;
-  if (!resource) return failAuthorization(state, client, pending.resourceId, 'not_found');
+  if (!resource) { failAuthorization(state, client, pending.resourceId, 'not_found'); return; }
   const candidates = onlineGateways(state, resource).filter((g) => !pending.tried.has(g.device.id));
   const next = chooseGateway(state, candidates, pending.connectedGatewayIds);
-  if (!next) return failAuthorization(state, client, resource.id, 'offline');
+  if (!next) { failAuthorization(state, client, resource.id, 'offline'); return; }
   log(state, 'info', 'failing over authorization to another gateway', { from: pending.gatewayId, to: next.device.id });
   pending.tried.add(next.device.id);
   startAuthorization(state, client, resource, next, pending.tried, pending.connectedGatewayIds, nowMs);

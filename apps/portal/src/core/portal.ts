@@ -148,12 +148,12 @@ export class PortalCore {
     const control = classifyFrame(frame);
     switch (control.kind) {
       case 'heartbeat':
-        return this.reply(conn, frame, 'ok');
+        { this.reply(conn, frame, 'ok'); return; }
       case 'join':
-        return this.join(conn, frame, nowMs);
+        { this.join(conn, frame, nowMs); return; }
       case 'invalid':
         s.counters.framesRejected++;
-        return this.reply(conn, frame, 'error', { reason: control.error });
+        { this.reply(conn, frame, 'error', { reason: control.error }); return; }
       case 'reply-ok':
       case 'reply-error':
       case 'close':
@@ -163,27 +163,27 @@ export class PortalCore {
       case 'message':
         break;
     }
-    if (!conn.joined || frame.topic !== TOPIC[conn.role]) return this.reply(conn, frame, 'error', { reason: 'unmatched topic' });
+    if (!conn.joined || frame.topic !== TOPIC[conn.role]) { this.reply(conn, frame, 'error', { reason: 'unmatched topic' }); return; }
     if (conn.role === 'client') {
       const r = parseClientEgress(frame);
       if (!this.accepted(conn, frame, r)) return;
       const msg = r.msg;
       switch (msg.event) {
         case 'request_authorization':
-          return requestAuthorization(s, conn, msg.payload, nowMs);
+          { requestAuthorization(s, conn, msg.payload, nowMs); return; }
         case 'new_gateway_ice_candidates':
         case 'invalidate_gateway_ice_candidates': {
           const gw = this.pairedGateway(conn.device.id, msg.payload.gateway_id);
-          if (!gw) return log(s, 'debug', 'dropped candidates for a gateway without authorization', { client_id: conn.device.id });
+          if (!gw) { log(s, 'debug', 'dropped candidates for a gateway without authorization', { client_id: conn.device.id }); return; }
           const event = msg.event === 'new_gateway_ice_candidates' ? 'ice_candidates' : 'invalidate_ice_candidates';
-          return send(s, gw, GATEWAY_TOPIC, event, { client_id: conn.device.id, candidates: msg.payload.candidates });
+          send(s, gw, GATEWAY_TOPIC, event, { client_id: conn.device.id, candidates: msg.payload.candidates }); return;
         }
         case 'no_relays':
-          return relaysPresence(s, conn, [], relaysFor(s, conn.publicKey, nowMs));
+          { relaysPresence(s, conn, [], relaysFor(s, conn.publicKey, nowMs)); return; }
         case 'set_snownet_capabilities':
           return;
         case 'resolve_device_pool_domain':
-          return send(s, conn.connId, CLIENT_TOPIC, 'device_pool_domain_resolution_failed', { ...msg.payload, reason: 'not_found' });
+          { send(s, conn.connId, CLIENT_TOPIC, 'device_pool_domain_resolution_failed', { ...msg.payload, reason: 'not_found' }); return; }
       }
     }
     if (conn.role === 'gateway') {
@@ -192,7 +192,7 @@ export class PortalCore {
       const msg = r.msg;
       switch (msg.event) {
         case 'authorization_created':
-          return gatewayAuthorized(s, conn, msg.payload.ref);
+          { gatewayAuthorized(s, conn, msg.payload.ref); return; }
         case 'broadcast_ice_candidates':
         case 'broadcast_invalidated_ice_candidates': {
           const event = msg.event === 'broadcast_ice_candidates' ? 'ice_candidates' : 'invalidate_ice_candidates';
@@ -204,7 +204,7 @@ export class PortalCore {
           return;
         }
         case 'no_relays':
-          return relaysPresence(s, conn, [], relaysFor(s, conn.publicKey, nowMs));
+          { relaysPresence(s, conn, [], relaysFor(s, conn.publicKey, nowMs)); return; }
         case 'set_snownet_capabilities':
           return;
       }
@@ -237,10 +237,10 @@ export class PortalCore {
 
   private join(conn: Conn, frame: PhoenixFrame, nowMs: number): void {
     const s = this.state;
-    if (frame.topic !== TOPIC[conn.role]) return this.reply(conn, frame, 'error', { reason: 'unmatched topic' });
+    if (frame.topic !== TOPIC[conn.role]) { this.reply(conn, frame, 'error', { reason: 'unmatched topic' }); return; }
     if (conn.role === 'relay') {
       const join = RelayJoinSchema.safeParse(frame.payload);
-      if (!join.success) return this.reply(conn, frame, 'error', { reason: 'invalid stamp_secret' });
+      if (!join.success) { this.reply(conn, frame, 'error', { reason: 'invalid stamp_secret' }); return; }
       conn.stampSecret = join.data.stamp_secret;
       conn.joined = true;
       this.reply(conn, frame, 'ok');

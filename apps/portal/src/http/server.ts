@@ -88,7 +88,7 @@ export class PortalServer {
     for (const ws of this.sockets.values()) ws.close(1001, 'portal shutting down');
     this.wss.close();
     this.http.closeAllConnections();
-    await new Promise<void>((resolve) => this.http.close(() => resolve()));
+    await new Promise<void>((resolve) => this.http.close(() => { resolve(); }));
   }
 
   /** Carries out what the core asked for. */
@@ -111,10 +111,10 @@ export class PortalServer {
   }
 
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on('error', (err) => this.opts.logger.debug({ err: err.message }, 'upgrade socket error'));
+    socket.on('error', (err) => { this.opts.logger.debug({ err: err.message }, 'upgrade socket error'); });
     const url = new URL(req.url ?? '/', 'http://portal.invalid');
     const role = ROLES.get(url.pathname);
-    if (!role) return refuse(socket, 404, 'Not Found', { detail: 'unknown websocket path' });
+    if (!role) { refuse(socket, 404, 'Not Found', { detail: 'unknown websocket path' }); return; }
     const q = url.searchParams;
     const query: ConnectQuery = {
       external_id: q.get('external_id') ?? undefined,
@@ -127,7 +127,7 @@ export class PortalServer {
     const auth = this.opts.core.authenticate(role, tokenFrom(req, url), query, this.clock());
     if (!auth.ok) {
       this.opts.logger.info({ role, code: auth.code, ua: req.headers['user-agent'] }, 'refused websocket');
-      return refuse(socket, auth.status, auth.status === 401 ? 'Unauthorized' : 'Bad Request', { detail: auth.detail, code: auth.code });
+      refuse(socket, auth.status, auth.status === 401 ? 'Unauthorized' : 'Bad Request', { detail: auth.detail, code: auth.code }); return;
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       const connId = this.opts.core.open(auth.identity, this.clock());
@@ -143,7 +143,7 @@ export class PortalServer {
         this.opts.core.close(connId, this.clock());
         this.flush();
       });
-      ws.on('error', (err) => this.opts.logger.debug({ err: err.message, conn_id: connId }, 'websocket error'));
+      ws.on('error', (err) => { this.opts.logger.debug({ err: err.message, conn_id: connId }, 'websocket error'); });
       this.flush();
     });
   }

@@ -55,22 +55,22 @@ export async function handleSignIn(core: PortalCore, req: IncomingMessage, res: 
   if (req.method === 'GET') {
     const redirect = url.searchParams.get('redirect_uri') ?? '';
     const state = url.searchParams.get('state') ?? '';
-    if (!isAllowedRedirect(redirect, cfg.allowedRedirects)) return bad('redirect_uri is missing or not allowed');
-    return page(res, 200, cfg.account.name, redirect, state);
+    if (!isAllowedRedirect(redirect, cfg.allowedRedirects)) { bad('redirect_uri is missing or not allowed'); return; }
+    page(res, 200, cfg.account.name, redirect, state); return;
   }
   if (req.method !== 'POST') {
     res.writeHead(405, { allow: 'GET, POST' }).end();
     return;
   }
   const form = await readForm(req);
-  if (!form) return bad('form too large');
+  if (!form) { bad('form too large'); return; }
   const redirect = form.get('redirect_uri') ?? '';
   const state = form.get('state') ?? '';
-  if (!isAllowedRedirect(redirect, cfg.allowedRedirects)) return bad('redirect_uri is missing or not allowed');
+  if (!isAllowedRedirect(redirect, cfg.allowedRedirects)) { bad('redirect_uri is missing or not allowed'); return; }
   const email = (form.get('email') ?? '').trim().toLowerCase();
   const user = cfg.users.get(email);
   const ok = user?.passwordHash !== undefined && (await verifyPasswordAsync(form.get('password') ?? '', user.passwordHash));
-  if (!user || !ok) return page(res, 401, cfg.account.name, redirect, state, 'Wrong email or password.');
+  if (!user || !ok) { page(res, 401, cfg.account.name, redirect, state, 'Wrong email or password.'); return; }
   const { token } = core.issueClientToken(email, nowMs);
   const target = new URL(redirect);
   target.searchParams.set('token', token);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseClientIngress, parseGatewayIngress, turnPassword, turnSalt } from '@postern/model';
+import { parseClientIngress, parseGatewayIngress } from '@postern/model';
 import { EXAMPLE, Harness, KEYS, STAMP } from '../support';
 
 const ok = (h: Harness, conn: number) => h.take(conn);

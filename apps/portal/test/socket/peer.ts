@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- frames are arbitrary JSON that tests poke into */
 // Loopback test peers: a ws client that queues frames, and a portal app in a temp folder.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,7 +24,7 @@ export class Peer {
 
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (data) => {
-      this.frames.push(JSON.parse(String(data)));
+      this.frames.push(JSON.parse(Buffer.isBuffer(data) ? data.toString('utf8') : ''));
       this.wake();
     });
     ws.on('close', (code, reason) => {
@@ -41,7 +42,7 @@ export class Peer {
   static async connect(url: string, token?: string): Promise<Peer> {
     const ws = new WebSocket(url, token ? { headers: { 'X-Authorization': `Bearer ${token}` } } : {});
     await new Promise<void>((resolve, reject) => {
-      ws.once('open', () => resolve());
+      ws.once('open', () => { resolve(); });
       ws.once('error', reject);
     });
     return new Peer(ws);
@@ -85,7 +86,7 @@ export class Peer {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    const done = new Promise<void>((resolve) => this.ws.once('close', () => resolve()));
+    const done = new Promise<void>((resolve) => this.ws.once('close', () => { resolve(); }));
     this.ws.close();
     await done;
   }

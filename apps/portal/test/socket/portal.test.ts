@@ -44,9 +44,9 @@ function upgrade(url: string, token?: string): Promise<{ status: number; type: s
     req.on('response', (res) => {
       let body = '';
       res.on('data', (d) => (body += String(d)));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'], body }));
+      res.on('end', () => { resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'], body }); });
     });
-    req.on('upgrade', () => reject(new Error('upgraded')));
+    req.on('upgrade', () => { reject(new Error('upgraded')); });
     req.on('error', reject);
     req.end();
   });
