@@ -7,15 +7,12 @@ export {
   type ChannelEvent,
   type ChannelState,
   type ChannelStats,
-  type InboundDecoder,
-  type DecodeResult,
-  type ModelParseResult,
-  type SafeParser,
   JOIN_TIMEOUT_MS,
   HEARTBEAT_INTERVAL_MS,
   MAX_UNANSWERED_HEARTBEATS,
   CONNECT_TIMEOUT_MS,
 } from './core';
+export { type InboundDecoder, type DecodeResult, type ModelParseResult, type SafeParser } from './decode';
 export { Backoff, type BackoffPolicy, type Rng, INITIAL_CONNECT_POLICY, reconnectPolicy } from './backoff';
 export { type InboundFrame, type ReplyPayload, type ReplyStatus, HEARTBEAT_TOPIC, parseFrame, serializeFrame, parseReplyPayload, errorReason, displayErrorReason } from './frame';
 export {
