@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { ConnectQuery } from '../core/auth';
 import type { PortalCore } from '../core/portal';
-import type { Role } from '../core/state';
+import type { Output, Role } from '../core/state';
 import { renderMetrics, type ReloadCounters } from './metrics';
 import { handleSignIn } from './signin';
 
@@ -91,23 +91,27 @@ export class PortalServer {
     await new Promise<void>((resolve) => this.http.close(() => { resolve(); }));
   }
 
-  /** Carries out what the core asked for. */
+  /** Carries out what the core asked for (closing a socket may produce more output: loop). */
   flush(): void {
-    for (const out of this.opts.core.drain()) {
-      if (out.kind === 'log') {
-        this.opts.logger[out.level](out.fields ?? {}, out.msg);
-        continue;
-      }
-      const ws = this.sockets.get(out.connId);
-      if (!ws) continue;
-      if (out.kind === 'send') {
-        if (ws.readyState === ws.OPEN) ws.send(out.text);
-      } else {
-        this.sockets.delete(out.connId);
-        ws.close(out.code, out.reason);
-        this.opts.core.close(out.connId, this.clock());
-      }
+    for (let outs = this.opts.core.drain(); outs.length > 0; outs = this.opts.core.drain()) {
+      for (const out of outs) this.carryOut(out);
     }
+  }
+
+  private carryOut(out: Output): void {
+    if (out.kind === 'log') {
+      this.opts.logger[out.level](out.fields ?? {}, out.msg);
+      return;
+    }
+    const ws = this.sockets.get(out.connId);
+    if (!ws) return;
+    if (out.kind === 'send') {
+      if (ws.readyState === ws.OPEN) ws.send(out.text);
+      return;
+    }
+    this.sockets.delete(out.connId);
+    ws.close(out.code, out.reason);
+    this.opts.core.close(out.connId, this.clock());
   }
 
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
