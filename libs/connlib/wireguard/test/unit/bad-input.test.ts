@@ -1,8 +1,8 @@
 // Bad input is dropped with a typed reason and a counter; nothing throws and the tunnel keeps working.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MESSAGE_TRANSPORT_DATA, type Tunn, type TunnResult } from '../../src/index';
-import { bytesOf, deliver, ipv4Packet, makePair } from '../support/pair';
+import { MESSAGE_TRANSPORT_DATA, StaticIdentity, Tunn, generateKeyPair, type TunnResult } from '../../src/index';
+import { bytesOf, deliver, ipv4Packet, makePair, seededRng } from '../support/pair';
 
 const out = new Uint8Array(2048);
 
@@ -71,6 +71,13 @@ describe('bad input', () => {
     const { a: stranger } = makePair({ seed: 99 });
     // stranger's initiation is addressed to another responder key: MAC1 fails first
     expect(reason(b.decapsulate(bytesOf(stranger.formatHandshakeInitiation(out, 0, false)), out, 400))).toBe('invalidMac1');
+  });
+
+  it('drops an authentic initiation from a static key that is not this Tunn\'s peer', () => {
+    const { b, identities } = makePair();
+    const stranger = generateKeyPair(seededRng(77));
+    const c = new Tunn({ identity: new StaticIdentity(stranger.privateKey), peerPublicKey: identities.b.publicKey, index: 3, rng: seededRng(78) });
+    expect(reason(b.decapsulate(bytesOf(c.formatHandshakeInitiation(out, 0, false)), out, 1))).toBe('wrongPeer');
   });
 
   it('rate-limits initiations from one peer', () => {
