@@ -201,8 +201,8 @@ export function parseResolvectlDns(output: string, skipLink?: string): string[] 
   return out;
 }
 
-export async function resolvectlDnsServers(skipLink?: string, run: RunCommand = defaultRun): Promise<string[]> {
-  return parseResolvectlDns(await run('resolvectl', ['dns']), skipLink);
+export async function resolvectlDnsServers(skipLink?: string, run?: RunCommand): Promise<string[]> {
+  return parseResolvectlDns(await (run ?? defaultRun)('resolvectl', ['dns']), skipLink);
 }
 
 export interface SystemResolversOptions {

@@ -99,7 +99,7 @@ export async function newDnsNotifier(opts: DnsNotifierOptions): Promise<ChangeNo
   const path = opts.resolvConfPath ?? '/etc/resolv.conf';
   const read = async (): Promise<string> => {
     try {
-      if (opts.method === 'systemd-resolved') return (await resolvectlDnsServers(opts.tunName)).join(',');
+      if (opts.method === 'systemd-resolved') return (await resolvectlDnsServers(opts.tunName, opts.runCommand)).join(',');
       return parseResolvConf(await readFile(path, 'utf8')).nameservers.join(',');
     } catch (err) {
       opts.logger?.debug({ err }, 'cannot read the DNS servers');

@@ -1,6 +1,6 @@
 // Public types of network_changes.
 import type { Logger } from 'pino';
-import type { DnsControlMethod } from './dns_control_api';
+import type { DnsControlMethod, RunCommand } from './dns_control_api';
 
 /**
  * Resolves `true` the first time (right after start) and then once per (debounced) change since the previous
@@ -31,4 +31,6 @@ export interface DnsNotifierOptions {
   readonly pollMs?: number;
   readonly debounceMs?: number;
   readonly logger?: Logger;
+  /** Runs resolvectl (tests inject a fake). */
+  readonly runCommand?: RunCommand;
 }

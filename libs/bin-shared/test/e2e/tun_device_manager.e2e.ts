@@ -1,5 +1,7 @@
 // Real kernel: a persistent TUN named like Postern's inside a throwaway network namespace.
 import { Netns, removeLeftovers } from '../support/netns';
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { POSTERN_FWMARK, POSTERN_ROUTE_TABLE, TunDeviceManager, parseIpNetwork } from '../../src/index';
 
@@ -88,10 +90,20 @@ describe('TunDeviceManager in a network namespace', () => {
   it('runs IPv4-only without failing when IPv6 is disabled', async () => {
     await ns.exec('sysctl', ['-qw', 'net.ipv6.conf.all.disable_ipv6=1']);
     await ns.exec('sysctl', ['-qw', `net.ipv6.conf.${TUN}.disable_ipv6=1`]);
-    const m = new TunDeviceManager({ tunName: TUN, netnsPath: `/run/netns/${NS}` });
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        lines.push(chunk.toString());
+        cb();
+      },
+    });
+    const m = new TunDeviceManager({ tunName: TUN, netnsPath: `/run/netns/${NS}`, logger: pino({ level: 'debug' }, sink) });
     try {
       const r = await m.setIps('100.64.0.9', 'fd00:2021:1111::9');
       expect(r.ipv6).toBe(false);
+      // handled where it happens, at debug, not as a warning
+      expect(lines.join('')).toMatch(/"level":20.*no IPv6 here, running IPv4-only/);
+      expect(lines.join('')).not.toContain('"level":40');
       await m.setRoutes([parseIpNetwork('100.64.0.0/11')], [parseIpNetwork('fd00:2021:1111::/107')]);
       expect(await ns.exec('ip', ['-o', 'addr', 'show', 'dev', TUN])).toContain('inet 100.64.0.9/32');
       expect(await ns.exec('ip', ['-4', 'route', 'show', 'table', String(POSTERN_ROUTE_TABLE)])).toContain('100.64.0.0/11');

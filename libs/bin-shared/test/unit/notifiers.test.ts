@@ -68,3 +68,29 @@ describe('DNS notifier (resolv.conf)', () => {
     }
   });
 });
+
+describe('DNS notifier (systemd-resolved)', () => {
+  it('polls resolvectl and fires only when the upstream servers change, ignoring our TUN', async () => {
+    let output = 'Global:\nLink 2 (eth0): 198.18.12.53\nLink 7 (tun-postern): 100.100.111.1\n';
+    const n = await newDnsNotifier({
+      method: 'systemd-resolved',
+      tunName: 'tun-postern',
+      pollMs: 50,
+      debounceMs: 20,
+      runCommand: () => Promise.resolve(output),
+    });
+    expect(await n.notified()).toBe(true);
+    let count = 0;
+    const loop = (async () => {
+      while (await n.notified()) count++;
+    })();
+    output = 'Global:\nLink 2 (eth0): 198.18.12.53\nLink 7 (tun-postern): 100.100.111.2\n';
+    await new Promise((r) => setTimeout(r, 300));
+    expect(count).toBe(0);
+    output = 'Global:\nLink 2 (eth0): 198.18.12.54\n';
+    await new Promise((r) => setTimeout(r, 300));
+    expect(count).toBe(1);
+    await n.close();
+    await loop;
+  });
+});
