@@ -2,7 +2,8 @@
 import { type IpAddrBytes } from './address';
 import { IpPacketError } from './errors';
 import { icmpv4ToWire, icmpv6ToWire, type Icmpv4Type, type Icmpv6Type } from './icmp';
-import { Ecn, IpPacket, IpProtocol, IPV4_HEADER_LEN, IPV6_HEADER_LEN } from './packet';
+import { Ecn, IpProtocol, IPV4_HEADER_LEN, IPV6_HEADER_LEN } from './constants';
+import { IpPacket } from './packet';
 
 export interface IpHeaderSpec {
   readonly source: IpAddrBytes;

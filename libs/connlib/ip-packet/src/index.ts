@@ -37,9 +37,8 @@ export {
   icmpv6FromWire,
   icmpv6ToWire,
 } from './icmp';
+export { IpPacket, parseIpPacket } from './packet';
 export {
-  IpPacket,
-  parseIpPacket,
   IpProtocol,
   Ecn,
   IPV4_HEADER_LEN,
@@ -47,7 +46,7 @@ export {
   UDP_HEADER_LEN,
   TCP_HEADER_MIN_LEN,
   ICMP_HEADER_LEN,
-} from './packet';
+} from './constants';
 export {
   type IpHeaderSpec,
   type UdpSpec,

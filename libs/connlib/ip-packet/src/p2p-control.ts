@@ -5,7 +5,8 @@ import { z } from 'zod';
 import { parseIp } from './address';
 import { buildIpPacket } from './build';
 import { IpPacketError } from './errors';
-import { IpPacket, IpProtocol } from './packet';
+import { IpProtocol } from './constants';
+import { IpPacket } from './packet';
 
 export const P2pEventType = { AssignedIps: 0, DomainStatus: 1, Goodbye: 2 } as const;
 export type P2pEventType = (typeof P2pEventType)[keyof typeof P2pEventType];

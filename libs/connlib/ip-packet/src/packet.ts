@@ -3,27 +3,9 @@
 import { cidrContainsAt, formatIp, ipEqualsAt, ipv4ToU32, type Cidr, type IpAddrBytes } from './address';
 import { fold, intoUdpChecksum, onesComplementSum, updateChecksum, updateChecksumBytes } from './checksum';
 import { IpPacketError } from './errors';
+import { ECN_VALUES, Ecn, ICMP_HEADER_LEN, IpProtocol } from './constants';
 import { icmpv4FromWire, icmpv6FromWire, ICMPV4_ECHO_REPLY, ICMPV4_ECHO_REQUEST, ICMPV6_ECHO_REPLY, ICMPV6_ECHO_REQUEST, type Icmpv4Type, type Icmpv6Type } from './icmp';
-
-/** IP protocol numbers (IANA) this package understands. */
-export const IpProtocol = { ICMP: 1, TCP: 6, UDP: 17, ICMPV6: 58, FZ_P2P_CONTROL: 255 } as const;
-
-/** ECN codepoints (RFC 3168): Not-ECT 0b00, ECT(1) 0b01, ECT(0) 0b10, CE 0b11. */
-export const Ecn = { NonEct: 0, Ect1: 1, Ect0: 2, Ce: 3 } as const;
-export type Ecn = (typeof Ecn)[keyof typeof Ecn];
-const ECN_VALUES: readonly Ecn[] = [Ecn.NonEct, Ecn.Ect1, Ecn.Ect0, Ecn.Ce];
-
-export const IPV4_HEADER_LEN = 20;
-export const IPV6_HEADER_LEN = 40;
-export const UDP_HEADER_LEN = 8;
-export const TCP_HEADER_MIN_LEN = 20;
-export const ICMP_HEADER_LEN = 8;
-
-const EXT_HOP_BY_HOP = 0;
-const EXT_ROUTING = 43;
-const EXT_FRAGMENT = 44;
-const EXT_DEST_OPTS = 60;
-const MAX_EXT_HEADERS = 8;
+import { parseHeaders } from './parse';
 
 function u16(b: Uint8Array, o: number): number {
   return ((b[o] ?? 0) << 8) | (b[o + 1] ?? 0);
@@ -79,98 +61,7 @@ export class IpPacket {
    * failure. `quoted` selects the lenient rules of `parseQuoted`.
    */
   reset(buf: Uint8Array, quoted = false): IpPacketError | undefined {
-    this.bytes = buf;
-    this.hasTransport = false;
-    this.isFragment = false;
-    this.isQuote = quoted;
-    if (buf.length === 0) return new IpPacketError('EMPTY', 'empty packet');
-    const version = (buf[0] ?? 0) >> 4;
-    let end: number;
-    if (version === 4) {
-      if (buf.length < IPV4_HEADER_LEN) return new IpPacketError('TOO_SHORT', `IPv4 packet of ${buf.length} bytes`);
-      const ihl = ((buf[0] ?? 0) & 0x0f) * 4;
-      if (ihl < IPV4_HEADER_LEN) return new IpPacketError('BAD_HEADER_LENGTH', `IPv4 header length ${ihl}`);
-      const total = u16(buf, 2);
-      if (ihl > buf.length) return new IpPacketError('TOO_SHORT', `IPv4 header of ${ihl} bytes in ${buf.length}`);
-      if (total < ihl || (total > buf.length && !quoted)) {
-        return new IpPacketError('BAD_TOTAL_LENGTH', `IPv4 total length ${total} with header ${ihl} in ${buf.length} bytes`);
-      }
-      end = Math.min(total, buf.length);
-      this.version = 4;
-      this.protocol = buf[9] ?? 0;
-      this.transportOffset = ihl;
-      const frag = u16(buf, 6);
-      const offset = frag & 0x1fff;
-      this.isFragment = (frag & 0x2000) !== 0 || offset !== 0;
-      this.hasTransport = offset === 0;
-    } else if (version === 6) {
-      if (buf.length < IPV6_HEADER_LEN) return new IpPacketError('TOO_SHORT', `IPv6 packet of ${buf.length} bytes`);
-      end = IPV6_HEADER_LEN + u16(buf, 4);
-      if (quoted) end = Math.min(end, buf.length);
-      if (end > buf.length) return new IpPacketError('BAD_TOTAL_LENGTH', `IPv6 payload length ${end - IPV6_HEADER_LEN} in ${buf.length} bytes`);
-      this.version = 6;
-      let nh = buf[6] ?? 0;
-      let off = IPV6_HEADER_LEN;
-      let firstFragment = true;
-      for (let i = 0; ; i++) {
-        if (nh !== EXT_HOP_BY_HOP && nh !== EXT_ROUTING && nh !== EXT_DEST_OPTS && nh !== EXT_FRAGMENT) break;
-        if (i === MAX_EXT_HEADERS || off + 8 > end) return new IpPacketError('BAD_EXTENSION_HEADER', `extension header ${nh} at ${off} overruns ${end}`);
-        if (nh === EXT_FRAGMENT) {
-          const fo = u16(buf, off + 2);
-          this.isFragment = true;
-          if (fo >> 3 !== 0) firstFragment = false;
-          nh = buf[off] ?? 0;
-          off += 8;
-        } else {
-          const len = ((buf[off + 1] ?? 0) + 1) * 8;
-          nh = buf[off] ?? 0;
-          off += len;
-        }
-        if (off > end) return new IpPacketError('BAD_EXTENSION_HEADER', `extension headers end at ${off} past ${end}`);
-      }
-      this.protocol = nh;
-      this.transportOffset = off;
-      this.hasTransport = firstFragment;
-    } else {
-      return new IpPacketError('BAD_VERSION', `IP version ${version}`);
-    }
-    if (end < buf.length) this.bytes = buf.subarray(0, end);
-    if (this.hasTransport && quoted) {
-      const p = this.protocol;
-      const known = p === IpProtocol.TCP || p === IpProtocol.UDP || (p === IpProtocol.ICMP && this.version === 4) || (p === IpProtocol.ICMPV6 && this.version === 6);
-      this.hasTransport = known && end - this.transportOffset >= 8;
-    } else if (this.hasTransport) {
-      const t = this.transportOffset;
-      const avail = end - t;
-      switch (this.protocol) {
-        case IpProtocol.TCP: {
-          const dataOffset = avail >= TCP_HEADER_MIN_LEN ? ((buf[t + 12] ?? 0) >> 4) * 4 : 0;
-          if (dataOffset < TCP_HEADER_MIN_LEN || dataOffset > avail) {
-            return new IpPacketError('TRUNCATED_TRANSPORT', `TCP header (data offset ${dataOffset}) in ${avail} bytes`);
-          }
-          break;
-        }
-        case IpProtocol.UDP: {
-          if (avail < UDP_HEADER_LEN) return new IpPacketError('TRUNCATED_TRANSPORT', `UDP header in ${avail} bytes`);
-          const len = u16(buf, t + 4);
-          if (!this.isFragment && (len < UDP_HEADER_LEN || len > avail)) {
-            return new IpPacketError('TRUNCATED_TRANSPORT', `UDP length ${len} in ${avail} bytes`);
-          }
-          break;
-        }
-        case IpProtocol.ICMP:
-        case IpProtocol.ICMPV6:
-          if ((this.protocol === IpProtocol.ICMP) !== (this.version === 4)) {
-            this.hasTransport = false; // ICMP in IPv6 / ICMPv6 in IPv4: carried opaquely
-            break;
-          }
-          if (avail < ICMP_HEADER_LEN) return new IpPacketError('TRUNCATED_TRANSPORT', `ICMP header in ${avail} bytes`);
-          break;
-        default:
-          this.hasTransport = false;
-      }
-    }
-    return undefined;
+    return parseHeaders(this, buf, quoted);
   }
 
   /** Total length in bytes. */
