@@ -11,7 +11,6 @@ export type IpPacketErrorCode =
   | 'UNKNOWN_P2P_EVENT'
   | 'BAD_P2P_PAYLOAD'
   | 'FAMILY_MISMATCH'
-  | 'INVALID_ADDRESS'
   | 'PACKET_TOO_LARGE'
   | 'NO_TRANSPORT'
   | 'NOT_ICMP_ERROR';
