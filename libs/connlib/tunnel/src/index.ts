@@ -28,3 +28,4 @@ export type {
   Rng,
 } from './types';
 export { netAddr, parseNetAddr } from '@postern/snownet';
+export { Tunnel, TunnelLoopError, type DrivenState, type PortalChannel, type PortalChannelEvent, type TunnelOptions, type TunnelStats } from './io';

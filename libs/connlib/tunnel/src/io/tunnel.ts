@@ -1,0 +1,318 @@
+// The Tunnel event loop (Firezone `Tunnel` / `Io`): drives a ClientState or GatewayState with TUN batches,
+// UDP batches, its timer and portal messages. Thin: no protocol logic here, only moving bytes and time.
+//
+// Two pumps (TUN -> state -> UDP send queue, UDP -> state -> TUN) each take at most `batchSize` packets per
+// turn and then yield to the Node event loop (setImmediate), so neither pump, nor timers, nor the websocket
+// starve. Backpressure: when the TUN's outbound channels are full the UDP pump stops reading (the socket's
+// receive ring fills and the kernel applies its own queue) until `sendReady`; UDP sends are queued and flushed
+// once per turn (GSO batches).
+import type { Logger } from 'pino';
+import type { Tun } from '@postern/tun';
+import type { UdpSocket } from '@postern/socket-factory';
+import type { NetAddr, Transmit } from '@postern/snownet';
+
+/** What the loop needs of a ClientState / GatewayState. */
+export interface DrivenState<In, Out, Ev> {
+  handleTunPacket(packet: Uint8Array, now: number, out?: Uint8Array): Transmit | undefined;
+  handleNetworkDatagram(from: NetAddr, datagram: Uint8Array, now: number): Uint8Array | undefined;
+  handlePortalMessage(msg: In, now: number): void;
+  handleTimeout(now: number): void;
+  pollTimeout(): number | undefined;
+  pollTransmit(): Transmit | undefined;
+  pollTunWrite(): Uint8Array | undefined;
+  pollPortalMessage(): Out | undefined;
+  pollEvent(): Ev | undefined;
+}
+
+/** The portal channel as the loop sees it (structurally a `@postern/phoenix-channel` PhoenixChannel). */
+export interface PortalChannel<In> {
+  onEvent(listener: (event: PortalChannelEvent<In>) => void): () => void;
+  send(event: string, payload?: unknown): unknown;
+}
+export interface PortalChannelEvent<In> {
+  readonly type: string;
+  readonly message?: In;
+}
+
+export interface TunnelOptions<In, Out extends { readonly event: string; readonly payload?: unknown }, Ev> {
+  readonly state: DrivenState<In, Out, Ev>;
+  readonly tun: Tun;
+  readonly socket: UdpSocket;
+  readonly portal?: PortalChannel<In>;
+  readonly logger: Logger;
+  /** Events of the state (tunConfigChanged, clientConnected, ...), delivered after each turn. */
+  readonly onEvent?: (event: Ev) => void;
+  /** Packets each pump handles before yielding; default 64. */
+  readonly batchSize?: number;
+  /** Monotonic ms; default performance.now. */
+  readonly now?: () => number;
+}
+
+export interface TunnelStats {
+  tunPackets: number;
+  udpDatagrams: number;
+  tunWrites: number;
+  udpSends: number;
+  portalIn: number;
+  portalOut: number;
+  portalDropped: number;
+  turns: number;
+}
+
+export class TunnelLoopError extends Error {
+  override readonly name = 'TunnelLoopError';
+  constructor(
+    readonly code: 'TUN_FAILED' | 'SOCKET_FAILED' | 'STATE_FAILED',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+const yieldTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+export class Tunnel<In, Out extends { readonly event: string; readonly payload?: unknown }, Ev> {
+  readonly stats: TunnelStats = { tunPackets: 0, udpDatagrams: 0, tunWrites: 0, udpSends: 0, portalIn: 0, portalOut: 0, portalDropped: 0, turns: 0 };
+  private readonly state: DrivenState<In, Out, Ev>;
+  private readonly tun: Tun;
+  private readonly socket: UdpSocket;
+  private readonly log: Logger;
+  private readonly batch: number;
+  private readonly now: () => number;
+  private running = false;
+  private stopping = false;
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt: number | undefined;
+  /** TUN writes the device did not take yet (owned copies), in order. */
+  private tunBacklog: Uint8Array[] = [];
+  private readonly one: Uint8Array[] = [];
+  private unsubscribe: (() => void) | undefined;
+  private pumps: Promise<void>[] = [];
+  private resolveDone: (err: Error | undefined) => void = () => undefined;
+  /** Resolves when the loop stops: with the error that stopped it, or undefined after `stop()`. */
+  readonly done: Promise<Error | undefined>;
+
+  constructor(private readonly options: TunnelOptions<In, Out, Ev>) {
+    this.state = options.state;
+    this.tun = options.tun;
+    this.socket = options.socket;
+    this.log = options.logger.child({ module: 'tunnel' });
+    this.batch = options.batchSize ?? 64;
+    this.now = options.now ?? (() => performance.now());
+    this.done = new Promise((resolve) => {
+      this.resolveDone = resolve;
+    });
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.unsubscribe = this.options.portal?.onEvent((e) => {
+      if (e.type !== 'message' || e.message === undefined || this.stopping) return;
+      this.stats.portalIn++;
+      this.guard(() => {
+        this.state.handlePortalMessage(e.message as In, this.now());
+      });
+    });
+    this.pumps = [this.tunPump(), this.udpPump()];
+    this.afterTurn();
+  }
+
+  /** Runs `f` against the state, then drains its outputs (for the app: reset, setLocalAddresses, shutdown). */
+  withState(f: (state: DrivenState<In, Out, Ev>, now: number) => void): void {
+    this.guard(() => {
+      f(this.state, this.now());
+    });
+  }
+
+  /**
+   * Clean shutdown: drains what the state has queued (e.g. the gateway's Goodbyes), flushes the UDP queue and
+   * the TUN backlog, then closes the TUN and the socket within `graceMs`.
+   */
+  async stop(graceMs = 5_000): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.unsubscribe?.();
+    this.clearTimer();
+    this.drain();
+    this.socket.sendQueue.flush();
+    const deadline = Date.now() + graceMs;
+    const flushTun = (async () => {
+      while (this.tunBacklog.length > 0 && Date.now() < deadline) {
+        this.writeBacklog();
+        if (this.tunBacklog.length > 0) await this.tun.sendReady(1);
+      }
+    })();
+    await withTimeout(flushTun.catch(() => undefined), Math.max(0, deadline - Date.now()));
+    const report = await this.tun.close();
+    if (report.unflushed > 0 || report.stuckWorkers > 0) this.log.warn({ ...report }, 'TUN closed with packets left or stuck workers');
+    await this.socket.close();
+    await withTimeout(Promise.allSettled(this.pumps), 1_000);
+    this.running = false;
+    this.resolveDone(undefined);
+  }
+
+  // --- pumps ------------------------------------------------------------------------------------------------------
+
+  private async tunPump(): Promise<void> {
+    const q = this.socket.sendQueue;
+    try {
+      while (!this.stopping) {
+        const packets = await this.tun.recvMany(this.batch);
+        if (packets.length === 0 || this.isStopping()) break;
+        const now = this.now();
+        for (const p of packets) {
+          const t = this.state.handleTunPacket(p, now);
+          if (t !== undefined) {
+            q.push(t.dst, t.payload);
+            this.stats.udpSends++;
+          }
+        }
+        this.stats.tunPackets += packets.length;
+        this.afterTurn();
+        await yieldTurn();
+      }
+    } catch (err) {
+      this.fail(new TunnelLoopError('TUN_FAILED', 'reading the TUN device failed', { cause: err }));
+    }
+  }
+
+  private async udpPump(): Promise<void> {
+    try {
+      while (!this.stopping) {
+        while (this.tunBacklog.length > 0 && !this.isStopping()) {
+          // Backpressure: the TUN is full; stop reading the socket until it has room.
+          await this.tun.sendReady();
+          this.writeBacklog();
+        }
+        const datagrams = await this.socket.recvMany(this.batch);
+        if (datagrams.length === 0 || this.isStopping()) break;
+        const now = this.now();
+        for (const d of datagrams) {
+          const ip = this.state.handleNetworkDatagram(d.from, d.data, now);
+          if (ip !== undefined) this.writeTun(ip);
+        }
+        this.stats.udpDatagrams += datagrams.length;
+        this.afterTurn();
+        await yieldTurn();
+      }
+    } catch (err) {
+      if (!this.isStopping()) this.fail(new TunnelLoopError('SOCKET_FAILED', 'receiving from the UDP socket failed', { cause: err }));
+    }
+  }
+
+  // --- outputs ----------------------------------------------------------------------------------------------------
+
+  /** A packet for the TUN (a view valid only now): written at once, or copied to the backlog. */
+  private writeTun(ip: Uint8Array): void {
+    if (this.tunBacklog.length === 0) {
+      this.one[0] = ip;
+      const n = this.tun.send(this.one);
+      this.one.length = 0;
+      if (n === 1) {
+        this.stats.tunWrites++;
+        return;
+      }
+    }
+    this.tunBacklog.push(ip.slice());
+  }
+
+  private writeBacklog(): void {
+    if (this.tunBacklog.length === 0) return;
+    const n = this.tun.send(this.tunBacklog);
+    this.stats.tunWrites += n;
+    this.tunBacklog = n === this.tunBacklog.length ? [] : this.tunBacklog.slice(n);
+  }
+
+  /** Timers due, then every queue of the state: transmits, TUN writes, portal messages, events; flush UDP. */
+  private afterTurn(): void {
+    this.stats.turns++;
+    const now = this.now();
+    const due = this.state.pollTimeout();
+    if (due !== undefined && due <= now) this.state.handleTimeout(now);
+    this.drain();
+    if (this.socket.sendQueue.pending > 0) this.socket.sendQueue.flush();
+    if (!this.stopping) this.schedule();
+  }
+
+  private drain(): void {
+    const q = this.socket.sendQueue;
+    for (let t = this.state.pollTransmit(); t !== undefined; t = this.state.pollTransmit()) {
+      q.push(t.dst, t.payload);
+      this.stats.udpSends++;
+    }
+    for (let p = this.state.pollTunWrite(); p !== undefined; p = this.state.pollTunWrite()) {
+      if (this.stopping && this.tunBacklog.length === 0) this.writeTun(p);
+      else if (this.stopping) this.tunBacklog.push(p);
+      else this.writeTun(p);
+    }
+    const portal = this.options.portal;
+    for (let m = this.state.pollPortalMessage(); m !== undefined; m = this.state.pollPortalMessage()) {
+      if (portal === undefined) continue;
+      const r = portal.send(m.event, m.payload);
+      if (r instanceof Error) {
+        this.stats.portalDropped++;
+        this.log.debug({ event: m.event, code: (r as Error & { code?: string }).code }, 'portal message not sent (not connected)');
+      } else this.stats.portalOut++;
+    }
+    const onEvent = this.options.onEvent;
+    for (let e = this.state.pollEvent(); e !== undefined; e = this.state.pollEvent()) onEvent?.(e);
+  }
+
+  private schedule(): void {
+    const at = this.state.pollTimeout();
+    if (at === this.timerAt && this.timer !== undefined) return;
+    this.clearTimer();
+    if (at === undefined) return;
+    this.timerAt = at;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerAt = undefined;
+      this.guard(() => undefined);
+    }, Math.max(0, Math.ceil(at - this.now())));
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = undefined;
+  }
+
+  /** Runs an input against the state and then the usual turn; a throw stops the loop (a bug, not a packet). */
+  private guard(f: () => void): void {
+    if (this.stopping) return;
+    try {
+      f();
+      this.afterTurn();
+    } catch (err) {
+      this.fail(new TunnelLoopError('STATE_FAILED', 'the tunnel state failed', { cause: err }));
+    }
+  }
+
+  private isStopping(): boolean {
+    return this.stopping;
+  }
+
+  private fail(err: TunnelLoopError): void {
+    if (this.stopping) return;
+    this.log.error({ code: err.code }, errorChain(err));
+    this.resolveDone(err);
+  }
+}
+
+async function withTimeout(p: Promise<unknown>, ms: number): Promise<void> {
+  let t: NodeJS.Timeout | undefined;
+  await Promise.race([p, new Promise<void>((resolve) => (t = setTimeout(resolve, ms)))]);
+  if (t !== undefined) clearTimeout(t);
+}
+
+function errorChain(error: unknown): string {
+  const parts: string[] = [];
+  let e: unknown = error;
+  for (let i = 0; i < 8 && e !== undefined && e !== null; i++) {
+    parts.push(e instanceof Error ? e.message : typeof e === 'string' ? e : JSON.stringify(e));
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  return parts.join(': ');
+}
