@@ -98,7 +98,7 @@ export class Relay {
       logger: o.logger,
     });
     r.log.info(`listening on ${r.main.local.key} (${r.main.backend}${r.main.gso ? ', GSO' : ''}${r.main.gro ? ', GRO' : ''})`);
-    r.loops.push(r.mainLoop(r.main));
+    r.loops.push(r.guard('listening socket', r.mainLoop(r.main)));
     return r;
   }
 
@@ -113,6 +113,15 @@ export class Relay {
   /** Socket statistics of the listening socket. */
   mainStats(): ReturnType<UdpSocket['stats']> | undefined {
     return this.main?.stats();
+  }
+
+  /** A receive loop that fails is logged once with its cause chain (the relay keeps running without it). */
+  private async guard(what: string, loop: Promise<void>): Promise<void> {
+    try {
+      await loop;
+    } catch (err) {
+      this.log.error(`${what}: receive loop failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
   }
 
   private async mainLoop(sock: UdpSocket): Promise<void> {
@@ -226,7 +235,7 @@ export class Relay {
       }
       if (family === 4) rs.v4 = sock;
       else rs.v6 = sock;
-      this.loops.push(this.peerLoop(sock, family, port));
+      this.loops.push(this.guard(`relayed socket ${port}`, this.peerLoop(sock, family, port)));
     };
     for (const f of families) {
       bindOne(f).catch((err: unknown) => {
