@@ -1,7 +1,7 @@
 // Real-network test support: two namespaces (relays / clients+peer), a veth from the root namespace to the
 // relay namespace (for in-process test clients), postern-relay bundled from source, coturn's turnserver,
 // turnutils_peer (echo) and turnutils_uclient. Everything carries the `prl` prefix and is removed afterwards.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
@@ -184,7 +184,11 @@ export async function runUclient(t: Topology, port: number, args: readonly strin
   const proc = t.clientNs.spawn('turnutils_uclient', ['-u', USER, '-w', opts.password ?? PASSWORD, '-e', PEER_IP, '-r', String(PEER_PORT), '-p', String(port), ...args, RELAY_IP]);
   const o = collectOutput(proc);
   const timer = setTimeout(() => proc.kill('SIGKILL'), opts.timeoutMs ?? 90_000);
-  const exitCode = await new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  const exitCode = await new Promise<number | null>((resolve) => {
+    proc.on('exit', (code) => {
+      resolve(code);
+    });
+  });
   clearTimeout(timer);
   const text = o.text();
   const num = (re: RegExp): number => Number(re.exec(text)?.[1] ?? NaN);
