@@ -5,7 +5,7 @@
 // JSON reports each project writes to dist/test-results). A task that failed without a report counts as
 // one failure, so a crash never hides.
 // Options: --skip-e2e (no real-network tests), --only <target,...>, extra args are passed to nx.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -30,17 +30,25 @@ function projectsWith(target) {
   return JSON.parse(r.stdout);
 }
 
-function runTargets(targets, parallel) {
+// Streams nx's output as it comes (a long suite must show progress) and keeps it to find the failed tasks.
+async function runTargets(targets, parallel) {
   const args = ['run-many', '-t', ...targets, `--parallel=${parallel}`, '--nxBail=false', '--skip-nx-cache', '--outputStyle=stream'];
   console.log(`\n$ nx ${args.join(' ')}`);
-  const r = spawnSync(nx, args, { cwd: root, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 30 });
-  process.stdout.write(r.stdout);
-  process.stderr.write(r.stderr);
+  const child = spawn(nx, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let text = '';
+  child.stdout.on('data', (d) => {
+    text += d;
+    process.stdout.write(d);
+  });
+  child.stderr.on('data', (d) => {
+    text += d;
+    process.stderr.write(d);
+  });
+  const status = await new Promise((resolve) => child.on('close', resolve));
   const failed = new Set();
-  const text = `${r.stdout}\n${r.stderr}`;
   const section = text.split(/Failed tasks:/)[1] ?? '';
   for (const m of section.matchAll(/^\s*-\s+([\w-]+):([\w-]+)/gm)) failed.add(`${m[1]}:${m[2]}`);
-  if (r.status !== 0 && failed.size === 0) failed.add('nx:run-many');
+  if (status !== 0 && failed.size === 0) failed.add('nx:run-many');
   return failed;
 }
 
@@ -92,9 +100,9 @@ function countVitest(targets, failed) {
   }
 }
 
-if (staticTargets.length) countStatic(staticTargets, runTargets(staticTargets, 2));
-if (testTargets.length) countVitest(testTargets, runTargets(testTargets, 2));
-if (e2eTargets.length) countVitest(e2eTargets, runTargets(e2eTargets, 1));
+if (staticTargets.length) countStatic(staticTargets, await runTargets(staticTargets, 2));
+if (testTargets.length) countVitest(testTargets, await runTargets(testTargets, 2));
+if (e2eTargets.length) countVitest(e2eTargets, await runTargets(e2eTargets, 1));
 
 if (failures.length) console.log(`\nfailures:\n${failures.map((f) => `  ${f}`).join('\n')}`);
 console.log(`\n${passed} passed, ${failedCount} failed${skipped ? `, ${skipped} skipped` : ''}`);
