@@ -15,7 +15,7 @@ describe('TurnServer fuzz', () => {
     c.allocate(0);
     c.channelBind(0x4000, endpoint('203.0.113.1', 9), 0);
     const stunish = fc.tuple(fc.constantFrom(...Object.values(Method)), fc.constantFrom('request', 'indication', 'success', 'error'), fc.uint8Array({ maxLength: 64 })).map(([method, cls, tail]) => {
-      const head = encodeMessage({ method, cls: cls as 'request', transactionId: new Uint8Array(12), attributes: [] });
+      const head = encodeMessage({ method, cls, transactionId: new Uint8Array(12), attributes: [] });
       const out = new Uint8Array(head.length + tail.length);
       out.set(head);
       out.set(tail, head.length);
