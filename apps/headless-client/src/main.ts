@@ -1,5 +1,31 @@
-// postern-client: entrypoint only (CLI, wiring, IO shell).
-import { buildInfo, versionLine } from '@postern/bin-shared';
+// postern-client: entrypoint only (CLI, wiring, IO shell). The tunnel is @postern/tunnel's ClientState driven
+// by its Tunnel loop; TUN addresses, routes and DNS go through @postern/bin-shared.
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import {
+  buildInfo,
+  checkNetAdmin,
+  createDnsController,
+  DEVICE_ID_APP,
+  getOrCreateDeviceId,
+  Hangup,
+  knownDir,
+  parseIpNetwork,
+  POSTERN_FWMARK,
+  Terminate,
+  TunDeviceManager,
+  versionLine,
+  type DnsController,
+  type IpNetwork,
+} from '@postern/bin-shared';
+import { errWithSources, parseLogFilterOrExit, setupLogging } from '@postern/logging';
+import { encodeKey, parseClientIngress, type ClientIngressMessage } from '@postern/model';
+import { buildLoginUrl, cryptoRng, defaultUserAgent, PhoenixChannel } from '@postern/phoenix-channel';
+import { bindUdp } from '@postern/socket-factory';
+import { openTun } from '@postern/tun';
+import { ClientState, Tunnel, type TunConfig } from '@postern/tunnel';
+import { CliError, parseCli, resolveToken, USAGE, type ClientCliConfig } from './cli';
+import { outwardAddress } from './local-address';
 
 const info = buildInfo('postern-client');
 const args = process.argv.slice(2);
@@ -7,5 +33,180 @@ if (args.includes('--version') || args.includes('-V')) {
   console.log(versionLine(info));
   process.exit(0);
 }
-console.error(`${info.binary}: not implemented yet; try --version`);
-process.exit(2);
+if (args.includes('--help') || args.includes('-h')) {
+  console.log(USAGE);
+  process.exit(0);
+}
+
+// The token must not leak to child processes (resolvectl) or /proc/<pid>/environ readers.
+const env = { ...process.env };
+delete process.env['POSTERN_TOKEN'];
+
+let cfg: ClientCliConfig;
+let token: string;
+try {
+  cfg = parseCli(args, env);
+  if (!cfg.noCheck && !cfg.check) checkNetAdmin(info.binary);
+  token = resolveToken(cfg, env);
+} catch (err) {
+  if (err instanceof CliError) {
+    console.error(`${info.binary}: ${err.message}`);
+    process.exit(2);
+  }
+  console.error(`${info.binary}: ${err instanceof Error ? errWithSources(err) : String(err)}`);
+  process.exit(1);
+}
+delete env['POSTERN_TOKEN'];
+if (cfg.check) {
+  console.log(`${info.binary}: configuration is valid`);
+  process.exit(0);
+}
+
+function splitRoutes(routes: readonly string[]): { v4: IpNetwork[]; v6: IpNetwork[] } {
+  const v4: IpNetwork[] = [];
+  const v6: IpNetwork[] = [];
+  for (const r of routes) {
+    const n = parseIpNetwork(r);
+    (n.address.includes(':') ? v6 : v4).push(n);
+  }
+  return { v4, v6 };
+}
+
+async function run(c: ClientCliConfig, tokenValue: string): Promise<number> {
+  const filter = parseLogFilterOrExit(info.binary, c.logFilter);
+  const logging = setupLogging({ format: c.logFormat, filter, name: info.binary });
+  const log = logging.logger;
+  log.info(versionLine(info));
+
+  const deviceId = c.id ?? (await getOrCreateDeviceId({ appId: DEVICE_ID_APP.client, configDir: knownDir('serviceConfig') })).id;
+  const privateKey = new Uint8Array(randomBytes(32));
+  const state = new ClientState({
+    privateKey,
+    rng: cryptoRng,
+    wallClockAtZero: Date.now() - performance.now(),
+    internetResourceActive: c.activateInternetResource,
+  });
+
+  // Marked so that our own datagrams bypass Postern's routing table (no loop through the TUN).
+  const socket = await bindUdp({ port: 0, mark: POSTERN_FWMARK, logger: log });
+  const local = await outwardAddress(c.apiUrl);
+  const tun = await openTun({ name: c.tunName, queues: 1, logger: log });
+  const tdm = new TunDeviceManager({ tunName: c.tunName, logger: log });
+  const dns: DnsController | undefined = c.dnsControl === 'disabled' ? undefined : await createDnsController({ method: c.dnsControl, tunName: c.tunName, logger: log });
+  log.info({ tun: c.tunName, udp: socket.local.key, hostCandidate: `${local}:${String(socket.local.port)}`, backend: socket.backend }, 'data plane ready');
+
+  const url = buildLoginUrl({ role: 'client', apiUrl: c.apiUrl, deviceId, name: c.name ?? hostname(), publicKey: state.publicKey });
+  if (url instanceof Error) throw url;
+  const portal = new PhoenixChannel<ClientIngressMessage>({
+    url,
+    token: tokenValue,
+    userAgent: defaultUserAgent('headless-client', info.version),
+    logger: log,
+    topic: 'client',
+    joinPayload: null,
+    decode: parseClientIngress,
+    ...(c.maxPartitionTimeMs === undefined ? {} : { maxPartitionTimeMs: c.maxPartitionTimeMs }),
+  });
+
+  let tunnelUp!: () => void;
+  const up = new Promise<void>((resolve) => {
+    tunnelUp = resolve;
+  });
+  let configured = Promise.resolve();
+  const applyTunConfig = (t: TunConfig): void => {
+    configured = configured
+      .then(async () => {
+        const r = await tdm.setIps(t.ipv4, t.ipv6);
+        const routes = splitRoutes(t.routes);
+        await tdm.setRoutes(routes.v4, r.ipv6 ? routes.v6 : []);
+        // The DNS stub resolver (sentinels) is the DNS task's; until then the system uses the portal's upstreams.
+        if (dns !== undefined && t.upstreamDns.length > 0) await dns.setDns(t.upstreamDns, t.searchDomain);
+        log.info({ ipv4: t.ipv4, routes: t.routes.length }, 'TUN configured');
+        tunnelUp();
+      })
+      .catch((err: unknown) => {
+        log.error(`configuring the TUN failed: ${errWithSources(err)}`);
+      });
+  };
+
+  const tunnel = new Tunnel({
+    state,
+    tun,
+    socket,
+    portal,
+    logger: log,
+    onEvent: (ev) => {
+      switch (ev.type) {
+        case 'tunConfigChanged':
+          applyTunConfig(ev.config);
+          break;
+        case 'resourcesChanged':
+          log.debug({ resources: ev.resources.map((r) => `${r.name}:${r.status}`) }, 'resources');
+          break;
+        case 'gatewayConnected':
+          log.info({ gatewayId: ev.gatewayId }, 'connected to gateway');
+          break;
+        case 'gatewayDisconnected':
+          log.info({ gatewayId: ev.gatewayId, reason: ev.reason }, 'gateway disconnected');
+          break;
+        case 'authorizationFailed':
+          log.warn({ resourceId: ev.resourceId, reason: ev.reason }, 'access to a resource was refused');
+          break;
+      }
+    },
+  });
+  tunnel.withState(() => {
+    state.setLocalAddresses([socket.addr(local, socket.local.port)], performance.now());
+  });
+  tunnel.start();
+  portal.start();
+  log.info({ publicKey: encodeKey(state.publicKey), deviceId }, 'client started');
+
+  const terminate = new Terminate();
+  const hangup = new Hangup();
+  let stopped = false;
+  void (async () => {
+    while (await hangup.recv()) {
+      log.info('SIGHUP: resetting connections');
+      tunnel.withState(() => {
+        state.reset(performance.now());
+      });
+      portal.reconnect();
+    }
+  })();
+  const outcome = await Promise.race([
+    terminate.recv().then(() => ({ kind: 'signal' as const })),
+    portal.done.then((err) => ({ kind: 'portal' as const, err })),
+    tunnel.done.then((err) => ({ kind: 'tunnel' as const, err })),
+    c.exit ? up.then(() => ({ kind: 'up' as const })) : new Promise<never>(() => undefined),
+  ]);
+  stopped = true;
+  terminate.close();
+  hangup.close();
+  log.info(outcome.kind === 'up' ? 'tunnel is up (--exit)' : 'shutting down');
+  await tunnel.stop();
+  await portal.close();
+  await configured;
+  await dns?.deactivate().catch((err: unknown) => {
+    log.warn(`restoring DNS failed: ${errWithSources(err)}`);
+  });
+  await tdm.close().catch((err: unknown) => {
+    log.debug(`removing routes: ${errWithSources(err)}`);
+  });
+  let code = 0;
+  if ((outcome.kind === 'portal' || outcome.kind === 'tunnel') && outcome.err !== undefined) {
+    log.error(`${outcome.kind === 'portal' ? 'portal connection failed' : 'tunnel failed'}: ${errWithSources(outcome.err)}`);
+    code = 1;
+  }
+  log.info({ stopped }, 'stopped');
+  await logging.close();
+  return code;
+}
+
+run(cfg, token).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(`${info.binary}: ${err instanceof Error ? errWithSources(err) : String(err)}`);
+    process.exit(1);
+  },
+);
