@@ -83,9 +83,23 @@ for (const f of readdirSync(outDir)) {
 // Copy native packages and their runtime dependencies.
 const require = createRequire(join(root, 'package.json'));
 const copied = {};
+// A package's folder, also for packages whose `exports` hide ./package.json (koffi).
+function packageDir(name) {
+  try {
+    return dirname(require.resolve(`${name}/package.json`));
+  } catch {
+    let dir = dirname(require.resolve(name));
+    for (;;) {
+      const f = join(dir, 'package.json');
+      if (existsSync(f) && JSON.parse(readFileSync(f, 'utf8')).name === name) return dir;
+      if (dirname(dir) === dir) throw new Error(`cannot find the folder of ${name}`);
+      dir = dirname(dir);
+    }
+  }
+}
 function copyPackage(name) {
   if (copied[name] || SKIP_RUNTIME_DEPS.has(name)) return;
-  const dir = dirname(require.resolve(`${name}/package.json`));
+  const dir = packageDir(name);
   const meta = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
   copied[name] = meta.version;
   cpSync(dir, join(outDir, 'node_modules', name), {
