@@ -98,6 +98,8 @@ export class Telemetry {
         release: state.release,
         integrations: [Sentry.linkedErrorsIntegration({ limit: 32 }), Sentry.nodeContextIntegration()],
         tracesSampleRate: 0,
+        // no tracing here; and the injection hooks need a package that esbuild bundles do not carry
+        enableRuntimeChannelInjection: false,
       });
     } catch (err) {
       throw new TelemetryError('TELEMETRY_START_FAILED', 'cannot start telemetry', { cause: err });

@@ -1,5 +1,11 @@
 // The real @sentry/node SDK against a local HTTP server on 127.0.0.1 that receives Sentry envelopes.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { build } from 'esbuild';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -131,5 +137,35 @@ describe('telemetry with the real Sentry SDK', () => {
     await t.stop();
     await new Promise((r) => setTimeout(r, 200));
     expect(envelopes.length).toBe(before);
+  });
+
+  it('works inside an esbuild bundle, silently', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ptel-'));
+    try {
+      const file = join(dir, 'main.mjs');
+      await build({
+        entryPoints: [join(import.meta.dirname, 'support/driver.ts')],
+        outfile: file,
+        bundle: true,
+        platform: 'node',
+        format: 'esm',
+        target: 'node20',
+        logLevel: 'error',
+        banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+      });
+      const before = events().length;
+      // async: the envelope server lives in this process and must keep answering meanwhile
+      const r = await promisify(execFile)(process.execPath, [file], {
+        encoding: 'utf8',
+        timeout: 20_000,
+        env: { ...process.env, POSTERN_TELEMETRY_DSN: `http://publickey@127.0.0.1:${port}/7`, POSTERN_NO_TELEMETRY: '' },
+      });
+      expect(r.stderr).toBe('');
+      const ev = events().slice(before)[0];
+      expect(ev?.release).toBe('relay@2.0.0');
+      expect(ev?.extra['error_chain']).toBe('bundled outer: bundled root');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
