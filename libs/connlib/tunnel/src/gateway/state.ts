@@ -8,7 +8,6 @@ import {
   ipv4ToU32,
   isP2pControl,
   parseIp,
-  formatIp,
   type IpAddrBytes,
   type IpPacket,
 } from '@postern/ip-packet';
@@ -24,7 +23,8 @@ export class GatewayState {
   private readonly node: Node;
   private readonly clients = new Map<string, ClientOnGateway>();
   private readonly byIpv4 = new Map<number, ClientOnGateway>();
-  private readonly byIpv6 = new Map<string, ClientOnGateway>();
+  /** Keyed by the low 32 bits of the IPv6 address (no allocation per lookup); full compare after. */
+  private readonly byIpv6 = new Map<number, ClientOnGateway[]>();
   private ipv4: IpAddrBytes | undefined;
   private ipv6: IpAddrBytes | undefined;
   private readonly transmits: Transmit[] = [];
@@ -268,17 +268,28 @@ export class GatewayState {
 
   private clientByDestination(p: IpPacket): ClientOnGateway | undefined {
     if (p.version === 4) return this.byIpv4.get(ipv4ToU32(p.bytes, p.destinationOffset));
-    return this.byIpv6.get(formatIp(p.bytes.subarray(p.destinationOffset, p.destinationOffset + 16)));
+    const list = this.byIpv6.get(ipv4ToU32(p.bytes, p.destinationOffset + 12));
+    if (list === undefined) return undefined;
+    for (const c of list) if (c.ipv6 !== undefined && ipEqualsAt(c.ipv6, p.bytes, p.destinationOffset)) return c;
+    return undefined;
   }
 
   private index(c: ClientOnGateway): void {
     if (c.ipv4 !== undefined) this.byIpv4.set(ipv4ToU32(c.ipv4), c);
-    if (c.ipv6 !== undefined) this.byIpv6.set(formatIp(c.ipv6), c);
+    if (c.ipv6 !== undefined) {
+      const k = ipv4ToU32(c.ipv6, 12);
+      this.byIpv6.set(k, [...(this.byIpv6.get(k) ?? []).filter((x) => x !== c), c]);
+    }
   }
 
   private unindex(c: ClientOnGateway): void {
     if (c.ipv4 !== undefined && this.byIpv4.get(ipv4ToU32(c.ipv4)) === c) this.byIpv4.delete(ipv4ToU32(c.ipv4));
-    if (c.ipv6 !== undefined && this.byIpv6.get(formatIp(c.ipv6)) === c) this.byIpv6.delete(formatIp(c.ipv6));
+    if (c.ipv6 !== undefined) {
+      const k = ipv4ToU32(c.ipv6, 12);
+      const rest = (this.byIpv6.get(k) ?? []).filter((x) => x !== c);
+      if (rest.length === 0) this.byIpv6.delete(k);
+      else this.byIpv6.set(k, rest);
+    }
   }
 
   private drainNode(now: number): void {

@@ -111,3 +111,13 @@ describe('GatewayState expiry', () => {
     expect(h.send(packet('udp -> 10.0.0.1:80'), 5000)).toBe('drop');
   });
 });
+
+describe('GatewayState IPv6', () => {
+  it('forwards replies to a client by its IPv6 tunnel address', () => {
+    const h = new GatewayHarness();
+    h.authorize({ type: 'cidr', id: 'r6', address: 'fd00:1::/64', filters: [] }, 0);
+    expect(h.send(packet('udp [fd00:2021:1111::1]:1 -> [fd00:1::5]:80'), 1)).toBe('tun');
+    expect(h.inbound(packet('udp [fd00:1::5]:80 -> [fd00:2021:1111::1]:1'), 1)).toBe(true);
+    expect(h.inbound(packet('udp [fd00:1::5]:80 -> [fd00:2021:1111::7]:1'), 1)).toBe(false);
+  });
+});
