@@ -3,7 +3,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { buildInfo, startHealthCheck, Terminate, versionLine } from '@postern/bin-shared';
 import { buildLoginUrl, defaultUserAgent, PhoenixChannel } from '@postern/phoenix-channel';
 import { errWithSources, setupLogging } from '@postern/logging';
-import { z } from 'zod';
+import { parseRelayIngress, RELAY_TOPIC, type RelayIngressMessage } from '@postern/model';
 import { CliError, parseCli, USAGE, type RelayCliConfig } from './cli';
 import { startMetricsServer } from './metrics';
 import { Relay } from './relay';
@@ -39,9 +39,6 @@ const rng = {
   },
 };
 
-// The portal's relay topic: it answers the join and sends `init {}`; nothing else is expected.
-const RelayIngress = z.object({ event: z.literal('init'), payload: z.unknown() });
-
 async function run(c: RelayCliConfig): Promise<number> {
   const logging = setupLogging({ format: c.logFormat, filter: c.logFilter, name: info.binary });
   const log = logging.logger;
@@ -66,21 +63,22 @@ async function run(c: RelayCliConfig): Promise<number> {
   let joined = c.noPortal;
   const health = await startHealthCheck({ host: c.healthCheckAddr.host, port: c.healthCheckAddr.port, isReady: () => joined });
   const metrics = c.metricsAddr ? await startMetricsServer(c.metricsAddr.host, c.metricsAddr.port, (now) => relay.server.metrics(now)) : undefined;
-  let portal: PhoenixChannel<unknown> | undefined;
+  let portal: PhoenixChannel<RelayIngressMessage> | undefined;
   let fatal: Promise<Error | undefined> = new Promise(() => undefined);
   if (!c.noPortal) {
     const stampSecret = randomBytes(32).toString('hex');
     relay.setStampSecret(stampSecret);
     const url = buildLoginUrl({ role: 'relay', apiUrl: c.apiUrl, port: c.listenPort, ...(c.publicIp4 ? { ipv4: c.publicIp4 } : {}), ...(c.publicIp6 ? { ipv6: c.publicIp6 } : {}) });
     if (url instanceof Error) throw url;
-    portal = new PhoenixChannel<unknown>({
+    portal = new PhoenixChannel<RelayIngressMessage>({
       url,
       token: c.token,
       userAgent: defaultUserAgent('relay', info.version),
       logger: log,
-      topic: 'relay',
+      topic: RELAY_TOPIC,
       joinPayload: { stamp_secret: stampSecret },
-      decode: RelayIngress,
+      // The portal answers the join and sends `init {}`; nothing else is expected.
+      decode: parseRelayIngress,
     });
     portal.onEvent((e) => {
       if (e.type === 'joined') {
