@@ -74,7 +74,7 @@ function main(/** @type {UdpWorkerData} */ data) {
   pollBuf[0] = data.fd;
   pollBuf[2] = data.stopFd;
   pollEvents[2] = POLLIN;
-  pollEvents[5] = POLLIN;
+  pollEvents[6] = POLLIN; // events of pollfd[1] (the stop eventfd): Int16 index 6, not 5 (that is the fd's high half)
   const timeout = data.pollTimeoutMs;
   parentPort?.postMessage('ready');
 

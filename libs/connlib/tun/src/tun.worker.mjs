@@ -62,7 +62,7 @@ function main(/** @type {TunWorkerData} */ data) {
   const pollEvents = new Int16Array(pollBuf.buffer);
   pollBuf[0] = data.fd;
   pollBuf[2] = data.stopFd;
-  pollEvents[5] = POLLIN;
+  pollEvents[6] = POLLIN; // events of pollfd[1] (the stop eventfd): Int16 index 6, not 5 (that is the fd's high half)
   const timeout = data.pollTimeoutMs;
   parentPort?.postMessage('ready');
 
