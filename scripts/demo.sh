@@ -56,7 +56,11 @@ for tool in ip nft iperf3 curl node; do command -v "$tool" >/dev/null || fail "$
 
 step "building portal, relay, gateway and headless-client"
 export NX_DAEMON=false NX_TUI=false
-npx nx run-many -t build -p portal relay gateway headless-client --outputStyle=static >"$WORK/build.log" 2>&1 || fail "build failed (see above)"
+if [ "${POSTERN_DEMO_SKIP_BUILD:-0}" = 1 ]; then
+  echo "    skipped (POSTERN_DEMO_SKIP_BUILD=1)"
+else
+  npx nx run-many -t build -p portal relay gateway headless-client --outputStyle=static >"$WORK/build.log" 2>&1 || fail "build failed (see $WORK/build.log)"
+fi
 for app in portal relay gateway headless-client; do [ -f "$DIST/$app/main.js" ] || fail "dist/apps/$app/main.js is missing"; done
 echo "    $(node "$DIST/gateway/main.js" --version), $(node "$DIST/headless-client/main.js" --version)"
 
@@ -159,6 +163,11 @@ grep -q '"connected to gateway"' "$WORK/client.log" && echo "    client log: con
 step "iperf3 for 5 s from the client to 198.18.101.10 through the tunnel"
 ip netns exec pdemo-client iperf3 -c 198.18.101.10 -t 5 -f m >"$WORK/iperf3.out" 2>&1 || { cat "$WORK/iperf3.out"; fail "iperf3 failed"; }
 grep -E 'sender|receiver' "$WORK/iperf3.out" | sed 's/^/    /'
+
+if [ "${POSTERN_DEMO_PAUSE:-0}" = 1 ]; then
+  say "paused (POSTERN_DEMO_PAUSE=1): logs in $WORK; press Ctrl-C to clean up"
+  while :; do sleep 1; done
+fi
 
 step "stopping the gateway with SIGTERM (Goodbye to the client)"
 kill -TERM "$GW_PID" 2>/dev/null || true

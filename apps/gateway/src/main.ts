@@ -53,6 +53,9 @@ delete process.env['POSTERN_TOKEN'];
 const PEER_ROUTES_V4 = [{ address: '100.64.0.0', prefix: 11 }];
 const PEER_ROUTES_V6 = [{ address: 'fd00:2021:1111::', prefix: 107 }];
 
+/** UDP socket buffers (SO_RCVBUFFORCE/SO_SNDBUFFORCE): bursts of GRO/GSO batches must not overflow them. */
+const SOCKET_BUFFER_BYTES = 16 << 20;
+
 async function run(c: GatewayCliConfig, tokenValue: string): Promise<number> {
   const filter = parseLogFilterOrExit(info.binary, c.logFilter);
   const logging = setupLogging({ format: c.logFormat, filter, name: info.binary });
@@ -63,7 +66,7 @@ async function run(c: GatewayCliConfig, tokenValue: string): Promise<number> {
   const privateKey = new Uint8Array(randomBytes(32));
   const state = new GatewayState({ privateKey, rng: cryptoRng, wallClockAtZero: Date.now() - performance.now() });
 
-  const socket = await bindUdp({ port: c.listenPort, logger: log });
+  const socket = await bindUdp({ port: c.listenPort, sendBufferSize: SOCKET_BUFFER_BYTES, recvBufferSize: SOCKET_BUFFER_BYTES, logger: log });
   const local = await outwardAddress(c.apiUrl);
   const tun = await openTun({ name: c.tunName, queues: c.tunThreads, logger: log });
   const tdm = new TunDeviceManager({ tunName: c.tunName, logger: log });

@@ -72,6 +72,9 @@ function splitRoutes(routes: readonly string[]): { v4: IpNetwork[]; v6: IpNetwor
   return { v4, v6 };
 }
 
+/** UDP socket buffers (SO_RCVBUFFORCE/SO_SNDBUFFORCE): bursts of GRO/GSO batches must not overflow them. */
+const SOCKET_BUFFER_BYTES = 16 << 20;
+
 async function run(c: ClientCliConfig, tokenValue: string): Promise<number> {
   const filter = parseLogFilterOrExit(info.binary, c.logFilter);
   const logging = setupLogging({ format: c.logFormat, filter, name: info.binary });
@@ -88,7 +91,7 @@ async function run(c: ClientCliConfig, tokenValue: string): Promise<number> {
   });
 
   // Marked so that our own datagrams bypass Postern's routing table (no loop through the TUN).
-  const socket = await bindUdp({ port: 0, mark: POSTERN_FWMARK, logger: log });
+  const socket = await bindUdp({ port: 0, mark: POSTERN_FWMARK, sendBufferSize: SOCKET_BUFFER_BYTES, recvBufferSize: SOCKET_BUFFER_BYTES, logger: log });
   const local = await outwardAddress(c.apiUrl);
   const tun = await openTun({ name: c.tunName, queues: 1, logger: log });
   const tdm = new TunDeviceManager({ tunName: c.tunName, logger: log });
