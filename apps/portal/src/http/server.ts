@@ -134,12 +134,26 @@ export class PortalServer {
       refuse(socket, auth.status, auth.status === 401 ? 'Unauthorized' : 'Bad Request', { detail: auth.detail, code: auth.code }); return;
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      const connId = this.opts.core.open(auth.identity, this.clock());
+      let connId: number;
+      try {
+        connId = this.opts.core.open(auth.identity, this.clock());
+      } catch (err) {
+        this.opts.logger.error({ err }, 'cannot register the connection');
+        ws.close(1011, 'internal error');
+        return;
+      }
       this.sockets.set(connId, ws);
       ws.on('message', (data, isBinary) => {
         if (isBinary) return; // Phoenix speaks text frames only
-        const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8');
-        this.opts.core.receive(connId, text, this.clock());
+        const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(new Uint8Array(data));
+        const text = bytes.toString('utf8');
+        try {
+          this.opts.core.receive(connId, text, this.clock());
+        } catch (err) {
+          // The core validates everything; this is a bug, not bad input: drop this socket, keep the portal.
+          this.opts.logger.error({ err, conn_id: connId }, 'frame handling failed');
+          ws.close(1011, 'internal error');
+        }
         this.flush();
       });
       ws.on('close', () => {
