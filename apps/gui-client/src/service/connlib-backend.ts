@@ -1,0 +1,192 @@
+// The real session of the tunnel service: @postern/tunnel's ClientState driven by its Tunnel loop, with the
+// TUN, routes and DNS of @postern/bin-shared, wired the same way as apps/headless-client (src/main.ts).
+import { randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
+import { lookup } from 'node:dns/promises';
+import { hostname } from 'node:os';
+import type { Logger } from 'pino';
+import { createDnsController, parseIpNetwork, POSTERN_FWMARK, TunDeviceManager, type DnsControlMethod, type DnsController, type IpNetwork } from '@postern/bin-shared';
+import { errWithSources } from '@postern/logging';
+import { parseClientIngress, type ClientIngressMessage } from '@postern/model';
+import { buildLoginUrl, cryptoRng, defaultUserAgent, PhoenixChannel } from '@postern/phoenix-channel';
+import { bindUdp } from '@postern/socket-factory';
+import { openTun } from '@postern/tun';
+import { ClientState, Tunnel, type ResourceView, type TunConfig } from '@postern/tunnel';
+import type { IpcResource } from '../ipc/messages';
+import { SessionStartError, type RunningSession, type SessionBackend, type SessionSink, type SessionStartOptions } from './backend';
+
+export interface ConnlibBackendOptions {
+  readonly tunName: string;
+  readonly dnsControl: DnsControlMethod;
+  readonly logger: Logger;
+  readonly version: string;
+  /** Name shown in the portal; default the hostname. */
+  readonly name?: string;
+}
+
+const NO_NETWORK_CODES = new Set(['ENETUNREACH', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
+
+/** The address this host uses towards the portal (a connected UDP socket asks the kernel; nothing is sent). */
+export async function outwardAddress(apiUrl: string): Promise<string> {
+  const url = new URL(apiUrl);
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const port = url.port === '' ? (url.protocol === 'https:' || url.protocol === 'wss:' ? 443 : 80) : Number(url.port);
+  const { address, family } = await lookup(host);
+  const sock = createSocket(family === 6 ? 'udp6' : 'udp4');
+  try {
+    await new Promise<void>((resolve, reject) => {
+      sock.once('error', reject);
+      sock.connect(port, address, () => {
+        resolve();
+      });
+    });
+    return sock.address().address;
+  } finally {
+    sock.close();
+  }
+}
+
+export function toIpcResource(r: ResourceView): IpcResource {
+  return { id: r.id, type: r.type, name: r.name, ...(r.address === undefined ? {} : { address: r.address }), siteIds: [...r.siteIds], status: r.status };
+}
+
+function splitRoutes(routes: readonly string[]): { v4: IpNetwork[]; v6: IpNetwork[] } {
+  const v4: IpNetwork[] = [];
+  const v6: IpNetwork[] = [];
+  for (const r of routes) {
+    const n = parseIpNetwork(r);
+    (n.address.includes(':') ? v6 : v4).push(n);
+  }
+  return { v4, v6 };
+}
+
+export class ConnlibBackend implements SessionBackend {
+  constructor(private readonly opts: ConnlibBackendOptions) {}
+
+  async start(s: SessionStartOptions, sink: SessionSink): Promise<RunningSession> {
+    const log = this.opts.logger.child({ module: 'session' });
+    let local: string;
+    try {
+      local = await outwardAddress(s.apiUrl);
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (typeof code === 'string' && NO_NETWORK_CODES.has(code)) throw new SessionStartError('NO_NETWORK', `no route to the portal`, { cause: err });
+      throw new SessionStartError('START_FAILED', 'cannot find our address towards the portal', { cause: err });
+    }
+    const { tunName } = this.opts;
+    const state = new ClientState({
+      privateKey: new Uint8Array(randomBytes(32)),
+      rng: cryptoRng,
+      wallClockAtZero: Date.now() - performance.now(),
+      internetResourceActive: s.internetResourceActive,
+    });
+    const url = buildLoginUrl({ role: 'client', apiUrl: s.apiUrl, deviceId: s.deviceId, name: this.opts.name ?? hostname(), publicKey: state.publicKey });
+    if (url instanceof Error) throw new SessionStartError('START_FAILED', 'invalid portal URL', { cause: url });
+
+    const socket = await bindUdp({ port: 0, mark: POSTERN_FWMARK, logger: log });
+    const tun = await openTun({ name: tunName, queues: 1, logger: log }).catch(async (err: unknown) => {
+      await socket.close();
+      throw new SessionStartError('START_FAILED', `cannot open the TUN device ${tunName}`, { cause: err });
+    });
+    const tdm = new TunDeviceManager({ tunName, logger: log });
+    const dns: DnsController | undefined =
+      this.opts.dnsControl === 'disabled' ? undefined : await createDnsController({ method: this.opts.dnsControl, tunName, logger: log });
+
+    const portal = new PhoenixChannel<ClientIngressMessage>({
+      url,
+      token: s.token,
+      userAgent: defaultUserAgent('gui-client', this.opts.version),
+      logger: log,
+      topic: 'client',
+      joinPayload: null,
+      decode: parseClientIngress,
+    });
+
+    let configured = Promise.resolve();
+    const applyTunConfig = (t: TunConfig): void => {
+      configured = configured
+        .then(async () => {
+          const r = await tdm.setIps(t.ipv4, t.ipv6);
+          const routes = splitRoutes(t.routes);
+          await tdm.setRoutes(routes.v4, r.ipv6 ? routes.v6 : []);
+          if (dns !== undefined && t.upstreamDns.length > 0) await dns.setDns(t.upstreamDns, t.searchDomain);
+          log.info({ ipv4: t.ipv4, routes: t.routes.length }, 'TUN configured');
+        })
+        .catch((err: unknown) => {
+          log.error(`configuring the TUN failed: ${errWithSources(err)}`);
+        });
+    };
+
+    const tunnel = new Tunnel({
+      state,
+      tun,
+      socket,
+      portal,
+      logger: log,
+      onEvent: (ev) => {
+        switch (ev.type) {
+          case 'tunConfigChanged':
+            applyTunConfig(ev.config);
+            break;
+          case 'resourcesChanged':
+            sink.resources(ev.resources.map(toIpcResource));
+            break;
+          case 'gatewayConnected':
+            log.info({ gatewayId: ev.gatewayId }, 'connected to gateway');
+            break;
+          case 'gatewayDisconnected':
+            log.info({ gatewayId: ev.gatewayId, reason: ev.reason }, 'gateway disconnected');
+            break;
+          case 'authorizationFailed':
+            if (ev.reason === 'offline') sink.allGatewaysOffline();
+            log.info({ resourceId: ev.resourceId, reason: ev.reason }, 'access to a resource was refused');
+            break;
+        }
+      },
+    });
+    const unsubscribe = portal.onEvent((e) => {
+      if (e.type === 'joined') sink.connected();
+    });
+    tunnel.withState(() => {
+      state.setLocalAddresses([socket.addr(local, socket.local.port)], performance.now());
+    });
+    tunnel.start();
+    portal.start();
+
+    let stopped = false;
+    const stop = async (): Promise<void> => {
+      if (stopped) return;
+      stopped = true;
+      unsubscribe();
+      await tunnel.stop();
+      await portal.close();
+      await configured;
+      await dns?.deactivate().catch((err: unknown) => {
+        log.warn(`restoring DNS failed: ${errWithSources(err)}`);
+      });
+      await tdm.close().catch((err: unknown) => {
+        log.debug(`removing routes: ${errWithSources(err)}`);
+      });
+    };
+    void Promise.race([portal.done.then((err) => ({ err, requiresSignIn: err?.requiresSignIn ?? false })), tunnel.done.then((err) => ({ err, requiresSignIn: false }))]).then(
+      (r) => {
+        if (stopped) return;
+        sink.failed(r.err === undefined ? 'the session ended' : errWithSources(r.err), r.requiresSignIn);
+      },
+    );
+    return {
+      setInternetResourceActive: (active) => {
+        tunnel.withState(() => {
+          state.setInternetResourceActive(active);
+        });
+      },
+      reset: () => {
+        tunnel.withState(() => {
+          state.reset(performance.now());
+        });
+        portal.reconnect();
+      },
+      stop,
+    };
+  }
+}
