@@ -27,7 +27,8 @@ import { sdNotify } from './service/sd-notify';
 import { loadSettings, saveSettings } from './service/settings';
 import { CliError } from './flags';
 
-const info = buildInfo('postern-tunnel-service');
+// The release build bakes in the package's main binary name (postern-gui); this entry is the service.
+const info = { ...buildInfo('postern-tunnel-service'), binary: 'postern-tunnel-service' };
 const args = process.argv.slice(2);
 if (args.includes('--version') || args.includes('-V')) {
   console.log(versionLine(info));
