@@ -123,4 +123,29 @@ describe.runIf(isRoot)('tunnel end to end (portal, gateways, client in namespace
     expect(elapsed).toBeLessThan(10_000);
     expect(client.output).toMatch(/"gateway disconnected"/);
   });
+
+  it('fails over when the serving gateway is killed without a Goodbye (idle timeout)', async () => {
+    const gw1 = startGateway('gw1');
+    await waitFor('gateway 1 to configure its TUN again', () => gw1.output.includes('"TUN configured"'));
+    const cl = world.get('ptn-cl');
+    expect((await curl(cl, 'http://198.18.25.10/')).body).toMatch(/from 198\.18\.25\.2/);
+    gateways.get('gw2')?.child.kill('SIGKILL');
+    const elapsed = await waitFor('traffic through gateway 1', async () => {
+      const r = await curl(cl, 'http://198.18.25.10/', 1);
+      return r.ok && r.body.includes('from 198.18.25.1');
+    }, 40_000, 500);
+    expect(elapsed).toBeLessThan(30_000);
+  });
+
+  it('--exit: a second client exits 0 once its tunnel is up', async () => {
+    const p = world.spawn('ptn-cl', process.execPath, [join(DIST, 'headless-client/main.js'), '--dns-control', 'disabled', '--exit', '--tun-name', 'tun-exit'], {
+      POSTERN_API_URL: API,
+      POSTERN_TOKEN: TOKENS.client,
+      POSTERN_ID: 'e2e-client-exit',
+      POSTERN_CONFIG_DIR: join(dir, 'client-exit'),
+    });
+    const code = await new Promise<number | null>((resolve) => p.child.once('exit', resolve));
+    expect(p.output).toMatch(/tunnel is up \(--exit\)/);
+    expect(code).toBe(0);
+  });
 });
