@@ -30,8 +30,9 @@ if (args.includes('--help') || args.includes('-h')) {
 
 function openUrl(mode: 'browser' | 'app' | 'none', browser: string | undefined, url: string): void {
   if (mode === 'none') return;
-  const [cmd, ...rest] = mode === 'app' ? [browser ?? 'chromium', `--app=${url}`] : [browser ?? 'xdg-open', url];
-  const child = spawn(cmd ?? 'xdg-open', rest, { detached: true, stdio: 'ignore' });
+  const cmd = browser ?? (mode === 'app' ? 'chromium' : 'xdg-open');
+  const rest = mode === 'app' ? [`--app=${url}`] : [url];
+  const child = spawn(cmd, rest, { detached: true, stdio: 'ignore' });
   child.on('error', (err) => {
     console.error(`postern-gui: cannot open a browser (${err.message}); open ${url}`);
   });

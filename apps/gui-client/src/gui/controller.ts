@@ -217,7 +217,7 @@ export class GuiController {
     if (token === '' || token.length > 4096) return { ok: false, error: 'the portal sent no token' };
     const accountSlug = q.get('account_slug') ?? undefined;
     const actorName = q.get('actor_name') ?? undefined;
-    this.opts.tokens.save({ token, ...(accountSlug === null || accountSlug === undefined ? {} : { accountSlug }), ...(actorName === undefined ? {} : { actorName }) });
+    this.opts.tokens.save({ token, ...(accountSlug === undefined ? {} : { accountSlug }), ...(actorName === undefined ? {} : { actorName }) });
     this.error = undefined;
     this.notice = undefined;
     this.startServiceTelemetry();

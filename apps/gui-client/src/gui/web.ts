@@ -144,14 +144,20 @@ export async function startWeb(opts: WebOptions): Promise<WebHandle> {
       }
       case 'POST /api/internet': {
         const b = InternetBody.safeParse(await readJson(req));
-        if (!b.success) return json(res, 400, { error: 'expected {active: boolean}' });
+        if (!b.success) {
+          json(res, 400, { error: 'expected {active: boolean}' });
+          return;
+        }
         c.setInternetResource(b.data.active);
         json(res, 200, c.view());
         return;
       }
       case 'POST /api/settings': {
         const b = SettingsBody.safeParse(await readJson(req));
-        if (!b.success) return json(res, 400, { error: 'expected {portalUrl, logFilter}' });
+        if (!b.success) {
+          json(res, 400, { error: 'expected {portalUrl, logFilter}' });
+          return;
+        }
         const r = c.applySettings(b.data);
         json(res, r.ok ? 200 : 400, r.ok ? c.view() : { error: r.error });
         return;

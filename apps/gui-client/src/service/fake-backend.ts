@@ -28,10 +28,10 @@ export class FakeBackend implements SessionBackend {
     return this.live;
   }
 
-  async start(opts: SessionStartOptions, sink: SessionSink): Promise<RunningSession> {
+  start(opts: SessionStartOptions, sink: SessionSink): Promise<RunningSession> {
     this.started.push(opts);
-    if (!this.network) throw new SessionStartError('NO_NETWORK', `no route to the portal at ${opts.apiUrl}`);
-    if (this.refusedTokens.has(opts.token)) throw new SessionStartError('INVALID_TOKEN', 'the portal refused the token: sign in again');
+    if (!this.network) return Promise.reject(new SessionStartError('NO_NETWORK', `no route to the portal at ${opts.apiUrl}`));
+    if (this.refusedTokens.has(opts.token)) return Promise.reject(new SessionStartError('INVALID_TOKEN', 'the portal refused the token: sign in again'));
     this.live++;
     let stopped = false;
     const timer = setTimeout(() => {
@@ -39,7 +39,7 @@ export class FakeBackend implements SessionBackend {
       sink.connected();
       sink.resources(this.resources);
     }, this.delayMs);
-    return {
+    return Promise.resolve({
       setInternetResourceActive: (active) => {
         this.log.push(`internet=${String(active)}`);
       },
@@ -55,7 +55,7 @@ export class FakeBackend implements SessionBackend {
         }
         return Promise.resolve();
       },
-    };
+    });
   }
 }
 
