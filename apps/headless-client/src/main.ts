@@ -10,6 +10,7 @@ import {
   getOrCreateDeviceId,
   Hangup,
   knownDir,
+  newNetworkNotifier,
   parseIpNetwork,
   POSTERN_FWMARK,
   Terminate,
@@ -92,7 +93,7 @@ async function run(c: ClientCliConfig, tokenValue: string): Promise<number> {
 
   // Marked so that our own datagrams bypass Postern's routing table (no loop through the TUN).
   const socket = await bindUdp({ port: 0, mark: POSTERN_FWMARK, sendBufferSize: SOCKET_BUFFER_BYTES, recvBufferSize: SOCKET_BUFFER_BYTES, logger: log });
-  const local = await outwardAddress(c.apiUrl);
+  let local = await outwardAddress(c.apiUrl);
   const tun = await openTun({ name: c.tunName, queues: 1, logger: log });
   const tdm = new TunDeviceManager({ tunName: c.tunName, logger: log });
   const dns: DnsController | undefined = c.dnsControl === 'disabled' ? undefined : await createDnsController({ method: c.dnsControl, tunName: c.tunName, logger: log });
@@ -116,7 +117,9 @@ async function run(c: ClientCliConfig, tokenValue: string): Promise<number> {
     tunnelUp = resolve;
   });
   let configured = Promise.resolve();
+  let lastTunConfig: TunConfig | undefined;
   const applyTunConfig = (t: TunConfig): void => {
+    lastTunConfig = t;
     configured = configured
       .then(async () => {
         const r = await tdm.setIps(t.ipv4, t.ipv6);
@@ -177,6 +180,31 @@ async function run(c: ClientCliConfig, tokenValue: string): Promise<number> {
       portal.reconnect();
     }
   })();
+  // A network change (links, addresses, routes other than ours): new host candidate, fresh connections (same
+  // authorisations), a new portal connection, and the LAN bypass routes refreshed.
+  const network = await newNetworkNotifier({ tunName: c.tunName, logger: log });
+  void (async () => {
+    let first = true;
+    while (await network.notified()) {
+      if (first) {
+        first = false;
+        continue;
+      }
+      log.info('network changed: resetting connections');
+      try {
+        local = await outwardAddress(c.apiUrl);
+      } catch (err) {
+        log.info(`no route to the portal yet: ${errWithSources(err)}`);
+      }
+      tunnel.withState(() => {
+        const now = performance.now();
+        state.setLocalAddresses([socket.addr(local, socket.local.port)], now);
+        state.reset(now);
+      });
+      portal.reconnect();
+      if (lastTunConfig !== undefined) applyTunConfig(lastTunConfig);
+    }
+  })();
   const outcome = await Promise.race([
     terminate.recv().then(() => ({ kind: 'signal' as const })),
     portal.done.then((err) => ({ kind: 'portal' as const, err })),
@@ -186,6 +214,7 @@ async function run(c: ClientCliConfig, tokenValue: string): Promise<number> {
   stopped = true;
   terminate.close();
   hangup.close();
+  await network.close();
   log.info(outcome.kind === 'up' ? 'tunnel is up (--exit)' : 'shutting down');
   await tunnel.stop();
   await portal.close();

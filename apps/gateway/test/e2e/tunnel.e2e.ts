@@ -57,6 +57,7 @@ describe.runIf(isRoot)('tunnel end to end (portal, gateways, client in namespace
   }, 300_000);
 
   afterAll(async () => {
+    if (process.env['POSTERN_E2E_DUMP'] === '1') for (const p of world.procs) console.log(p.child.spawnargs.slice(3, 6).join(' '), '\n', p.output.slice(-6000));
     await world.destroy();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -94,6 +95,15 @@ describe.runIf(isRoot)('tunnel end to end (portal, gateways, client in namespace
     await waitFor('the client to log the reset', () => client.output.includes('SIGHUP: resetting connections'));
     await waitFor('traffic after SIGHUP', async () => (await curl(world.get('ptn-cl'), 'http://198.18.25.10/', 2)).ok, 15_000, 200);
     await waitFor('a new handshake', () => (client.output.match(/"connected to gateway"/g) ?? []).length > before, 10_000);
+  });
+
+  it('a network change (the client moves to another address) reconnects without losing the authorisation', async () => {
+    const cl = world.get('ptn-cl');
+    const resets = (client.output.match(/network changed: resetting connections/g) ?? []).length;
+    await cl.exec('ip', ['addr', 'del', '198.18.24.6/24', 'dev', 'wan0']);
+    await cl.exec('ip', ['addr', 'add', '198.18.24.16/24', 'dev', 'wan0']);
+    await waitFor('the client to notice', () => (client.output.match(/network changed: resetting connections/g) ?? []).length > resets, 10_000);
+    await waitFor('traffic from the new address', async () => (await curl(cl, 'http://198.18.25.10/', 2)).ok, 20_000, 200);
   });
 
   it('reject_access (policy removed from the config file) cuts traffic within a second', async () => {
