@@ -1,0 +1,109 @@
+// Processes in network namespaces, and what /proc says about them (CPU ticks, peak RSS).
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { openSync, readFileSync, closeSync } from 'node:fs';
+
+export class BenchError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'BenchError';
+  }
+}
+
+/** Runs a command to completion; throws BenchError('COMMAND_FAILED') unless `allowFail`. */
+export function run(cmd: string, args: readonly string[], opts: { allowFail?: boolean; input?: string; timeoutMs?: number } = {}): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', input: opts.input, timeout: opts.timeoutMs ?? 120_000 });
+  if ((r.status !== 0 || r.error !== undefined) && opts.allowFail !== true) {
+    throw new BenchError('COMMAND_FAILED', `${cmd} ${args.join(' ')}: exit ${String(r.status)} ${r.stderr.trim()}`, { cause: r.error });
+  }
+  return r.stdout;
+}
+
+export const nsRun = (ns: string, args: readonly string[], opts: { allowFail?: boolean; input?: string; timeoutMs?: number } = {}): string =>
+  run('ip', ['netns', 'exec', ns, ...args], opts);
+
+export interface Started {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  readonly log: string;
+}
+
+/** Starts a long-running process in a namespace (ip netns exec and env exec in place, so the pid is the program's). */
+export function startIn(ns: string, args: readonly string[], log: string, env: Readonly<Record<string, string>> = {}): Started {
+  const fd = openSync(log, 'a');
+  const envArgs = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+  const argv = ['netns', 'exec', ns, ...(envArgs.length > 0 ? ['env', ...envArgs] : []), ...args];
+  const child = spawn('ip', argv, { stdio: ['ignore', fd, fd], detached: false });
+  closeSync(fd);
+  const pid = child.pid;
+  if (pid === undefined) throw new BenchError('SPAWN_FAILED', `could not start ${args.join(' ')}`);
+  return { child, pid, log };
+}
+
+export async function stop(p: Started | undefined, graceMs = 3000): Promise<void> {
+  if (p === undefined || p.child.exitCode !== null || p.child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => p.child.once('exit', () => resolve()));
+  p.child.kill('SIGTERM');
+  const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), graceMs));
+  if ((await Promise.race([exited, timer])) === 'timeout') {
+    p.child.kill('SIGKILL');
+    await exited;
+  }
+}
+
+const TICKS = Number(run('getconf', ['CLK_TCK']).trim()) || 100;
+
+/** utime + stime of a process and its threads, in seconds (0 when it is gone). */
+export function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${String(pid)}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // after "pid (comm) ": state is field 3 -> index 0; utime field 14 -> index 11; stime 15 -> 12
+    return (Number(fields[11]) + Number(fields[12])) / TICKS;
+  } catch (e) {
+    if (e instanceof Error && 'code' in e && e.code === 'ENOENT') return 0;
+    throw e;
+  }
+}
+
+/** Peak resident set size (VmHWM) in MiB, or null when the process is gone. */
+export function peakRssMiB(pid: number): number | null {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${String(pid)}/status`, 'utf8'));
+    return m?.[1] === undefined ? null : Number(m[1]) / 1024;
+  } catch (e) {
+    if (e instanceof Error && 'code' in e && e.code === 'ENOENT') return null;
+    throw e;
+  }
+}
+
+export interface GcStats {
+  readonly count: number;
+  readonly totalMs: number;
+  readonly maxMs: number;
+}
+
+/** Sums the pauses of `node --trace-gc` lines ("... Scavenge 4.1 (6.0) -> 3.2 (7.0) MB, 0.52 / 0.00 ms ..."). */
+export function parseTraceGc(text: string): GcStats {
+  let count = 0;
+  let totalMs = 0;
+  let maxMs = 0;
+  const re = /(Scavenge|Mark-Compact|Mark-sweep|Minor Mark-Compact|Mark-Compact \(reduce\))[^\n]*?MB,\s*([\d.]+)\s*\/\s*[\d.]+\s*ms/g;
+  for (const m of text.matchAll(re)) {
+    const ms = Number(m[2]);
+    if (!Number.isFinite(ms)) continue;
+    count++;
+    totalMs += ms;
+    if (ms > maxMs) maxMs = ms;
+  }
+  return { count, totalMs, maxMs };
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+export function loadAverage(): string {
+  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+}

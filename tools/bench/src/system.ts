@@ -1,0 +1,464 @@
+// The system benchmark: iperf3 through whole tunnels in network namespaces (prefix pbn, underlay 198.19.0.0/16).
+//
+//   pbn-wan (bridge br0, 198.19.0.0/24)
+//     ├── pbn-portal 198.19.0.2   postern-portal
+//     ├── pbn-relay  198.19.0.3   postern-relay
+//     ├── pbn-gw     198.19.0.4   postern-gateway | wireguard-go ── LAN 198.19.1.1/24 ── pbn-srv 198.19.1.10
+//     └── pbn-client 198.19.0.5   postern-client  | wireguard-go                        (iperf3 -s, first-byte server)
+//
+// Paths, one after the other over the same namespaces: veth (the client routes the LAN via the gateway's WAN
+// address: the ceiling), wireguard-go (Debian, MTU 1280, 198.19.2.0/24 inside), Postern direct (portal + gateway
+// + client from dist/apps, the way scripts/demo.sh runs them). Relayed paths are reported "not available" until
+// the client can relay.
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildResults, type CaseInput, type PathName, type Results } from './aggregate';
+import { BenchError, cpuSeconds, loadAverage, nsRun, parseTraceGc, peakRssMiB, run, sleep, startIn, stop, type Started } from './proc';
+
+export interface BenchOptions {
+  readonly root: string;
+  readonly quick: boolean;
+  readonly seconds: number;
+  readonly runs: number;
+  readonly log: (line: string) => void;
+}
+
+const NS = ['pbn-wan', 'pbn-portal', 'pbn-relay', 'pbn-gw', 'pbn-client', 'pbn-srv'] as const;
+const SRV = '198.19.1.10';
+const GW_WAN = '198.19.0.4';
+const FIRST_BYTE_PORT = 7001;
+const UDP_LEN = 1200;
+
+/** Removes every pbn-* namespace (and the processes in it). */
+export function cleanupLeftovers(): void {
+  const list = run('ip', ['netns', 'list'], { allowFail: true });
+  for (const line of list.split('\n')) {
+    const ns = line.split(' ')[0] ?? '';
+    if (!ns.startsWith('pbn-')) continue;
+    for (const pid of run('ip', ['netns', 'pids', ns], { allowFail: true }).split('\n').filter(Boolean)) {
+      run('kill', ['-KILL', pid], { allowFail: true });
+    }
+    run('ip', ['netns', 'del', ns], { allowFail: true });
+  }
+}
+
+function createTopology(): void {
+  for (const ns of NS) {
+    run('ip', ['netns', 'add', ns]);
+    nsRun(ns, ['ip', 'link', 'set', 'lo', 'up']);
+  }
+  nsRun('pbn-wan', ['ip', 'link', 'add', 'br0', 'type', 'bridge']);
+  nsRun('pbn-wan', ['ip', 'link', 'set', 'br0', 'up']);
+  const wan = (ns: string, addr: string, dev: string): void => {
+    run('ip', ['link', 'add', dev, 'netns', 'pbn-wan', 'type', 'veth', 'peer', 'name', 'wan0', 'netns', ns]);
+    nsRun('pbn-wan', ['ip', 'link', 'set', dev, 'master', 'br0', 'up']);
+    nsRun(ns, ['ip', 'addr', 'add', `${addr}/24`, 'dev', 'wan0']);
+    nsRun(ns, ['ip', 'link', 'set', 'wan0', 'up']);
+  };
+  wan('pbn-portal', '198.19.0.2', 'pbn-v-portal');
+  wan('pbn-relay', '198.19.0.3', 'pbn-v-relay');
+  wan('pbn-gw', GW_WAN, 'pbn-v-gw');
+  wan('pbn-client', '198.19.0.5', 'pbn-v-client');
+  run('ip', ['link', 'add', 'lan0', 'netns', 'pbn-gw', 'type', 'veth', 'peer', 'name', 'lan0', 'netns', 'pbn-srv']);
+  nsRun('pbn-gw', ['ip', 'addr', 'add', '198.19.1.1/24', 'dev', 'lan0']);
+  nsRun('pbn-gw', ['ip', 'link', 'set', 'lan0', 'up']);
+  nsRun('pbn-srv', ['ip', 'addr', 'add', `${SRV}/24`, 'dev', 'lan0']);
+  nsRun('pbn-srv', ['ip', 'link', 'set', 'lan0', 'up']);
+  nsRun('pbn-srv', ['ip', 'route', 'add', 'default', 'via', '198.19.1.1']);
+  nsRun('pbn-gw', ['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1']);
+}
+
+interface IperfRun {
+  readonly bitsPerSecond: number;
+  readonly bytes: number;
+  readonly packetsPerSecond: number;
+  readonly lostPercent: number;
+}
+
+function num(v: unknown): number {
+  return typeof v === 'number' ? v : Number.NaN;
+}
+function obj(v: unknown): Record<string, unknown> {
+  return typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {};
+}
+
+export function parseIperf(json: string, udp: boolean): IperfRun {
+  const end = obj(obj(JSON.parse(json) as unknown)['end']);
+  if (udp) {
+    const sum = obj(end['sum']);
+    const seconds = num(sum['seconds']);
+    const packets = num(sum['packets']) - num(sum['lost_packets']);
+    return { bitsPerSecond: num(sum['bits_per_second']), bytes: num(sum['bytes']), packetsPerSecond: packets / seconds, lostPercent: num(sum['lost_percent']) };
+  }
+  const rx = obj(end['sum_received']);
+  return { bitsPerSecond: num(rx['bits_per_second']), bytes: num(rx['bytes']), packetsPerSecond: Number.NaN, lostPercent: 0 };
+}
+
+function iperf(seconds: number, extra: readonly string[]): IperfRun {
+  const udp = extra.includes('-u');
+  const out = nsRun('pbn-client', ['iperf3', '-c', SRV, '-t', String(seconds), '-J', '--connect-timeout', '5000', ...extra], { timeoutMs: (seconds + 30) * 1000 });
+  return parseIperf(out, udp);
+}
+
+/** The first-byte prober: connects to the LAN server every 10 ms until a byte arrives; prints epoch ms. */
+const PROBER = `
+const net = require('node:net');
+const deadline = Date.now() + 30000;
+const tryOnce = () => {
+  const s = net.connect({ host: '${SRV}', port: ${String(FIRST_BYTE_PORT)} });
+  const retry = () => { s.destroy(); if (Date.now() > deadline) { console.log('timeout'); process.exit(1); } setTimeout(tryOnce, 10); };
+  s.setTimeout(300, retry);
+  s.once('error', retry);
+  s.once('data', () => { console.log(String(Date.now())); process.exit(0); });
+};
+tryOnce();`;
+const FIRST_BYTE_SERVER = `require('node:net').createServer((s) => s.end('x')).listen(${String(FIRST_BYTE_PORT)}, '${SRV}');`;
+
+interface Side {
+  readonly name: string;
+  readonly pid: number;
+}
+
+interface PathMeasure {
+  readonly tcpUp: number[];
+  readonly tcpDown: number[];
+  readonly tcp4: number[];
+  readonly udpPps: number[];
+  readonly cpuPerGb: Record<string, number[]>;
+}
+
+function measurePath(path: PathName, o: BenchOptions, sides: readonly Side[]): PathMeasure {
+  const m: PathMeasure = { tcpUp: [], tcpDown: [], tcp4: [], udpPps: [], cpuPerGb: {} };
+  for (const s of sides) m.cpuPerGb[s.name] = [];
+  const withCpu = (f: () => IperfRun): IperfRun => {
+    const before = sides.map((s) => cpuSeconds(s.pid));
+    const r = f();
+    sides.forEach((s, i) => {
+      const gb = r.bytes / 1e9;
+      if (gb > 0) m.cpuPerGb[s.name]?.push((cpuSeconds(s.pid) - (before[i] ?? 0)) / gb);
+    });
+    return r;
+  };
+  const cases: readonly [string, number[], readonly string[]][] = [
+    ['TCP upload', m.tcpUp, []],
+    ['TCP download', m.tcpDown, ['-R']],
+    ['TCP 4 streams', m.tcp4, ['-P', '4']],
+  ];
+  for (const [name, into, extra] of cases) {
+    for (let i = 0; i < o.runs; i++) {
+      const r = withCpu(() => iperf(o.seconds, extra));
+      into.push(r.bitsPerSecond / 1e9);
+      o.log(`  ${path} ${name} run ${String(i + 1)}: ${(r.bitsPerSecond / 1e9).toFixed(3)} Gbit/s (load ${loadAverage()})`);
+    }
+  }
+  m.udpPps.push(udpSearch(path, o));
+  return m;
+}
+
+/** The highest UDP rate (1200-byte datagrams) with <= 0.1% loss, in received packets/s: a bisection. */
+function udpSearch(path: PathName, o: BenchOptions): number {
+  const probeS = o.quick ? 1 : 3;
+  const steps = o.quick ? 4 : 6;
+  const flat = iperf(probeS, ['-u', '-b', '0', '-l', String(UDP_LEN)]);
+  let hi = flat.packetsPerSecond * 1.1;
+  let lo = 0;
+  let best = flat.lostPercent <= 0.1 ? flat.packetsPerSecond : 0;
+  if (best > 0) lo = best;
+  for (let i = 0; i < steps; i++) {
+    const rate = lo === 0 && i === 0 ? hi / 2 : (lo + hi) / 2;
+    const r = iperf(probeS, ['-u', '-b', String(Math.round(rate * UDP_LEN * 8)), '-l', String(UDP_LEN)]);
+    const ok = r.lostPercent <= 0.1;
+    o.log(`  ${path} UDP ${Math.round(rate)} pps offered: ${Math.round(r.packetsPerSecond)} pps received, ${r.lostPercent.toFixed(2)}% lost`);
+    if (ok) {
+      lo = rate;
+      best = Math.max(best, r.packetsPerSecond);
+    } else hi = rate;
+  }
+  return best;
+}
+
+function startFirstByteProber(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    try {
+      const out = nsRun('pbn-client', ['node', '-e', PROBER], { timeoutMs: 35_000 });
+      const t = Number(out.trim());
+      if (Number.isFinite(t)) resolve(t);
+      else reject(new BenchError('NO_FIRST_BYTE', 'no byte through the tunnel within 30 s'));
+    } catch (e) {
+      reject(new BenchError('NO_FIRST_BYTE', 'no byte through the tunnel within 30 s', { cause: e }));
+    }
+  });
+}
+
+async function waitForLog(file: string, needle: string, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (existsSync(file) && readFileSync(file, 'utf8').includes(needle)) return true;
+    await sleep(100);
+  }
+  return false;
+}
+
+interface Collected {
+  readonly runs: Partial<Record<PathName, PathMeasure>>;
+  readonly setupMs: Partial<Record<PathName, number>>;
+  readonly rss: Record<string, number>;
+  readonly gc: Record<string, { count: number; totalMs: number; maxMs: number }>;
+  readonly notes: Partial<Record<PathName, string>>;
+}
+
+export async function runBench(o: BenchOptions): Promise<Results> {
+  if (process.getuid?.() !== 0) throw new BenchError('NOT_ROOT', 'the system bench must run as root (network namespaces, TUN devices)');
+  const work = mkdtempSync(join(tmpdir(), 'pbn-'));
+  const procs: Started[] = [];
+  const c: Collected = { runs: {}, setupMs: {}, rss: {}, gc: {}, notes: {} };
+  const loadStart = loadAverage();
+  cleanupLeftovers();
+  try {
+    createTopology();
+    procs.push(startIn('pbn-srv', ['iperf3', '-s', '-B', SRV], join(work, 'iperf3-server.log')));
+    procs.push(startIn('pbn-srv', ['node', '-e', FIRST_BYTE_SERVER], join(work, 'first-byte.log')));
+    await sleep(500);
+
+    // 1. veth: the client routes the LAN through the gateway's WAN address (no tunnel).
+    o.log('path veth (ceiling)');
+    nsRun('pbn-client', ['ip', 'route', 'add', '198.19.1.0/24', 'via', GW_WAN]);
+    c.runs.veth = measurePath('veth', o, []);
+    nsRun('pbn-client', ['ip', 'route', 'del', '198.19.1.0/24', 'via', GW_WAN]);
+
+    // 2. wireguard-go, MTU 1280.
+    o.log('path wireguard-go (Debian, MTU 1280)');
+    await wireguardGo(o, work, c, procs);
+
+    // 3. Postern direct.
+    o.log('path Postern direct');
+    await postern(o, work, c, procs);
+  } finally {
+    for (const p of procs.reverse()) await stop(p);
+    cleanupLeftovers();
+    rmSync(work, { recursive: true, force: true });
+  }
+  return buildResults(cases(c), {
+    mode: o.quick ? 'quick' : 'full',
+    seconds: o.seconds,
+    runs: o.runs,
+    cpus: cpus().length,
+    loadavgStart: loadStart,
+    loadavgEnd: loadAverage(),
+    wireguardGo: run('dpkg-query', ['-W', '-f=${Version}', 'wireguard-go'], { allowFail: true }).trim() || 'unknown',
+    iperf3: (run('iperf3', ['--version'], { allowFail: true }).split('\n')[0] ?? '').trim(),
+  }, new Date());
+}
+
+async function wireguardGo(o: BenchOptions, work: string, c: Collected, procs: Started[]): Promise<void> {
+  const key = (): { priv: string; pub: string } => {
+    const priv = run('wg', ['genkey']).trim();
+    return { priv, pub: run('wg', ['pubkey'], { input: priv + '\n' }).trim() };
+  };
+  const kc = key();
+  const kg = key();
+  writeFileSync(join(work, 'c.key'), kc.priv + '\n', { mode: 0o600 });
+  writeFileSync(join(work, 'g.key'), kg.priv + '\n', { mode: 0o600 });
+  const env = { WG_PROCESS_FOREGROUND: '1', LOG_LEVEL: 'error' };
+  const gw = startIn('pbn-gw', ['wireguard-go', '-f', 'wg0'], join(work, 'wg-gw.log'), env);
+  procs.push(gw);
+  await sleep(300);
+  nsRun('pbn-gw', ['wg', 'set', 'wg0', 'private-key', join(work, 'g.key'), 'listen-port', '51820', 'peer', kc.pub, 'allowed-ips', '198.19.2.1/32']);
+  nsRun('pbn-gw', ['ip', 'addr', 'add', '198.19.2.2/24', 'dev', 'wg0']);
+  nsRun('pbn-gw', ['ip', 'link', 'set', 'wg0', 'mtu', '1280', 'up']);
+  const t0 = Date.now();
+  const first = startFirstByteProber();
+  const cl = startIn('pbn-client', ['wireguard-go', '-f', 'wg0'], join(work, 'wg-client.log'), env);
+  procs.push(cl);
+  for (let i = 0; i < 100 && !nsRun('pbn-client', ['ip', 'link'], { allowFail: true }).includes('wg0'); i++) await sleep(10);
+  nsRun('pbn-client', ['wg', 'set', 'wg0', 'private-key', join(work, 'c.key'), 'peer', kg.pub, 'endpoint', `${GW_WAN}:51820`, 'allowed-ips', '198.19.1.0/24,198.19.2.2/32']);
+  nsRun('pbn-client', ['ip', 'addr', 'add', '198.19.2.1/24', 'dev', 'wg0']);
+  nsRun('pbn-client', ['ip', 'link', 'set', 'wg0', 'mtu', '1280', 'up']);
+  nsRun('pbn-client', ['ip', 'route', 'add', '198.19.1.0/24', 'dev', 'wg0']);
+  c.setupMs['wireguard-go'] = (await first) - t0;
+  o.log(`  wireguard-go set-up (start to first byte): ${String(c.setupMs['wireguard-go'])} ms`);
+  c.runs['wireguard-go'] = measurePath('wireguard-go', o, [
+    { name: 'client', pid: cl.pid },
+    { name: 'gateway', pid: gw.pid },
+  ]);
+  c.rss['wireguard-go client'] = peakRssMiB(cl.pid) ?? Number.NaN;
+  c.rss['wireguard-go gateway'] = peakRssMiB(gw.pid) ?? Number.NaN;
+  await stop(cl);
+  await stop(gw);
+}
+
+async function postern(o: BenchOptions, work: string, c: Collected, procs: Started[]): Promise<void> {
+  const dist = join(o.root, 'dist', 'apps');
+  const missing = ['portal', 'relay', 'gateway', 'headless-client'].filter((a) => !existsSync(join(dist, a, 'main.js')));
+  if (missing.length > 0) {
+    c.notes.postern = `not available: dist/apps/{${missing.join(',')}}/main.js missing (npx nx run-many -t build -p portal relay gateway headless-client)`;
+    o.log(`  ${c.notes.postern}`);
+    return;
+  }
+  const tok = (): string => randomBytes(24).toString('base64url');
+  const gwToken = tok();
+  const clientToken = tok();
+  const relayToken = tok();
+  const hash = (t: string): string => run('node', [join(dist, 'portal', 'main.js'), 'hash-token', t]).trim();
+  const config = join(work, 'portal.yaml');
+  writeFileSync(
+    config,
+    `account: {name: Postern Bench, slug: bench}
+server: {listen: "198.19.0.2:8080", public_url: "http://198.19.0.2:8080"}
+state: {sqlite: ${join(work, 'portal-state.sqlite')}}
+dns:
+  upstreams: [${SRV}]
+groups: [{name: bench}]
+users: [{email: bench@example.com, name: Bench, groups: [bench]}]
+sites: [{name: lab}]
+gateways: [{site: lab, name: bench-gateway, token_hash: "${hash(gwToken)}"}]
+clients: [{user: bench@example.com, name: bench-client, token_hash: "${hash(clientToken)}"}]
+relays: [{name: bench-relay, token_hash: "${hash(relayToken)}"}]
+resources:
+  - {name: lab-net, type: cidr, address: 198.19.1.0/24, sites: [lab]}
+policies: [{group: bench, resource: lab-net}]
+`,
+  );
+  const api = 'ws://198.19.0.2:8080';
+  const portal = startIn('pbn-portal', ['node', join(dist, 'portal', 'main.js'), '--config', config, '--log-format', 'json'], join(work, 'portal.log'));
+  procs.push(portal);
+  let up = false;
+  for (let i = 0; i < 100 && !up; i++) {
+    up = nsRun('pbn-portal', ['curl', '-sf', 'http://198.19.0.2:8080/healthz'], { allowFail: true }).length > 0;
+    if (!up) await sleep(200);
+  }
+  if (!up) {
+    c.notes.postern = 'not available: the portal did not come up within 20 s';
+    return;
+  }
+  const relay = startIn('pbn-relay', ['node', join(dist, 'relay', 'main.js'), '--public-ip4-addr', '198.19.0.3', '--api-url', api, '--log-format', 'json'], join(work, 'relay.log'), { POSTERN_TOKEN: relayToken });
+  procs.push(relay);
+  nsRun('pbn-gw', ['bash', join(dist, 'gateway', 'setup-forwarding.sh'), 'up']);
+  const gwLog = join(work, 'gateway.log');
+  const gw = startIn('pbn-gw', ['node', '--trace-gc', join(dist, 'gateway', 'main.js'), '--log-format', 'json'], gwLog, {
+    POSTERN_TOKEN: gwToken,
+    POSTERN_API_URL: api,
+    POSTERN_ID: 'bench-gateway',
+    POSTERN_CONFIG_DIR: join(work, 'gw-config'),
+  });
+  procs.push(gw);
+  if (!(await waitForLog(gwLog, '"TUN configured"', 30_000))) {
+    c.notes.postern = 'not available: the gateway did not configure its TUN within 30 s';
+    o.log(`  ${c.notes.postern}; log tail: ${readFileSync(gwLog, 'utf8').slice(-800)}`);
+    return;
+  }
+  const clientLog = join(work, 'client.log');
+  const t0 = Date.now();
+  const first = startFirstByteProber();
+  const cl = startIn('pbn-client', ['node', '--trace-gc', join(dist, 'headless-client', 'main.js'), '--dns-control', 'disabled', '--log-format', 'json'], clientLog, {
+    POSTERN_TOKEN: clientToken,
+    POSTERN_API_URL: api,
+    POSTERN_ID: 'bench-client',
+    POSTERN_CONFIG_DIR: join(work, 'client-config'),
+  });
+  procs.push(cl);
+  try {
+    c.setupMs.postern = (await first) - t0;
+  } catch (e) {
+    c.notes.postern = `not available: no byte through the tunnel within 30 s (${e instanceof Error ? e.message : String(e)})`;
+    o.log(`  ${c.notes.postern}; client log tail: ${readFileSync(clientLog, 'utf8').slice(-800)}`);
+    return;
+  }
+  o.log(`  Postern set-up (client start to first byte): ${String(c.setupMs.postern)} ms`);
+  try {
+    c.runs.postern = measurePath('postern', o, [
+      { name: 'client', pid: cl.pid },
+      { name: 'gateway', pid: gw.pid },
+    ]);
+  } catch (e) {
+    c.notes.postern = `failed during measurement: ${e instanceof Error ? e.message : String(e)}`;
+    o.log(`  ${c.notes.postern}`);
+  }
+  c.rss['postern client'] = peakRssMiB(cl.pid) ?? Number.NaN;
+  c.rss['postern gateway'] = peakRssMiB(gw.pid) ?? Number.NaN;
+  c.rss['postern relay'] = peakRssMiB(relay.pid) ?? Number.NaN;
+  c.rss['postern portal'] = peakRssMiB(portal.pid) ?? Number.NaN;
+  await stop(cl);
+  await stop(gw);
+  nsRun('pbn-gw', ['bash', join(dist, 'gateway', 'setup-forwarding.sh'), 'down'], { allowFail: true });
+  c.gc['client'] = parseTraceGc(readFileSync(clientLog, 'utf8'));
+  c.gc['gateway'] = parseTraceGc(readFileSync(gwLog, 'utf8'));
+  mkdirSync(join(o.root, 'dist', 'bench'), { recursive: true });
+}
+
+const RELAY_NOTE = 'not available: postern-client has no relayed (TURN) path yet (NAT traversal not landed)';
+
+function cases(c: Collected): CaseInput[] {
+  const notes = (extra: Partial<Record<PathName, string>> = {}): Partial<Record<PathName, string>> => ({ ...extra, ...(c.notes.postern !== undefined ? { postern: c.notes.postern } : {}) });
+  const tp = (name: string, pick: (m: PathMeasure) => number[], unit = 'Gbit/s'): CaseInput => ({
+    name,
+    unit,
+    better: 'higher',
+    posternPath: 'postern',
+    referencePath: 'wireguard-go',
+    runs: Object.fromEntries(Object.entries(c.runs).map(([p, m]) => [p, pick(m)])),
+    notes: notes(),
+    chart: true,
+  });
+  const out: CaseInput[] = [
+    tp('TCP upload', (m) => m.tcpUp),
+    tp('TCP download (-R)', (m) => m.tcpDown),
+    tp('TCP 4 streams (-P 4)', (m) => m.tcp4),
+    tp('UDP loss-free rate', (m) => m.udpPps, 'packets/s'),
+    {
+      name: 'TCP upload, relayed',
+      unit: 'Gbit/s',
+      better: 'higher',
+      posternPath: 'postern-relay',
+      referencePath: 'coturn',
+      runs: {},
+      notes: { 'postern-relay': RELAY_NOTE, coturn: RELAY_NOTE },
+      chart: true,
+    },
+    {
+      name: 'set-up: start to first byte',
+      unit: 'ms',
+      better: 'lower',
+      posternPath: 'postern',
+      referencePath: 'wireguard-go',
+      runs: Object.fromEntries(Object.entries(c.setupMs).map(([p, v]) => [p, [v]])),
+      notes: notes(),
+    },
+  ];
+  for (const side of ['client', 'gateway']) {
+    out.push({
+      name: `CPU per GB, ${side} side (all TCP runs)`,
+      unit: 'CPU s/GB',
+      better: 'lower',
+      posternPath: 'postern',
+      referencePath: 'wireguard-go',
+      runs: Object.fromEntries(Object.entries(c.runs).filter(([p]) => p !== 'veth').map(([p, m]) => [p, m.cpuPerGb[side] ?? []])),
+      notes: notes(),
+    });
+    out.push({
+      name: `peak RSS, ${side}`,
+      unit: 'MiB',
+      better: 'lower',
+      posternPath: 'postern',
+      referencePath: 'wireguard-go',
+      runs: {
+        ...(c.rss[`wireguard-go ${side}`] !== undefined ? { 'wireguard-go': [c.rss[`wireguard-go ${side}`] ?? Number.NaN] } : {}),
+        ...(c.rss[`postern ${side}`] !== undefined ? { postern: [c.rss[`postern ${side}`] ?? Number.NaN] } : {}),
+      },
+      notes: notes(),
+    });
+  }
+  for (const proc of ['relay', 'portal']) {
+    const v = c.rss[`postern ${proc}`];
+    out.push({ name: `peak RSS, ${proc}`, unit: 'MiB', better: 'lower', posternPath: 'postern', referencePath: 'wireguard-go', runs: v === undefined ? {} : { postern: [v] }, notes: notes({ 'wireguard-go': 'no counterpart' }) });
+  }
+  for (const side of ['client', 'gateway']) {
+    const g = c.gc[side];
+    const gcNote = notes({ 'wireguard-go': 'Go runtime: not measured' });
+    out.push({ name: `GC max pause, ${side} (node --trace-gc, whole run)`, unit: 'ms', better: 'lower', posternPath: 'postern', referencePath: 'wireguard-go', runs: g === undefined ? {} : { postern: [g.maxMs] }, notes: gcNote });
+    out.push({ name: `GC total pause, ${side} (${g === undefined ? '?' : String(g.count)} GCs, whole run)`, unit: 'ms', better: 'lower', posternPath: 'postern', referencePath: 'wireguard-go', runs: g === undefined ? {} : { postern: [g.totalMs] }, notes: gcNote });
+  }
+  return out;
+}

@@ -1,0 +1,3 @@
+import { posternVitest } from '../../tools/vitest-preset';
+
+export default posternVitest(import.meta.dirname);
