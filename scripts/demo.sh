@@ -132,7 +132,7 @@ PIDS+=($!)
 
 step "starting postern-gateway in pdemo-gw (setup-forwarding.sh first)"
 ip netns exec pdemo-gw bash "$DIST/gateway/setup-forwarding.sh" up || fail "setup-forwarding.sh"
-ip netns exec pdemo-gw env POSTERN_TOKEN="$GW_TOKEN" POSTERN_API_URL=ws://198.18.100.2:8080 POSTERN_ID=demo-gateway \
+ip netns exec pdemo-gw env POSTERN_TOKEN="$GW_TOKEN" POSTERN_API_URL=ws://198.18.100.2:8080 POSTERN_ID=demo-gateway POSTERN_TUN_THREADS="${POSTERN_TUN_THREADS:-1}" \
   POSTERN_CONFIG_DIR="$WORK/gw-config" node "$DIST/gateway/main.js" --log-format json >"$WORK/gateway.log" 2>&1 &
 GW_PID=$!
 PIDS+=($GW_PID)
