@@ -73,6 +73,8 @@ export class ConnlibBackend implements SessionBackend {
       if (typeof code === 'string' && NO_NETWORK_CODES.has(code)) throw new SessionStartError('NO_NETWORK', `no route to the portal`, { cause: err });
       throw new SessionStartError('START_FAILED', 'cannot find our address towards the portal', { cause: err });
     }
+    // Without a route the kernel may still "connect" the probe socket, leaving it unbound (0.0.0.0 / ::).
+    if (local === '0.0.0.0' || local === '::') throw new SessionStartError('NO_NETWORK', 'no route to the portal (no local address)');
     const { tunName } = this.opts;
     const state = new ClientState({
       privateKey: new Uint8Array(randomBytes(32)),

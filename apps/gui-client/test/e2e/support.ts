@@ -1,9 +1,9 @@
 // Support for the GUI's browser tests: a real postern-portal (bundled from apps/portal, run as a process),
 // postern-gui / postern-tunnel-service bundles, and Debian's Chromium through playwright-core.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { bundleApp } from '@postern/testing';
 
@@ -83,7 +83,19 @@ export async function buildBundles(): Promise<Bundles> {
     bundleApp(join(ROOT, 'apps/gui-client/src/main.ts'), { ...info, binary: 'postern-gui' }),
     bundleApp(join(ROOT, 'apps/gui-client/src/tunnel-service.ts'), { ...info, binary: 'postern-gui' }),
   ]);
-  for (const x of b) symlinkSync(join(ROOT, 'node_modules'), join(dirname(x.file), 'node_modules'));
+  // As the release build does: native packages from node_modules, the libs' worker files beside the bundle.
+  const workers: string[] = [];
+  for (const libs of ['libs', 'libs/connlib']) {
+    for (const lib of readdirSync(join(ROOT, libs))) {
+      const src = join(ROOT, libs, lib, 'src');
+      if (!existsSync(src)) continue;
+      for (const f of readdirSync(src, { recursive: true })) if (String(f).endsWith('.worker.mjs')) workers.push(join(src, String(f)));
+    }
+  }
+  for (const x of b) {
+    symlinkSync(join(ROOT, 'node_modules'), join(dirname(x.file), 'node_modules'));
+    for (const w of workers) copyFileSync(w, join(dirname(x.file), basename(w)));
+  }
   const [portal, gui, service] = b;
   if (!portal || !gui || !service) throw new Error('bundling failed');
   return { portal: portal.file, gui: gui.file, service: service.file, dispose: () => b.forEach((x) => x.dispose()) };
