@@ -144,6 +144,7 @@ async function run(c: GatewayCliConfig, tokenValue: string): Promise<number> {
     state.shutdown(performance.now());
   });
   await tunnel.stop();
+  log.info({ ...tunnel.stats }, 'tunnel stats');
   await portal.close();
   await configured;
   await tdm.close().catch((err: unknown) => {

@@ -217,6 +217,7 @@ async function run(c: ClientCliConfig, tokenValue: string): Promise<number> {
   await network.close();
   log.info(outcome.kind === 'up' ? 'tunnel is up (--exit)' : 'shutting down');
   await tunnel.stop();
+  log.info({ ...tunnel.stats }, 'tunnel stats');
   await portal.close();
   await configured;
   await dns?.deactivate().catch((err: unknown) => {
