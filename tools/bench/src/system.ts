@@ -10,6 +10,7 @@
 // address: the ceiling), wireguard-go (Debian, MTU 1280, 198.19.2.0/24 inside), Postern direct (portal + gateway
 // + client from dist/apps, the way scripts/demo.sh runs them). Relayed paths are reported "not available" until
 // the client can relay.
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -161,14 +162,14 @@ function measurePath(path: PathName, o: BenchOptions, sides: readonly Side[]): P
 function udpSearch(path: PathName, o: BenchOptions): number {
   const probeS = o.quick ? 1 : 3;
   const steps = o.quick ? 4 : 6;
-  const flat = iperf(probeS, ['-u', '-b', '0', '-l', String(UDP_LEN)]);
+  const flat = iperf(probeS, ['-u', '-b', '0', '-l', String(UDP_LEN), '-w', '4M']);
   let hi = flat.packetsPerSecond * 1.1;
   let lo = 0;
   let best = flat.lostPercent <= 0.1 ? flat.packetsPerSecond : 0;
   if (best > 0) lo = best;
   for (let i = 0; i < steps; i++) {
     const rate = lo === 0 && i === 0 ? hi / 2 : (lo + hi) / 2;
-    const r = iperf(probeS, ['-u', '-b', String(Math.round(rate * UDP_LEN * 8)), '-l', String(UDP_LEN)]);
+    const r = iperf(probeS, ['-u', '-b', String(Math.round(rate * UDP_LEN * 8)), '-l', String(UDP_LEN), '-w', '4M']);
     const ok = r.lostPercent <= 0.1;
     o.log(`  ${path} UDP ${Math.round(rate)} pps offered: ${Math.round(r.packetsPerSecond)} pps received, ${r.lostPercent.toFixed(2)}% lost`);
     if (ok) {
@@ -179,16 +180,19 @@ function udpSearch(path: PathName, o: BenchOptions): number {
   return best;
 }
 
-function startFirstByteProber(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    try {
-      const out = nsRun('pbn-client', ['node', '-e', PROBER], { timeoutMs: 35_000 });
+/** Resolves to the epoch ms of the first byte, or to the error (never rejects: it runs while other steps may throw). */
+function startFirstByteProber(): Promise<number | BenchError> {
+  return new Promise((resolve) => {
+    const child = spawn('ip', ['netns', 'exec', 'pbn-client', 'node', '-e', PROBER], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (d: string) => (out += d));
+    child.once('error', (e) => resolve(new BenchError('NO_FIRST_BYTE', 'the first-byte prober did not start', { cause: e })));
+    child.once('exit', () => {
       const t = Number(out.trim());
-      if (Number.isFinite(t)) resolve(t);
-      else reject(new BenchError('NO_FIRST_BYTE', 'no byte through the tunnel within 30 s'));
-    } catch (e) {
-      reject(new BenchError('NO_FIRST_BYTE', 'no byte through the tunnel within 30 s', { cause: e }));
-    }
+      if (Number.isFinite(t) && t > 0) resolve(t);
+      else resolve(new BenchError('NO_FIRST_BYTE', 'no byte through the tunnel within 30 s'));
+    });
   });
 }
 
@@ -228,7 +232,7 @@ export async function runBench(o: BenchOptions): Promise<Results> {
     c.runs.veth = measurePath('veth', o, []);
     nsRun('pbn-client', ['ip', 'route', 'del', '198.19.1.0/24', 'via', GW_WAN]);
 
-    // 2. wireguard-go, MTU 1280.
+    // 2. wireguard-go, MTU 1280 (device names are unique: the UAPI socket /var/run/wireguard/<name>.sock is not per namespace).
     o.log('path wireguard-go (Debian, MTU 1280)');
     await wireguardGo(o, work, c, procs);
 
@@ -262,22 +266,24 @@ async function wireguardGo(o: BenchOptions, work: string, c: Collected, procs: S
   writeFileSync(join(work, 'c.key'), kc.priv + '\n', { mode: 0o600 });
   writeFileSync(join(work, 'g.key'), kg.priv + '\n', { mode: 0o600 });
   const env = { WG_PROCESS_FOREGROUND: '1', LOG_LEVEL: 'error' };
-  const gw = startIn('pbn-gw', ['wireguard-go', '-f', 'wg0'], join(work, 'wg-gw.log'), env);
+  const gw = startIn('pbn-gw', ['wireguard-go', '-f', 'pbn-wgg'], join(work, 'wg-gw.log'), env);
   procs.push(gw);
-  await sleep(300);
-  nsRun('pbn-gw', ['wg', 'set', 'wg0', 'private-key', join(work, 'g.key'), 'listen-port', '51820', 'peer', kc.pub, 'allowed-ips', '198.19.2.1/32']);
-  nsRun('pbn-gw', ['ip', 'addr', 'add', '198.19.2.2/24', 'dev', 'wg0']);
-  nsRun('pbn-gw', ['ip', 'link', 'set', 'wg0', 'mtu', '1280', 'up']);
+  for (let i = 0; i < 200 && !existsSync('/var/run/wireguard/pbn-wgg.sock'); i++) await sleep(10);
+  nsRun('pbn-gw', ['wg', 'set', 'pbn-wgg', 'private-key', join(work, 'g.key'), 'listen-port', '51820', 'peer', kc.pub, 'allowed-ips', '198.19.2.1/32']);
+  nsRun('pbn-gw', ['ip', 'addr', 'add', '198.19.2.2/24', 'dev', 'pbn-wgg']);
+  nsRun('pbn-gw', ['ip', 'link', 'set', 'pbn-wgg', 'mtu', '1280', 'up']);
   const t0 = Date.now();
   const first = startFirstByteProber();
-  const cl = startIn('pbn-client', ['wireguard-go', '-f', 'wg0'], join(work, 'wg-client.log'), env);
+  const cl = startIn('pbn-client', ['wireguard-go', '-f', 'pbn-wgc'], join(work, 'wg-client.log'), env);
   procs.push(cl);
-  for (let i = 0; i < 100 && !nsRun('pbn-client', ['ip', 'link'], { allowFail: true }).includes('wg0'); i++) await sleep(10);
-  nsRun('pbn-client', ['wg', 'set', 'wg0', 'private-key', join(work, 'c.key'), 'peer', kg.pub, 'endpoint', `${GW_WAN}:51820`, 'allowed-ips', '198.19.1.0/24,198.19.2.2/32']);
-  nsRun('pbn-client', ['ip', 'addr', 'add', '198.19.2.1/24', 'dev', 'wg0']);
-  nsRun('pbn-client', ['ip', 'link', 'set', 'wg0', 'mtu', '1280', 'up']);
-  nsRun('pbn-client', ['ip', 'route', 'add', '198.19.1.0/24', 'dev', 'wg0']);
-  c.setupMs['wireguard-go'] = (await first) - t0;
+  for (let i = 0; i < 100 && !existsSync('/var/run/wireguard/pbn-wgc.sock'); i++) await sleep(10);
+  nsRun('pbn-client', ['wg', 'set', 'pbn-wgc', 'private-key', join(work, 'c.key'), 'peer', kg.pub, 'endpoint', `${GW_WAN}:51820`, 'allowed-ips', '198.19.1.0/24,198.19.2.2/32']);
+  nsRun('pbn-client', ['ip', 'addr', 'add', '198.19.2.1/24', 'dev', 'pbn-wgc']);
+  nsRun('pbn-client', ['ip', 'link', 'set', 'pbn-wgc', 'mtu', '1280', 'up']);
+  nsRun('pbn-client', ['ip', 'route', 'add', '198.19.1.0/24', 'dev', 'pbn-wgc']);
+  const fb = await first;
+  if (fb instanceof BenchError) throw fb;
+  c.setupMs['wireguard-go'] = fb - t0;
   o.log(`  wireguard-go set-up (start to first byte): ${String(c.setupMs['wireguard-go'])} ms`);
   c.runs['wireguard-go'] = measurePath('wireguard-go', o, [
     { name: 'client', pid: cl.pid },
@@ -359,13 +365,13 @@ policies: [{group: bench, resource: lab-net}]
     POSTERN_CONFIG_DIR: join(work, 'client-config'),
   });
   procs.push(cl);
-  try {
-    c.setupMs.postern = (await first) - t0;
-  } catch (e) {
-    c.notes.postern = `not available: no byte through the tunnel within 30 s (${e instanceof Error ? e.message : String(e)})`;
+  const fb = await first;
+  if (fb instanceof BenchError) {
+    c.notes.postern = `not available: ${fb.message}`;
     o.log(`  ${c.notes.postern}; client log tail: ${readFileSync(clientLog, 'utf8').slice(-800)}`);
     return;
   }
+  c.setupMs.postern = fb - t0;
   o.log(`  Postern set-up (client start to first byte): ${String(c.setupMs.postern)} ms`);
   try {
     c.runs.postern = measurePath('postern', o, [
