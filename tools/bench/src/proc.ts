@@ -45,9 +45,9 @@ export function startIn(ns: string, args: readonly string[], log: string, env: R
 
 export async function stop(p: Started | undefined, graceMs = 3000): Promise<void> {
   if (p === undefined || p.child.exitCode !== null || p.child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => p.child.once('exit', () => resolve()));
+  const exited = new Promise<void>((resolve) => p.child.once('exit', () => { resolve(); }));
   p.child.kill('SIGTERM');
-  const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), graceMs));
+  const timer = new Promise<'timeout'>((resolve) => setTimeout(() => { resolve('timeout'); }, graceMs));
   if ((await Promise.race([exited, timer])) === 'timeout') {
     p.child.kill('SIGKILL');
     await exited;

@@ -187,7 +187,7 @@ function startFirstByteProber(): Promise<number | BenchError> {
     let out = '';
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (d: string) => (out += d));
-    child.once('error', (e) => resolve(new BenchError('NO_FIRST_BYTE', 'the first-byte prober did not start', { cause: e })));
+    child.once('error', (e) => { resolve(new BenchError('NO_FIRST_BYTE', 'the first-byte prober did not start', { cause: e })); });
     child.once('exit', () => {
       const t = Number(out.trim());
       if (Number.isFinite(t) && t > 0) resolve(t);

@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { aggregateCase, buildResults, median, ratio, toMarkdown, toSvg } from '../../src/aggregate';
+import { parseTraceGc } from '../../src/proc';
+import { parseIperf } from '../../src/system';
+
+describe('median', () => {
+  it('takes the middle of an odd count, the mean of the middle two of an even count, ignores NaN', () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(median([5])).toBe(5);
+    expect(median([Number.NaN, 7, 1, 4])).toBe(4);
+    expect(median([])).toBeNull();
+    expect(median([Number.NaN])).toBeNull();
+  });
+});
+
+describe('ratio', () => {
+  it('is postern / reference, null when either is missing or the reference is 0', () => {
+    expect(ratio(2, 0.5)).toBe(4);
+    expect(ratio(null, 1)).toBeNull();
+    expect(ratio(1, null)).toBeNull();
+    expect(ratio(1, 0)).toBeNull();
+  });
+});
+
+describe('results shape', () => {
+  const results = buildResults(
+    [
+      { name: 'TCP upload', unit: 'Gbit/s', better: 'higher', posternPath: 'postern', referencePath: 'wireguard-go', runs: { veth: [6, 7, 5], 'wireguard-go': [0.7, 0.6, 0.8], postern: [2.1, 1.9, 2.0] }, chart: true },
+      { name: 'relayed', unit: 'Gbit/s', better: 'higher', posternPath: 'postern-relay', referencePath: 'coturn', runs: {}, notes: { 'postern-relay': 'not available: no relay path' } },
+    ],
+    { mode: 'quick', loadavgStart: '1.00 2.00 3.00' },
+    new Date('2026-11-25T22:00:00Z'),
+  );
+
+  it('has cases with name, unit, postern, reference, ratio and runs', () => {
+    const json = JSON.parse(JSON.stringify(results)) as { cases: Record<string, unknown>[] };
+    expect(json.cases).toHaveLength(2);
+    const first = json.cases[0];
+    expect(first).toMatchObject({ name: 'TCP upload', unit: 'Gbit/s', postern: 2, reference: 0.7, runs: { postern: [2.1, 1.9, 2.0] } });
+    expect(first?.['ratio']).toBeCloseTo(2 / 0.7, 10);
+    expect(json.cases[1]).toMatchObject({ name: 'relayed', postern: null, reference: null, ratio: null, notes: { 'postern-relay': 'not available: no relay path' } });
+  });
+
+  it('keeps every path median (ceiling included)', () => {
+    expect(aggregateCase({ name: 'x', unit: 'u', better: 'lower', posternPath: 'postern', referencePath: 'veth', runs: { veth: [1, 3] } }).medians).toEqual({ veth: 2 });
+  });
+
+  it('renders a markdown table with n/a for unavailable paths, and an SVG with one group per chart case', () => {
+    const md = toMarkdown(results);
+    expect(md).toContain('| TCP upload | Gbit/s | 6.00 | 0.70 | 2.00 |');
+    expect(md).toContain('2.86x');
+    expect(md).toContain('| relayed | Gbit/s |  |  |  | n/a |');
+    expect(md).toContain('loadavgStart: 1.00 2.00 3.00');
+    const svg = toSvg(results);
+    expect(svg.startsWith('<svg')).toBe(true);
+    expect(svg.match(/<rect x=/g)?.length).toBe(3 + 5); // three bars + five legend swatches
+  });
+});
+
+describe('parsers', () => {
+  it('reads TCP and UDP iperf3 JSON', () => {
+    const tcp = parseIperf(JSON.stringify({ end: { sum_received: { bits_per_second: 1e9, bytes: 1.25e9 } } }), false);
+    expect(tcp).toMatchObject({ bitsPerSecond: 1e9, bytes: 1.25e9 });
+    const udp = parseIperf(JSON.stringify({ end: { sum: { seconds: 2, packets: 1000, lost_packets: 10, lost_percent: 1, bits_per_second: 5e6, bytes: 1.2e6 } } }), true);
+    expect(udp.packetsPerSecond).toBe(495);
+    expect(udp.lostPercent).toBe(1);
+  });
+
+  it('sums node --trace-gc pauses', () => {
+    const log = [
+      '[123:0x5d]      512 ms: Scavenge 4.1 (6.0) -> 3.2 (7.0) MB, 0.52 / 0.00 ms  (average mu = 1.000) allocation failure;',
+      '{"level":30,"msg":"TUN configured"}',
+      '[123:0x5d]     2210 ms: Mark-Compact 20.4 (25.0) -> 12.1 (24.0) MB, 3.25 / 0.10 ms  (+ 1.2 ms in 12 steps) finalize;',
+    ].join('\n');
+    expect(parseTraceGc(log)).toEqual({ count: 2, totalMs: 3.77, maxMs: 3.25 });
+  });
+});
