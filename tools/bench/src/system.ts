@@ -253,6 +253,8 @@ export async function runBench(o: BenchOptions): Promise<Results> {
     loadavgEnd: loadAverage(),
     wireguardGo: run('dpkg-query', ['-W', '-f=${Version}', 'wireguard-go'], { allowFail: true }).trim() || 'unknown',
     iperf3: (run('iperf3', ['--version'], { allowFail: true }).split('\n')[0] ?? '').trim(),
+    posternGateway: run('node', [join(o.root, 'dist', 'apps', 'gateway', 'main.js'), '--version'], { allowFail: true }).trim() || 'not built',
+    posternClient: run('node', [join(o.root, 'dist', 'apps', 'headless-client', 'main.js'), '--version'], { allowFail: true }).trim() || 'not built',
   }, new Date());
 }
 
