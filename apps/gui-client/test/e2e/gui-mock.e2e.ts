@@ -16,19 +16,25 @@ let page: Page;
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   bundles = await buildBundles();
+  cleanups.push(() => {
+    bundles.dispose();
+  });
   dirs = guiDirs('pgui-mock-');
+  cleanups.push(() => {
+    cleanupDir(dirs.base);
+  });
   portal = await startPortal(bundles.portal, dirs.base, '127.0.0.1');
+  cleanups.push(() => portal.proc.stop());
   gui = await startGui(bundles.gui, dirs, ['--mock-tunnel', '--portal-url', portal.url]);
+  cleanups.push(() => gui.proc.stop());
   browser = await launchBrowser(dirs.base);
+  cleanups.push(() => browser.close());
   page = browser.pages()[0] ?? (await browser.newPage());
 });
 
+const cleanups: (() => Promise<void> | void)[] = [];
 afterAll(async () => {
-  await browser?.close();
-  await gui?.proc.stop();
-  await portal?.proc.stop();
-  bundles?.dispose();
-  if (dirs) cleanupDir(dirs.base);
+  for (const c of cleanups.reverse()) await c();
 });
 
 const shot = (name: string): Promise<Buffer> => page.screenshot({ path: join(ARTIFACTS, `mock-${name}.png`), fullPage: true });
@@ -64,7 +70,7 @@ describe('postern-gui --mock-tunnel in Chromium', () => {
 
   it('copies an address', async () => {
     await page.click('tr[data-resource=lab-web] button.copy');
-    await expect.poll(() => page.evaluate(() => (window as unknown as { lastCopied?: string }).lastCopied)).toBe('*.lab.corp.example');
+    await expect.poll(() => page.evaluate('window.lastCopied')).toBe('*.lab.corp.example');
   });
 
   it('toggles the Internet resource', async () => {

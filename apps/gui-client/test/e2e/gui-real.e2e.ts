@@ -30,11 +30,12 @@ function removeHostLink(): void {
 
 let bundles: Bundles;
 let dirs: GuiDirs;
-let ns: Netns | undefined;
+let ns: Netns;
 let portal: { proc: Proc; url: string };
 let service: Proc;
 let gui: { proc: Proc; launchUrl: string; origin: string };
 let browser: BrowserContext;
+const cleanups: (() => Promise<void> | void)[] = [];
 let page: Page;
 
 const shot = (name: string): Promise<Buffer> => page.screenshot({ path: join(ARTIFACTS, `real-${name}.png`), fullPage: true });
@@ -46,31 +47,38 @@ describe.skipIf(!isRoot)('postern-gui + postern-tunnel-service + portal, for rea
     removeLeftovers('pgui');
     removeHostLink();
     bundles = await buildBundles();
+    cleanups.push(() => {
+      bundles.dispose();
+    });
     dirs = guiDirs('pgui-real-');
+    cleanups.push(() => {
+      cleanupDir(dirs.base);
+    });
     ns = await Netns.create(NS);
+    cleanups.push(() => ns.destroy());
     await run('ip', ['link', 'add', 'pgui-h', 'type', 'veth', 'peer', 'name', 'pgui-n', 'netns', NS]);
     await run('ip', ['addr', 'add', '198.18.48.1/24', 'dev', 'pgui-h']);
     await run('ip', ['link', 'set', 'pgui-h', 'up']);
     // pgui-n stays down, without an address: no network in the namespace yet.
     portal = await startPortal(bundles.portal, dirs.base, '198.18.48.1');
+    cleanups.push(() => portal.proc.stop());
     service = startProc('ip', ['netns', 'exec', NS, process.execPath, bundles.service, '--tun-name', TUN, '--dns-control', 'disabled', '--log-format', 'json', '--log-filter', 'debug'], dirsEnv(dirs));
+    cleanups.push(async () => {
+      if (process.env['PGUI_DEBUG'] !== undefined) process.stdout.write(`--- service output ---\n${service.out}\n`);
+      await service.stop();
+    });
     await waitFor('the IPC socket', () => (existsSync(join(dirs.runtime, 'tunnel.sock')) ? true : undefined), 20_000, service);
     gui = await startGui(bundles.gui, dirs, ['--portal-url', portal.url]);
+    cleanups.push(() => gui.proc.stop()); // the GUI running at the end (the test replaces it)
     browser = await launchBrowser(dirs.base);
+    cleanups.push(() => browser.close());
     page = browser.pages()[0] ?? (await browser.newPage());
   }, 120_000);
 
   afterAll(async () => {
-    if (process.env['PGUI_DEBUG'] !== undefined) process.stdout.write(`--- service output ---\n${service?.out ?? ''}\n`);
-    await browser?.close();
-    await gui?.proc.stop();
-    await service?.stop();
-    await portal?.proc.stop();
-    await ns?.destroy();
+    for (const c of cleanups.reverse()) await c();
     removeHostLink();
     removeLeftovers('pgui');
-    bundles?.dispose();
-    if (dirs) cleanupDir(dirs.base);
   });
 
   it('signs in; with the network down the service waits, and connects by itself when it comes back', async () => {
@@ -85,21 +93,21 @@ describe.skipIf(!isRoot)('postern-gui + postern-tunnel-service + portal, for rea
     await page.waitForURL(`${gui.origin}/`);
     await expect.poll(status, { timeout: 10_000 }).toBe('WaitingForNetwork');
     await shot('02-waiting-for-network');
-    await ns?.exec('ip', ['addr', 'add', '198.18.48.2/24', 'dev', 'pgui-n']);
-    await ns?.exec('ip', ['link', 'set', 'pgui-n', 'up']);
+    await ns.exec('ip', ['addr', 'add', '198.18.48.2/24', 'dev', 'pgui-n']);
+    await ns.exec('ip', ['link', 'set', 'pgui-n', 'up']);
     await expect.poll(status, { timeout: 20_000 }).toBe('Connected');
     await expect.poll(() => page.locator('#resources tbody tr').count(), { timeout: 10_000 }).toBe(2);
     expect(await page.locator('tr[data-resource=lab-net] .address').textContent()).toBe('198.18.49.0/24');
-    const routes = await ns?.exec('ip', ['route', 'show', 'table', ROUTE_TABLE]);
+    const routes = await ns.exec('ip', ['route', 'show', 'table', ROUTE_TABLE]);
     expect(routes).toContain(`198.18.49.0/24 dev ${TUN}`);
     await shot('03-connected');
   });
 
   it('toggles the Internet resource: default routes through the TUN appear', async () => {
     await page.check('#internet');
-    await expect.poll(async () => ns?.exec('ip', ['route', 'show', 'table', ROUTE_TABLE]), { timeout: 10_000 }).toMatch(new RegExp(`^default dev ${TUN}`, 'm'));
+    await expect.poll(async () => ns.exec('ip', ['route', 'show', 'table', ROUTE_TABLE]), { timeout: 10_000 }).toMatch(new RegExp(`^default dev ${TUN}`, 'm'));
     await page.uncheck('#internet');
-    await expect.poll(async () => ns?.exec('ip', ['route', 'show', 'table', ROUTE_TABLE]), { timeout: 10_000 }).not.toMatch(/^default/m);
+    await expect.poll(async () => ns.exec('ip', ['route', 'show', 'table', ROUTE_TABLE]), { timeout: 10_000 }).not.toMatch(/^default/m);
   });
 
   it('changes settings: the service stores the log filter', async () => {
@@ -135,7 +143,7 @@ describe.skipIf(!isRoot)('postern-gui + postern-tunnel-service + portal, for rea
     await page.click('#sign-out');
     await page.locator('#sign-in').waitFor({ state: 'visible' });
     await expect.poll(status).toBe('Idle');
-    await expect.poll(async () => ns?.exec('ip', ['route', 'show', 'table', ROUTE_TABLE]), { timeout: 10_000 }).not.toContain(TUN);
+    await expect.poll(async () => ns.exec('ip', ['route', 'show', 'table', ROUTE_TABLE]), { timeout: 10_000 }).not.toContain(TUN);
     await shot('06-signed-out');
     expect(service.child.exitCode).toBeNull();
   });

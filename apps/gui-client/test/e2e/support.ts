@@ -47,15 +47,23 @@ export function startProc(cmd: string, args: readonly string[], env: NodeJS.Proc
     out: '',
     stop: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      const exited = new Promise<void>((resolve) => {
+        child.once('exit', () => {
+          resolve();
+        });
+      });
       child.kill('SIGTERM');
       const t = setTimeout(() => child.kill('SIGKILL'), 8000);
       await exited;
       clearTimeout(t);
     },
   };
-  child.stdout?.on('data', (d: Buffer) => (p.out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (p.out += d.toString()));
+  child.stdout.on('data', (d: Buffer) => {
+    p.out += d.toString();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    p.out += d.toString();
+  });
   return p;
 }
 
@@ -97,8 +105,10 @@ export async function buildBundles(): Promise<Bundles> {
     for (const w of workers) copyFileSync(w, join(dirname(x.file), basename(w)));
   }
   const [portal, gui, service] = b;
-  if (!portal || !gui || !service) throw new Error('bundling failed');
-  return { portal: portal.file, gui: gui.file, service: service.file, dispose: () => b.forEach((x) => x.dispose()) };
+  return { portal: portal.file, gui: gui.file, service: service.file, dispose: () => {
+      for (const x of b) x.dispose();
+    },
+  };
 }
 
 /** Starts the portal on `host` (port chosen by the kernel); resolves with its base URL. */
