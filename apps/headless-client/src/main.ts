@@ -125,10 +125,15 @@ async function run(c: ClientCliConfig, tokenValue: string): Promise<number> {
         const r = await tdm.setIps(t.ipv4, t.ipv6);
         const routes = splitRoutes(t.routes);
         await tdm.setRoutes(routes.v4, r.ipv6 ? routes.v6 : []);
-        // The DNS stub resolver (sentinels) is the DNS task's; until then the system uses the portal's upstreams.
-        if (dns !== undefined && t.upstreamDns.length > 0) await dns.setDns(t.upstreamDns, t.searchDomain);
         log.info({ ipv4: t.ipv4, routes: t.routes.length }, 'TUN configured');
         tunnelUp();
+        // The DNS stub resolver (sentinels) is the DNS task's; until then the system uses the portal's upstreams.
+        // A DNS failure does not take the tunnel down: the routes stay.
+        if (dns !== undefined && t.upstreamDns.length > 0) {
+          await dns.setDns(t.upstreamDns, t.searchDomain).catch((err: unknown) => {
+            log.warn(`setting DNS (${dns.method}) failed: ${errWithSources(err)}`);
+          });
+        }
       })
       .catch((err: unknown) => {
         log.error(`configuring the TUN failed: ${errWithSources(err)}`);
