@@ -12,7 +12,7 @@
 // the client can relay.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildResults, type CaseInput, type PathName, type Results } from './aggregate';
@@ -242,6 +242,11 @@ export async function runBench(o: BenchOptions): Promise<Results> {
   } finally {
     for (const p of procs.reverse()) await stop(p);
     cleanupLeftovers();
+    // Keep the process logs (counters at shutdown, --trace-gc lines) for a look afterwards.
+    const logs = join(o.root, 'dist', 'bench', 'logs');
+    rmSync(logs, { recursive: true, force: true });
+    mkdirSync(logs, { recursive: true });
+    for (const f of readdirSync(work).filter((n) => n.endsWith('.log'))) copyFileSync(join(work, f), join(logs, f));
     rmSync(work, { recursive: true, force: true });
   }
   return buildResults(cases(c), {
@@ -393,7 +398,6 @@ policies: [{group: bench, resource: lab-net}]
   nsRun('pbn-gw', ['bash', join(dist, 'gateway', 'setup-forwarding.sh'), 'down'], { allowFail: true });
   c.gc['client'] = parseTraceGc(readFileSync(clientLog, 'utf8'));
   c.gc['gateway'] = parseTraceGc(readFileSync(gwLog, 'utf8'));
-  mkdirSync(join(o.root, 'dist', 'bench'), { recursive: true });
 }
 
 const RELAY_NOTE = 'not available: postern-client has no relayed (TURN) path yet (NAT traversal not landed)';
