@@ -78,6 +78,7 @@ export async function waitFor<T>(what: string, f: () => T | undefined, ms = 20_0
 }
 
 export interface Bundles {
+  readonly gateway: string;
   readonly portal: string;
   readonly gui: string;
   readonly service: string;
@@ -87,6 +88,7 @@ export interface Bundles {
 export async function buildBundles(): Promise<Bundles> {
   const info = { version: '0.0.0-test', gitSha: 'e2e' };
   const b = await Promise.all([
+    bundleApp(join(ROOT, 'apps/gateway/src/main.ts'), { ...info, binary: 'postern-gateway' }),
     bundleApp(join(ROOT, 'apps/portal/src/main.ts'), { ...info, binary: 'postern-portal' }),
     bundleApp(join(ROOT, 'apps/gui-client/src/main.ts'), { ...info, binary: 'postern-gui' }),
     bundleApp(join(ROOT, 'apps/gui-client/src/tunnel-service.ts'), { ...info, binary: 'postern-gui' }),
@@ -104,8 +106,8 @@ export async function buildBundles(): Promise<Bundles> {
     symlinkSync(join(ROOT, 'node_modules'), join(dirname(x.file), 'node_modules'));
     for (const w of workers) copyFileSync(w, join(dirname(x.file), basename(w)));
   }
-  const [portal, gui, service] = b;
-  return { portal: portal.file, gui: gui.file, service: service.file, dispose: () => {
+  const [gateway, portal, gui, service] = b;
+  return { gateway: gateway.file, portal: portal.file, gui: gui.file, service: service.file, dispose: () => {
       for (const x of b) x.dispose();
     },
   };
