@@ -70,6 +70,8 @@ describe.runIf(isRoot)('tunnel end to end (portal, gateways, client in namespace
     expect(r.body).toMatch(/Hello from the lab network/);
     expect(r.body).toMatch(/from 198\.18\.25\.[12]/); // masqueraded by the gateway
     expect(client.output).toMatch(/"connected to gateway"/);
+    // the gateway's health check says ready once it has joined the portal
+    expect((await curl(world.get('ptn-gw1'), 'http://127.0.0.1:8080/readyz')).body).toBe('ready\n');
   });
 
   it('cannot reach a CIDR resource it is not authorised for', async () => {
