@@ -187,6 +187,20 @@ export class ConnlibBackend implements SessionBackend {
           state.reset(performance.now());
         });
         portal.reconnect();
+        // The route to the portal may leave from another address now: refresh our host candidate.
+        outwardAddress(s.apiUrl).then(
+          (addr) => {
+            if (stopped || addr === local || addr === '0.0.0.0' || addr === '::') return;
+            local = addr;
+            tunnel.withState(() => {
+              state.setLocalAddresses([socket.addr(addr, socket.local.port)], performance.now());
+            });
+            log.info('our address towards the portal changed');
+          },
+          (err: unknown) => {
+            log.debug(`no route to the portal after a network change: ${errWithSources(err)}`);
+          },
+        );
       },
       stop,
     };
