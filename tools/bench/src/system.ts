@@ -31,6 +31,8 @@ const SRV = '198.19.1.10';
 const GW_WAN = '198.19.0.4';
 const FIRST_BYTE_PORT = 7001;
 const UDP_LEN = 1200;
+/** Extra node flags for the Postern gateway and client, e.g. BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
+const NODE_FLAGS = (process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
 
 /** Removes every pbn-* namespace (and the processes in it). */
 export function cleanupLeftovers(): void {
@@ -205,7 +207,22 @@ async function waitForLog(file: string, needle: string, ms: number): Promise<boo
   return false;
 }
 
+/** The `time` of the first JSON log line whose msg is `msg` (pino epoch ms), or null. */
+export function logTime(log: string, msg: string): number | null {
+  for (const line of log.split('\n')) {
+    if (!line.startsWith('{') || !line.includes(msg)) continue;
+    try {
+      const d = JSON.parse(line) as { time?: unknown; msg?: unknown };
+      if (d.msg === msg && typeof d.time === 'number') return d.time;
+    } catch (e) {
+      if (!(e instanceof SyntaxError)) throw e;
+    }
+  }
+  return null;
+}
+
 interface Collected {
+  connectedMs?: number;
   readonly runs: Partial<Record<PathName, PathMeasure>>;
   readonly setupMs: Partial<Record<PathName, number>>;
   readonly rss: Record<string, number>;
@@ -350,7 +367,7 @@ policies: [{group: bench, resource: lab-net}]
   procs.push(relay);
   nsRun('pbn-gw', ['bash', join(dist, 'gateway', 'setup-forwarding.sh'), 'up']);
   const gwLog = join(work, 'gateway.log');
-  const gw = startIn('pbn-gw', ['node', '--trace-gc', join(dist, 'gateway', 'main.js'), '--log-format', 'json'], gwLog, {
+  const gw = startIn('pbn-gw', ['node', '--trace-gc', ...NODE_FLAGS, join(dist, 'gateway', 'main.js'), '--log-format', 'json'], gwLog, {
     POSTERN_TOKEN: gwToken,
     POSTERN_API_URL: api,
     POSTERN_ID: 'bench-gateway',
@@ -365,7 +382,7 @@ policies: [{group: bench, resource: lab-net}]
   const clientLog = join(work, 'client.log');
   const t0 = Date.now();
   const first = startFirstByteProber();
-  const cl = startIn('pbn-client', ['node', '--trace-gc', join(dist, 'headless-client', 'main.js'), '--dns-control', 'disabled', '--log-format', 'json'], clientLog, {
+  const cl = startIn('pbn-client', ['node', '--trace-gc', ...NODE_FLAGS, join(dist, 'headless-client', 'main.js'), '--dns-control', 'disabled', '--log-format', 'json'], clientLog, {
     POSTERN_TOKEN: clientToken,
     POSTERN_API_URL: api,
     POSTERN_ID: 'bench-client',
@@ -379,6 +396,8 @@ policies: [{group: bench, resource: lab-net}]
     return;
   }
   c.setupMs.postern = fb - t0;
+  const connectedAt = logTime(readFileSync(clientLog, 'utf8'), 'connected to gateway');
+  if (connectedAt !== null) c.connectedMs = connectedAt - t0;
   o.log(`  Postern set-up (client start to first byte): ${String(c.setupMs.postern)} ms`);
   try {
     c.runs.postern = measurePath('postern', o, [
@@ -428,6 +447,15 @@ function cases(c: Collected): CaseInput[] {
       runs: {},
       notes: { 'postern-relay': RELAY_NOTE, coturn: RELAY_NOTE },
       chart: true,
+    },
+    {
+      name: "set-up: client start to 'connected to gateway' (client log)",
+      unit: 'ms',
+      better: 'lower',
+      posternPath: 'postern',
+      referencePath: 'wireguard-go',
+      runs: c.connectedMs === undefined ? {} : { postern: [c.connectedMs] },
+      notes: notes({ 'wireguard-go': 'no such log line' }),
     },
     {
       name: 'set-up: start to first byte',

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { aggregateCase, buildResults, median, ratio, toMarkdown, toSvg } from '../../src/aggregate';
 import { parseTraceGc } from '../../src/proc';
-import { parseIperf } from '../../src/system';
+import { logTime, parseIperf } from '../../src/system';
 
 describe('median', () => {
   it('takes the middle of an odd count, the mean of the middle two of an even count, ignores NaN', () => {
@@ -74,5 +74,13 @@ describe('parsers', () => {
       '[123:0x5d]     2210 ms: Mark-Compact 20.4 (25.0) -> 12.1 (24.0) MB, 3.25 / 0.10 ms  (+ 1.2 ms in 12 steps) finalize;',
     ].join('\n');
     expect(parseTraceGc(log)).toEqual({ count: 2, totalMs: 3.77, maxMs: 3.25 });
+  });
+});
+
+describe('logTime', () => {
+  it('finds the pino time of the first line with that msg', () => {
+    const log = ['[1:0x1] 5 ms: Scavenge 1 (2) -> 1 (2) MB, 0.1 / 0 ms', '{"time":100,"msg":"TUN configured"}', '{"time":250,"msg":"connected to gateway"}', '{"time":900,"msg":"connected to gateway"}'].join('\n');
+    expect(logTime(log, 'connected to gateway')).toBe(250);
+    expect(logTime(log, 'stopped')).toBeNull();
   });
 });
