@@ -16,6 +16,8 @@ export interface Resource {
   readonly siteIds: readonly string[];
   filters: Filters;
   engine: FilterEngine;
+  /** DNS resources: the address families their proxy IPs are handed out for. */
+  readonly ipStack: 'dual' | 'ipv4_only' | 'ipv6_only';
 }
 
 /** Resource types the client routes; device pools are for client-to-client (not built yet). */
@@ -24,12 +26,12 @@ export function toResource(r: ClientResource): Resource | undefined {
     case 'cidr': {
       const cidr = parseCidr(r.address);
       if (cidr === undefined) return undefined;
-      return { id: r.id, type: 'cidr', name: r.name, address: r.address, cidr, siteIds: r.sites.map((s) => s.id), filters: r.filters, engine: FilterEngine.from(r.filters) };
+      return { id: r.id, type: 'cidr', name: r.name, address: r.address, cidr, siteIds: r.sites.map((s) => s.id), filters: r.filters, engine: FilterEngine.from(r.filters), ipStack: 'dual' };
     }
     case 'dns':
-      return { id: r.id, type: 'dns', name: r.name, address: r.address, cidr: undefined, siteIds: r.sites.map((s) => s.id), filters: r.filters, engine: FilterEngine.from(r.filters) };
+      return { id: r.id, type: 'dns', name: r.name, address: r.address, cidr: undefined, siteIds: r.sites.map((s) => s.id), filters: r.filters, engine: FilterEngine.from(r.filters), ipStack: r.ip_stack };
     case 'internet':
-      return { id: r.id, type: 'internet', name: r.name, address: undefined, cidr: undefined, siteIds: r.sites.map((s) => s.id), filters: [], engine: FilterEngine.PERMIT_ALL };
+      return { id: r.id, type: 'internet', name: r.name, address: undefined, cidr: undefined, siteIds: r.sites.map((s) => s.id), filters: [], engine: FilterEngine.PERMIT_ALL, ipStack: 'dual' };
     default:
       return undefined;
   }
@@ -37,7 +39,7 @@ export function toResource(r: ClientResource): Resource | undefined {
 
 /** Whether a change of the resource invalidates its authorisation (address or sites differ). */
 export function needsNewAuthorization(a: Resource, b: Resource): boolean {
-  return a.type !== b.type || a.address !== b.address || a.siteIds.length !== b.siteIds.length || a.siteIds.some((s, i) => b.siteIds[i] !== s);
+  return a.type !== b.type || a.address !== b.address || a.ipStack !== b.ipStack || a.siteIds.length !== b.siteIds.length || a.siteIds.some((s, i) => b.siteIds[i] !== s);
 }
 
 export class ClientResources {

@@ -16,7 +16,8 @@ import { decodeKey, type AuthorizationCreated, type ClientEgressMessage, type Cl
 import { Node, type NetAddr, type NodeEvent, type Transmit } from '@postern/snownet';
 import { FilterEngine } from '../filter';
 import { inRanges, PEER_RANGES, PROXY_RANGES, SENTINEL_RANGES } from '../ranges';
-import type { ClientEvent, ClientStateConfig, DropCounters, ResourceView, TunConfig } from '../types';
+import type { ClientDnsHook, ClientEvent, ClientStateConfig, DropCounters, ResourceView, TunConfig } from '../types';
+import { ClientDns, type DnsForward } from '../dns/client-dns';
 import { ClientResources, needsNewAuthorization, toResource, type Resource } from './resources';
 
 /** request_authorization is re-sent at most this often while traffic for the resource continues. */
@@ -59,6 +60,9 @@ export class ClientState {
   private readonly maxBuffered: number;
   private readonly view: IpPacket;
   readonly drops: DropCounters = {};
+  /** DNS: sentinels, stub resolver, proxy-IP NAT set-up (`config.dns` replaces the sentinel/proxy lookups in tests). */
+  readonly dns: ClientDns;
+  private readonly dnsHook: ClientDnsHook;
 
   constructor(private readonly config: ClientStateConfig) {
     this.node = new Node({
@@ -71,7 +75,9 @@ export class ClientState {
       ...(config.persistentKeepaliveS === undefined ? {} : { persistentKeepalive: config.persistentKeepaliveS }),
     });
     this.publicKey = this.node.publicKey;
-    this.resources = new ClientResources(config.internetResourceActive ?? false, config.dns);
+    this.dns = new ClientDns(config.rng);
+    this.dnsHook = config.dns ?? this.dns;
+    this.resources = new ClientResources(config.internetResourceActive ?? false, this.dnsHook);
     this.maxBuffered = config.maxBufferedPackets ?? DEFAULT_MAX_BUFFERED;
     this.view = reusableView();
   }
@@ -89,7 +95,7 @@ export class ClientState {
     const family = p.version;
     const off = p.destinationOffset;
     if (inRanges(SENTINEL_RANGES, p.bytes, off, family)) {
-      const answer = this.config.dns?.handleSentinelPacket(p, now);
+      const answer = this.dnsHook.handleSentinelPacket(p, now);
       if (answer !== undefined) this.tunWrites.push(answer);
       return undefined;
     }
@@ -109,6 +115,7 @@ export class ClientState {
       this.buffer(resource, packet, now);
       return undefined;
     }
+    if (resource.type === 'dns' && !this.natReady(auth.gatewayId, resource.id, p, now)) return undefined;
     return this.send(auth.gatewayId, packet, now, out);
   }
 
@@ -152,6 +159,7 @@ export class ClientState {
         this.events.push({ type: 'authorizationFailed', resourceId: msg.payload.resource_id, reason: msg.payload.reason });
         break;
       case 'reject_access':
+        this.dns.forgetResource(msg.payload.resource_id);
         this.authorizations.delete(msg.payload.resource_id);
         this.pending.delete(msg.payload.resource_id);
         this.resourcesChanged();
@@ -171,6 +179,7 @@ export class ClientState {
 
   handleTimeout(now: number): void {
     this.node.handleTimeout(now);
+    this.dns.handleTimeout(now);
     this.drainNode(now);
   }
 
@@ -201,7 +210,22 @@ export class ClientState {
   }
 
   pollTunWrite(): Uint8Array | undefined {
-    return this.tunWrites.shift();
+    return this.tunWrites.shift() ?? this.dns.pollTunWrite();
+  }
+
+  /** A DNS query the IO shell sends to a real upstream from a socket that bypasses the tunnel. */
+  pollDnsForward(): DnsForward | undefined {
+    return this.dns.pollForward();
+  }
+
+  /** An upstream's answer to a forwarded query (the answer for the asker is queued for the TUN). */
+  handleDnsUpstreamResponse(fromIp: string, fromPort: number, data: Uint8Array, now: number): void {
+    this.dns.handleUpstreamResponse(fromIp, fromPort, data, now);
+  }
+
+  /** The system's resolvers (read by the IO shell before DNS control rewrites them): upstreams when the portal gives none. */
+  setSystemResolvers(servers: readonly string[]): void {
+    if (this.dns.setUpstreams(undefined, servers)) this.tunConfigChanged();
   }
 
   pollPortalMessage(): ClientEgressMessage | undefined {
@@ -213,7 +237,9 @@ export class ClientState {
   }
 
   pollTimeout(): number | undefined {
-    return this.node.pollTimeout();
+    const a = this.node.pollTimeout();
+    const b = this.dns.pollTimeout();
+    return a === undefined ? b : b === undefined ? a : Math.min(a, b);
   }
 
   resourceViews(): ResourceView[] {
@@ -283,10 +309,37 @@ export class ClientState {
     this.pending.delete(a.resource_id);
     // Flushed in order: the connection queues them until its handshake completes.
     for (const packet of pending?.packets ?? []) {
+      if (resource.type === 'dns' && !this.natReadyBytes(a.gateway_id, resource.id, packet, now)) continue;
       const r = this.node.encapsulate(a.gateway_id, packet, now);
       if (r.kind === 'transmit') this.transmits.push(copyTransmit(r.transmit));
     }
     this.resourcesChanged();
+  }
+
+  /** DNS resource traffic waits until the gateway has set up the NAT for the name (assigned_ips -> Active). */
+  private natReady(gatewayId: string, resourceId: string, p: IpPacket, now: number): boolean {
+    const g = this.dns.gate(gatewayId, resourceId, p, now);
+    if (g.kind === 'send') return true;
+    if (g.kind === 'unreachable') {
+      this.icmp(p, 'network_unreachable');
+      this.drop('dnsInactive');
+    } else if (g.control !== undefined) this.transmitTo(gatewayId, g.control, now);
+    return false;
+  }
+
+  private natReadyBytes(gatewayId: string, resourceId: string, packet: Uint8Array, now: number): boolean {
+    const p = IpPacket.parse(packet);
+    return !(p instanceof Error) && this.natReady(gatewayId, resourceId, p, now);
+  }
+
+  private transmitTo(gatewayId: string, packet: Uint8Array, now: number): void {
+    const r = this.node.encapsulate(gatewayId, packet, now);
+    if (r.kind === 'transmit') this.transmits.push(copyTransmit(r.transmit));
+  }
+
+  private syncDnsResources(): void {
+    const list = [...this.resources.all()].flatMap((r) => (r.type === 'dns' && r.address !== undefined ? [{ id: r.id, address: r.address, ipStack: r.ipStack }] : []));
+    this.dns.setResources(list);
   }
 
   private addCandidate(gatewayId: string, candidate: string, now: number): void {
@@ -306,6 +359,9 @@ export class ClientState {
     if (isP2pControl(p)) {
       const ev = decodeP2pControl(p);
       if (!(ev instanceof Error) && ev.type === 'goodbye') this.gatewayGone(gatewayId, 'goodbye', now);
+      if (!(ev instanceof Error) && ev.type === 'domain_status') {
+        for (const held of this.dns.handleDomainStatus(gatewayId, ev.resource, ev.domain, ev.status, now)) this.transmitTo(gatewayId, held, now);
+      }
       return undefined;
     }
     if (!this.isOurAddress(p) || !this.allowedSource(gatewayId, p)) { this.drop('spoofedInbound'); return; }
@@ -375,6 +431,7 @@ export class ClientState {
     this.connectedGateways.delete(gatewayId);
     this.pendingCandidates.delete(gatewayId);
     for (const [id, auth] of this.authorizations) if (auth.gatewayId === gatewayId) this.authorizations.delete(id);
+    this.dns.forgetGateway(gatewayId);
     this.events.push({ type: 'gatewayDisconnected', gatewayId, reason });
     this.resourcesChanged();
   }
@@ -383,6 +440,8 @@ export class ClientState {
     this.iface = iface;
     this.ipv4 = parseIp(iface.ipv4);
     this.ipv6 = parseIp(iface.ipv6);
+    this.dns.setUpstreams(iface.upstream_do53.map((u) => u.ip), undefined);
+    this.dns.setSearchDomain(iface.search_domain ?? undefined);
     this.tunConfigChanged();
   }
 
@@ -399,7 +458,9 @@ export class ClientState {
     if (prev !== undefined && needsNewAuthorization(prev, r)) {
       this.authorizations.delete(r.id);
       this.pending.delete(r.id);
+      this.dns.forgetResource(r.id);
     }
+    if (r.type === 'dns' || prev?.type === 'dns') this.syncDnsResources();
     if (notify) {
       this.tunConfigChanged();
       this.resourcesChanged();
@@ -415,7 +476,10 @@ export class ClientState {
   private forgetResource(id: string): boolean {
     this.authorizations.delete(id);
     this.pending.delete(id);
-    return this.resources.remove(id) !== undefined;
+    this.dns.forgetResource(id);
+    const gone = this.resources.remove(id);
+    if (gone?.type === 'dns') this.syncDnsResources();
+    return gone !== undefined;
   }
 
   private statusOf(r: Resource): ResourceView['status'] {
@@ -431,7 +495,8 @@ export class ClientState {
       ipv4: iface.ipv4,
       ipv6: iface.ipv6,
       routes: this.resources.tunRoutes(),
-      upstreamDns: [...iface.upstream_do53.map((u) => u.ip), ...iface.upstream_dns.map((u) => u.address)],
+      // The OS asks the sentinels; the stub resolver answers or forwards to the upstream behind each.
+      upstreamDns: this.dns.sentinelIps,
       searchDomain: iface.search_domain ?? undefined,
     };
     this.events.push({ type: 'tunConfigChanged', config });

@@ -10,6 +10,8 @@ export interface AuthorizedResource {
   readonly id: string;
   readonly type: 'cidr' | 'dns' | 'internet';
   readonly cidr: Cidr | undefined;
+  /** DNS resources: the address pattern (`**.corp.internal`) the names a client asks about must match. */
+  readonly address?: string;
   engine: FilterEngine;
   expiresAt: number | undefined;
 }
@@ -19,7 +21,7 @@ export function toAuthorized(r: GatewayResource, expiresAt: number | undefined):
     case 'cidr':
       return { id: r.id, type: 'cidr', cidr: parseCidr(r.address), engine: FilterEngine.from(r.filters), expiresAt };
     case 'dns':
-      return { id: r.id, type: 'dns', cidr: undefined, engine: FilterEngine.from(r.filters), expiresAt };
+      return { id: r.id, type: 'dns', cidr: undefined, address: r.address, engine: FilterEngine.from(r.filters), expiresAt };
     case 'internet':
       return { id: r.id, type: 'internet', cidr: undefined, engine: FilterEngine.PERMIT_ALL, expiresAt };
   }

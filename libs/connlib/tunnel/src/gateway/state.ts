@@ -3,6 +3,7 @@
 // go back only to a client whose resources they come from.
 import {
   buildDestinationUnreachable,
+  decodeP2pControl,
   encodeP2pControl,
   ipEqualsAt,
   ipv4ToU32,
@@ -15,7 +16,9 @@ import { decodeKey, type CreateAuthorization, type GatewayEgressMessage, type Ga
 import { Node, type NetAddr, type NodeEvent, type Transmit } from '@postern/snownet';
 import { reusableView } from '../client/state';
 import { FilterEngine } from '../filter';
-import type { DropCounters, GatewayEvent, GatewayStateConfig } from '../types';
+import type { DropCounters, GatewayDnsHook, GatewayEvent, GatewayStateConfig } from '../types';
+import { GatewayDns } from '../dns/gateway-dns';
+import type { ResolveOutcome, ResolveRequest } from '@postern/dns';
 import { ClientOnGateway, toAuthorized } from './clients';
 
 export class GatewayState {
@@ -34,6 +37,9 @@ export class GatewayState {
   private readonly view: IpPacket;
   private shuttingDown = false;
   readonly drops: DropCounters = {};
+  /** DNS resources: name resolution and the proxy-IP NAT (`config.dns` replaces the NAT in tests). */
+  readonly dns = new GatewayDns();
+  private readonly dnsHook: GatewayDnsHook;
 
   constructor(private readonly config: GatewayStateConfig) {
     this.node = new Node({
@@ -47,6 +53,7 @@ export class GatewayState {
     });
     this.publicKey = this.node.publicKey;
     this.view = reusableView();
+    this.dnsHook = config.dns ?? this.dns;
   }
 
   // ------------------------------------------------------------------------------------ inputs
@@ -59,7 +66,7 @@ export class GatewayState {
     if (client === undefined) { this.drop('noClient'); return; }
     const fromGateway = this.isGatewayAddress(p, p.sourceOffset);
     if (!fromGateway) {
-      const natted = this.config.dns?.translateInbound(client.id, p, now) ?? false;
+      const natted = this.dnsHook.translateInbound(client.id, p, now);
       if (!natted && !client.allowsInboundSource(p, now)) { this.drop('inboundNotAllowed'); return; }
     }
     const r = this.node.encapsulate(client.id, p.bytes, now, out);
@@ -112,7 +119,19 @@ export class GatewayState {
   handleTimeout(now: number): void {
     this.node.handleTimeout(now);
     this.expire(now);
+    this.dns.handleTimeout(now);
+    this.drainDns(now);
     this.drainNode(now);
+  }
+
+  /** A name the IO shell resolves with the system resolver, then reports with `handleResolveResult`. */
+  pollResolveRequest(now: number): ResolveRequest | undefined {
+    return this.dns.pollResolveRequest(now);
+  }
+
+  handleResolveResult(requestId: number, outcome: ResolveOutcome, now: number): void {
+    this.dns.handleResolveResult(requestId, outcome, now);
+    this.drainDns(now);
   }
 
   /**
@@ -157,6 +176,8 @@ export class GatewayState {
 
   pollTimeout(): number | undefined {
     let t = this.node.pollTimeout();
+    const d = this.dns.pollTimeout();
+    if (d !== undefined && (t === undefined || d < t)) t = d;
     for (const c of this.clients.values()) {
       const e = c.nextExpiry();
       if (e !== undefined && (t === undefined || e < t)) t = e;
@@ -230,14 +251,17 @@ export class GatewayState {
     const client = this.clients.get(clientId);
     const p = this.view;
     if (client === undefined || p.reset(packet) !== undefined) { this.drop('malformed'); return; }
-    if (isP2pControl(p)) return undefined; // assigned_ips etc.: the DNS task handles them
+    if (isP2pControl(p)) {
+      this.control(client, p, now);
+      return undefined;
+    }
     if (!client.sourceIsClient(p)) { this.drop('spoofedSource'); return; }
     if (this.isGatewayAddress(p, p.destinationOffset)) return p.bytes;
-    switch (client.checkOutbound(p, now, this.config.dns)) {
+    switch (client.checkOutbound(p, now, this.dnsHook)) {
       case 'allow':
         return p.bytes;
       case 'allowNat':
-        if (this.config.dns?.translateOutbound(clientId, p, now) === true) return p.bytes;
+        if (this.dnsHook.translateOutbound(clientId, p, now)) return p.bytes;
         // e.g. an IPv6 proxy IP of a name that has only IPv4 addresses
         this.reject(clientId, p, 'network_unreachable', now);
         this.drop('natFailed');
@@ -250,6 +274,25 @@ export class GatewayState {
         { this.drop('forbiddenDestination'); return; }
       case 'notAllowed':
         { this.drop('notAllowed'); return; }
+    }
+  }
+
+  /** assigned_ips from a client: resolve the name if the client may use the resource, answer domain_status. */
+  private control(client: ClientOnGateway, p: IpPacket, now: number): void {
+    const ev = decodeP2pControl(p);
+    if (ev instanceof Error || ev.type !== 'assigned_ips') return;
+    const r = client.resources.get(ev.resource);
+    const pattern = r?.type === 'dns' && client.isLive(r, now) ? r.address : undefined;
+    this.dns.handleAssignedIps(client.id, ev.resource, ev.domain, ev.proxyIps, pattern, now);
+    this.drainDns(now);
+  }
+
+  /** domain_status answers for clients, through the tunnel. */
+  private drainDns(now: number): void {
+    for (let c = this.dns.pollControl(); c !== undefined; c = this.dns.pollControl()) {
+      if (!this.node.hasConnection(c.clientId)) continue;
+      const r = this.node.encapsulate(c.clientId, c.packet, now);
+      if (r.kind === 'transmit') this.transmits.push({ src: r.transmit.src, dst: r.transmit.dst, payload: r.transmit.payload.slice() });
     }
   }
 
@@ -308,6 +351,7 @@ export class GatewayState {
           this.unindex(c);
           this.clients.delete(ev.peerId);
         }
+        this.dns.forgetClient(ev.peerId);
         this.events.push({ type: 'clientDisconnected', clientId: ev.peerId, reason: ev.reason });
         break;
       }

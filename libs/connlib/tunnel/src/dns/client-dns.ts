@@ -1,0 +1,324 @@
+// The client's DNS (sans-IO), built on @postern/dns: the sentinels (one per upstream), queries to them over
+// UDP and TCP answered by the StubResolver or forwarded (by the IO shell, outside the tunnel) to the real
+// upstream, and the proxy-IP NAT set-up with the gateway (assigned_ips -> domain_status) that gates traffic
+// to a DNS resource until the gateway has resolved the name.
+import {
+  buildDestinationUnreachable,
+  buildUdp,
+  encodeP2pControl,
+  IpPacket,
+  parseIp as parseIpBytes,
+  type NatStatus,
+} from '@postern/ip-packet';
+import { mapSentinels, StubResolver, type DnsResource, type IpStack, type SentinelTable, type Upstream } from '@postern/dns';
+import type { ClientDnsHook, Rng } from '../types';
+import { DnsTcpResponder } from './tcp-responder';
+
+const DNS_PORT = 53;
+/** A forwarded query waits this long for its upstream's answer. */
+export const DNS_FORWARD_TIMEOUT_MS = 10_000;
+const MAX_FORWARDS = 4096;
+/** Packets held per domain while the gateway sets up its NAT; older ones are dropped. */
+export const MAX_NAT_BUFFERED = 64;
+/** assigned_ips is sent again after this long without a domain_status while traffic continues. */
+export const ASSIGNED_IPS_RESEND_MS = 2_000;
+
+/** A query for the IO shell to send to `upstream` (UDP, from a socket that bypasses the tunnel). */
+export interface DnsForward {
+  readonly upstream: { readonly ip: string; readonly port: number };
+  readonly query: Uint8Array;
+}
+
+type ReplyTo =
+  | { readonly kind: 'udp'; readonly client: Uint8Array; readonly clientPort: number; readonly sentinel: Uint8Array }
+  | { readonly kind: 'tcp'; readonly conn: string };
+
+interface PendingForward {
+  readonly upstream: Upstream & { readonly kind: 'do53' };
+  readonly originalId: number;
+  readonly replyTo: ReplyTo;
+  readonly deadline: number;
+}
+
+interface NatSetup {
+  status: 'pending' | NatStatus;
+  sentAt: number;
+  readonly buffered: Uint8Array[];
+}
+
+/** What to do with a packet for a DNS resource once its gateway is known. */
+export type GateResult =
+  | { readonly kind: 'send' }
+  | { readonly kind: 'held'; readonly control: Uint8Array | undefined }
+  | { readonly kind: 'unreachable' };
+
+export class ClientDns implements ClientDnsHook {
+  readonly stub = new StubResolver();
+  private readonly tcp: DnsTcpResponder;
+  private readonly ipStacks = new Map<string, IpStack>();
+  private portalDo53: string[] = [];
+  private system: string[] = [];
+  private sentinels: SentinelTable = mapSentinels({});
+  private readonly forwards = new Map<number, PendingForward>();
+  private readonly forwardOut: DnsForward[] = [];
+  private nextId: number;
+  private readonly tunOut: Uint8Array[] = [];
+  /** `${gatewayId}\0${resourceId}\0${domain}` -> NAT set-up state on that gateway. */
+  private readonly nat = new Map<string, NatSetup>();
+  readonly drops: Record<string, number> = {};
+
+  constructor(rng: Rng) {
+    this.tcp = new DnsTcpResponder(rng);
+    this.nextId = rng.nextU32() & 0xffff;
+  }
+
+  // ---- configuration -------------------------------------------------------------------------------
+
+  /** Portal-given Do53 upstreams and the system's resolvers; returns true if the sentinels changed. */
+  setUpstreams(portalDo53: readonly string[] | undefined, system: readonly string[] | undefined): boolean {
+    if (portalDo53 !== undefined) this.portalDo53 = [...portalDo53];
+    if (system !== undefined) this.system = [...system];
+    const next = mapSentinels({ upstreamDo53: this.portalDo53, system: this.system });
+    const same = next.entries.length === this.sentinels.entries.length && next.entries.every((e, i) => this.sentinels.entries[i]?.sentinel === e.sentinel && describe(e.upstream) === describe(this.sentinels.entries[i]?.upstream));
+    if (same) return false;
+    this.sentinels = next;
+    this.stub.setSentinels(next);
+    return true;
+  }
+
+  /** The sentinel addresses the OS should use (one per upstream). */
+  get sentinelIps(): string[] {
+    return this.sentinels.sentinels;
+  }
+
+  setSearchDomain(domain: string | undefined): void {
+    this.stub.setSearchDomain(domain);
+  }
+
+  setResources(resources: readonly DnsResource[]): void {
+    this.ipStacks.clear();
+    for (const r of resources) this.ipStacks.set(r.id, r.ipStack);
+    this.stub.setResources(resources);
+  }
+
+  // ---- ClientDnsHook -------------------------------------------------------------------------------
+
+  /** A packet to a sentinel: UDP or TCP port 53 (answers are queued for `pollTunWrite`). */
+  handleSentinelPacket(p: IpPacket, now: number): Uint8Array | undefined {
+    if (p.destinationPort !== DNS_PORT || p.isFragment) return this.drop('sentinelNotDns');
+    if (p.isUdp()) {
+      const replyTo: ReplyTo = { kind: 'udp', client: p.source(), clientPort: p.sourcePort ?? 0, sentinel: p.destination() };
+      this.query(p.transportPayload().slice(), p.destinationText(), replyTo, now);
+    } else if (p.isTcp()) {
+      for (const q of this.tcp.handlePacket(p, now)) this.query(q.query, q.sentinel, { kind: 'tcp', conn: q.conn }, now);
+      this.drainTcp();
+    } else this.drop('sentinelNotDns');
+    return undefined;
+  }
+
+  resourceForProxyIp(p: IpPacket): string | undefined {
+    return this.stub.lookupProxyIp(p.destinationText())?.resourceId;
+  }
+
+  // ---- forwarding (IO shell) -----------------------------------------------------------------------
+
+  pollForward(): DnsForward | undefined {
+    return this.forwardOut.shift();
+  }
+
+  /** A datagram from an upstream to a forwarded query: the answer goes back to the asker. */
+  handleUpstreamResponse(fromIp: string, fromPort: number, data: Uint8Array, now: number): void {
+    if (data.length < 12) return void this.drop('upstreamMalformed');
+    const id = ((data[0] ?? 0) << 8) | (data[1] ?? 0);
+    const f = this.forwards.get(id);
+    if (f === undefined || now >= f.deadline || f.upstream.port !== fromPort || normalize(fromIp) !== normalize(f.upstream.ip)) return void this.drop('upstreamUnsolicited');
+    this.forwards.delete(id);
+    const response = data.slice();
+    response[0] = f.originalId >> 8;
+    response[1] = f.originalId & 0xff;
+    this.stub.handleUpstreamResponse(f.upstream, response, now);
+    this.reply(f.replyTo, response, now);
+  }
+
+  // ---- NAT set-up with the gateway -----------------------------------------------------------------
+
+  /**
+   * A packet for DNS resource `resourceId` (to one of its proxy IPs) that may go to gateway `gatewayId`:
+   * send it, or hold it (with the assigned_ips control packet to send when one is due), or refuse it.
+   */
+  gate(gatewayId: string, resourceId: string, p: IpPacket, now: number): GateResult {
+    const owner = this.stub.lookupProxyIp(p.destinationText());
+    if (owner === undefined) return { kind: 'unreachable' };
+    const key = `${gatewayId}\u0000${resourceId}\u0000${owner.name}`;
+    let s = this.nat.get(key);
+    if (s?.status === 'Active') return { kind: 'send' };
+    if (s === undefined) {
+      s = { status: 'pending', sentAt: Number.NEGATIVE_INFINITY, buffered: [] };
+      this.nat.set(key, s);
+    }
+    if (s.status === 'Inactive' && now - s.sentAt < ASSIGNED_IPS_RESEND_MS) return { kind: 'unreachable' };
+    if (s.buffered.length >= MAX_NAT_BUFFERED) {
+      s.buffered.shift();
+      this.drop('natBufferFull');
+    }
+    s.buffered.push(p.bytes.slice());
+    if (now - s.sentAt < ASSIGNED_IPS_RESEND_MS) return { kind: 'held', control: undefined };
+    s.sentAt = now;
+    s.status = 'pending';
+    const stack = this.ipStacks.get(resourceId) ?? 'dual';
+    const proxyIps = this.stub
+      .proxyIpsFor(owner.name)
+      .filter((ip) => (ip.includes(':') ? stack !== 'ipv4_only' : stack !== 'ipv6_only'));
+    return { kind: 'held', control: encodeP2pControl({ type: 'assigned_ips', resource: resourceId, domain: owner.name, proxyIps }) };
+  }
+
+  /**
+   * domain_status from gateway `gatewayId`: the held packets to send now (Active), or none (Inactive: they
+   * are answered with ICMP unreachable, queued for the TUN).
+   */
+  handleDomainStatus(gatewayId: string, resourceId: string, domain: string, status: NatStatus, now: number): Uint8Array[] {
+    const s = this.nat.get(`${gatewayId}\u0000${resourceId}\u0000${domain}`);
+    if (s === undefined) return [];
+    s.status = status;
+    s.sentAt = status === 'Inactive' ? now : s.sentAt;
+    const held = s.buffered.splice(0);
+    if (status === 'Active') return held;
+    for (const bytes of held) this.unreachable(bytes);
+    return [];
+  }
+
+  /** The gateway is gone: its NAT state with it. */
+  forgetGateway(gatewayId: string): void {
+    const prefix = `${gatewayId}\u0000`;
+    for (const k of [...this.nat.keys()]) if (k.startsWith(prefix)) this.nat.delete(k);
+  }
+
+  /** The resource's authorisation is gone (or it was deleted): set up again on next use. */
+  forgetResource(resourceId: string): void {
+    const mid = `\u0000${resourceId}\u0000`;
+    for (const k of [...this.nat.keys()]) if (k.includes(mid)) this.nat.delete(k);
+  }
+
+  /** ICMP network unreachable for a packet we cannot deliver (queued for the TUN). */
+  unreachable(bytes: Uint8Array): void {
+    const p = IpPacket.parse(bytes);
+    if (p instanceof Error) return;
+    const answer = buildDestinationUnreachable(p, 'network_unreachable');
+    if (answer !== undefined) this.tunOut.push(answer);
+  }
+
+  // ---- outputs and time ----------------------------------------------------------------------------
+
+  pollTunWrite(): Uint8Array | undefined {
+    return this.tunOut.shift();
+  }
+
+  handleTimeout(now: number): void {
+    this.stub.handleTimeout(now);
+    this.tcp.handleTimeout(now);
+    for (const [id, f] of this.forwards) {
+      if (now < f.deadline) break;
+      this.forwards.delete(id);
+      // UDP askers retry on their own; a TCP connection would wait forever: SERVFAIL.
+      if (f.replyTo.kind === 'tcp') this.tcp.respond(f.replyTo.conn, servfail(f.originalId), now);
+    }
+    this.drainTcp();
+  }
+
+  pollTimeout(): number | undefined {
+    let t = minDefined(this.stub.pollTimeout(), this.tcp.pollTimeout());
+    const oldest = this.forwards.values().next();
+    if (oldest.done !== true) t = minDefined(t, oldest.value.deadline);
+    return t;
+  }
+
+  // ---- internals -----------------------------------------------------------------------------------
+
+  private query(query: Uint8Array, sentinel: string, replyTo: ReplyTo, now: number): void {
+    const action = this.stub.handleQuery(query, sentinel, now);
+    switch (action.kind) {
+      case 'respond':
+        this.reply(replyTo, action.response, now);
+        return;
+      case 'drop':
+        if (replyTo.kind === 'tcp') this.tcp.respond(replyTo.conn, servfail(queryId(query)), now);
+        return;
+      case 'forward':
+      case 'forward-to-site': {
+        // SRV/TXT of a resource: the site resolver is not wired; the upstream behind the sentinel answers.
+        const upstream = action.kind === 'forward' ? action.upstream : this.sentinels.upstreamFor(sentinel);
+        if (upstream?.kind !== 'do53') {
+          this.reply(replyTo, servfail(queryId(query)), now);
+          return;
+        }
+        this.forward(upstream, query, replyTo, now);
+        return;
+      }
+    }
+  }
+
+  private forward(upstream: Upstream & { readonly kind: 'do53' }, query: Uint8Array, replyTo: ReplyTo, now: number): void {
+    if (this.forwards.size >= MAX_FORWARDS) {
+      const oldest = this.forwards.keys().next();
+      if (oldest.done !== true) this.forwards.delete(oldest.value);
+      this.drop('forwardsFull');
+    }
+    let id = this.nextId;
+    for (let i = 0; i < 0x10000 && this.forwards.has(id); i++) id = (id + 1) & 0xffff;
+    this.nextId = (id + 1) & 0xffff;
+    const bytes = query.slice();
+    bytes[0] = id >> 8;
+    bytes[1] = id & 0xff;
+    this.forwards.set(id, { upstream, originalId: queryId(query), replyTo, deadline: now + DNS_FORWARD_TIMEOUT_MS });
+    this.forwardOut.push({ upstream: { ip: upstream.ip, port: upstream.port }, query: bytes });
+  }
+
+  private reply(to: ReplyTo, response: Uint8Array, now: number): void {
+    if (to.kind === 'tcp') {
+      this.tcp.respond(to.conn, response, now);
+      this.drainTcp();
+      return;
+    }
+    // UDP answers larger than 512 bytes are passed on as they are (the asker set its EDNS size, or the upstream truncated).
+    this.tunOut.push(buildUdp({ source: to.sentinel, destination: to.client, sourcePort: DNS_PORT, destinationPort: to.clientPort, payload: response }));
+  }
+
+  private drainTcp(): void {
+    for (let p = this.tcp.pollPacket(); p !== undefined; p = this.tcp.pollPacket()) this.tunOut.push(p);
+  }
+
+  private drop(reason: string): undefined {
+    this.drops[reason] = (this.drops[reason] ?? 0) + 1;
+    return undefined;
+  }
+}
+
+function queryId(q: Uint8Array): number {
+  return ((q[0] ?? 0) << 8) | (q[1] ?? 0);
+}
+
+/** A bare SERVFAIL header (no question) for `id`. */
+function servfail(id: number): Uint8Array {
+  const b = new Uint8Array(12);
+  b[0] = id >> 8;
+  b[1] = id & 0xff;
+  b[2] = 0x80; // QR
+  b[3] = 0x80 | 2; // RA, SERVFAIL
+  return b;
+}
+
+function describe(u: Upstream | undefined): string {
+  if (u === undefined) return '';
+  return u.kind === 'doh' ? u.url : `${u.ip}:${u.port}`;
+}
+
+function normalize(ip: string): string {
+  const b = parseIpBytes(ip);
+  return b === undefined ? ip : b.join('.');
+}
+
+function minDefined(a: number | undefined, b: number | undefined): number | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return Math.min(a, b);
+}

@@ -1,0 +1,246 @@
+// The gateway's DNS-resource NAT (sans-IO), built on @postern/dns: a client announces the proxy IPs it
+// assigned to a name (assigned_ips), the gateway resolves the name itself (ResolveQueue; the IO shell runs
+// the system resolver), maps each proxy IP to a real IP of the same family and answers domain_status. Then
+// packets to proxy IPs are rewritten to the real IP through a symmetric NAT per client, keyed by protocol,
+// port / ICMP echo id and IP, so that two names on one real IP stay separately authorised.
+import { encodeP2pControl, IpProtocol, parseIp as parseIpBytes, TcpFlags, type IpPacket, type NatStatus } from '@postern/ip-packet';
+import { DomainPattern, mapProxyIps, NatTable, normalizeIp, ResolveQueue, type NatProtocol, type ResolveOutcome, type ResolveRequest } from '@postern/dns';
+import { PROXY_RANGES, inRanges } from '../ranges';
+import type { GatewayDnsHook } from '../types';
+
+/** Name resolution on the gateway: 10 s per name, 16 at once. */
+export const GATEWAY_RESOLVE_TIMEOUT_MS = 10_000;
+export const GATEWAY_RESOLVE_CONCURRENCY = 16;
+/** Proxy-IP mappings kept per client (each name has at most 8). */
+const MAX_PROXY_IPS_PER_CLIENT = 65_536;
+
+interface ProxyTarget {
+  readonly real: string;
+  readonly resourceIds: Set<string>;
+}
+
+interface ClientNat {
+  readonly proxies: Map<string, ProxyTarget>;
+  readonly table: NatTable;
+}
+
+interface Waiting {
+  readonly clientId: string;
+  readonly resourceId: string;
+  readonly domain: string;
+  readonly proxyIps: readonly string[];
+}
+
+/** A control packet (domain_status) for a client. */
+export interface ControlOut {
+  readonly clientId: string;
+  readonly packet: Uint8Array;
+}
+
+export class GatewayDns implements GatewayDnsHook {
+  private readonly clients = new Map<string, ClientNat>();
+  private readonly queue = new ResolveQueue({ maxConcurrent: GATEWAY_RESOLVE_CONCURRENCY, timeoutMs: GATEWAY_RESOLVE_TIMEOUT_MS });
+  private readonly waiting = new Map<number, Waiting>();
+  private readonly out: ControlOut[] = [];
+  readonly drops: Record<string, number> = {};
+
+  /**
+   * assigned_ips from a client for `domain` of resource `resourceId`. `pattern` is the resource's address if
+   * the client is authorised for it (else undefined: Inactive at once).
+   */
+  handleAssignedIps(clientId: string, resourceId: string, domain: string, proxyIps: readonly string[], pattern: string | undefined, now: number): void {
+    const name = domain.toLowerCase().replace(/\.$/, '');
+    const valid = proxyIps.filter((ip) => isProxyIp(ip));
+    if (pattern === undefined || DomainPattern.tryParse(pattern)?.matches(name) !== true || valid.length === 0) {
+      this.drop('assignedIpsRefused');
+      this.status(clientId, resourceId, domain, 'Inactive');
+      return;
+    }
+    const ticket = this.queue.resolve(name, now);
+    this.waiting.set(ticket, { clientId, resourceId, domain, proxyIps: valid });
+    this.processEvents();
+  }
+
+  pollResolveRequest(now: number): ResolveRequest | undefined {
+    return this.queue.pollRequest(now);
+  }
+
+  handleResolveResult(requestId: number, outcome: ResolveOutcome, now: number): void {
+    this.queue.handleResult(requestId, outcome, now);
+    this.processEvents();
+  }
+
+  /** domain_status packets for clients. */
+  pollControl(): ControlOut | undefined {
+    return this.out.shift();
+  }
+
+  /** The client is gone: its NAT with it. */
+  forgetClient(clientId: string): void {
+    this.clients.delete(clientId);
+  }
+
+  /** The client lost access to a resource: its proxy IPs no longer lead anywhere. */
+  forgetResource(clientId: string, resourceId: string, now: number): void {
+    const c = this.clients.get(clientId);
+    if (c === undefined) return;
+    const gone: string[] = [];
+    for (const [ip, t] of c.proxies) {
+      t.resourceIds.delete(resourceId);
+      if (t.resourceIds.size === 0) gone.push(ip);
+    }
+    for (const ip of gone) c.proxies.delete(ip);
+    c.table.removeProxyIps(gone, now);
+  }
+
+  // ---- GatewayDnsHook -------------------------------------------------------------------------------
+
+  resourcesForProxyIp(clientId: string, p: IpPacket): readonly string[] {
+    const t = this.clients.get(clientId)?.proxies.get(canonical(p.destinationText()));
+    return t === undefined ? [] : [...t.resourceIds];
+  }
+
+  translateOutbound(clientId: string, p: IpPacket, now: number): boolean {
+    const c = this.clients.get(clientId);
+    const proxy = canonical(p.destinationText());
+    const target = c?.proxies.get(proxy);
+    const key = natKey(p, 'outbound');
+    if (c === undefined || target === undefined || key === undefined) return false;
+    const real = parseIpBytes(target.real);
+    if (real?.length !== p.addressLength) return false;
+    const r = c.table.translateOutbound({ protocol: key.protocol, port: key.port, ip: proxy }, target.real, now, tcpSignals(p));
+    if (r.kind !== 'ok') {
+      this.drop(`nat:${r.kind}`);
+      return false;
+    }
+    p.setDestination(real);
+    if (r.outside.port !== key.port) setNatPort(p, key.protocol, 'source', r.outside.port);
+    return true;
+  }
+
+  translateInbound(clientId: string, p: IpPacket, now: number): boolean {
+    const c = this.clients.get(clientId);
+    const key = natKey(p, 'inbound');
+    if (c === undefined || key === undefined || c.table.size === 0) return false;
+    const r = c.table.translateInbound({ protocol: key.protocol, port: key.port, ip: p.sourceText() }, now, tcpSignals(p));
+    if (r.kind !== 'ok') return false;
+    const proxy = parseIpBytes(r.inside.ip);
+    if (proxy?.length !== p.addressLength) return false;
+    p.setSource(proxy);
+    if (r.inside.port !== key.port) setNatPort(p, key.protocol, 'destination', r.inside.port);
+    return true;
+  }
+
+  // ---- time ----------------------------------------------------------------------------------------
+
+  handleTimeout(now: number): void {
+    this.queue.handleTimeout(now);
+    for (const c of this.clients.values()) {
+      const due = c.table.pollTimeout();
+      if (due !== undefined && due <= now) c.table.handleTimeout(now);
+    }
+    this.processEvents();
+  }
+
+  pollTimeout(): number | undefined {
+    let t = this.queue.pollTimeout();
+    for (const c of this.clients.values()) {
+      const d = c.table.pollTimeout();
+      if (d !== undefined && (t === undefined || d < t)) t = d;
+    }
+    return t;
+  }
+
+  /** Live NAT mappings of a client (tests, diagnostics). */
+  natEntries(clientId: string): ReturnType<NatTable['entries']> {
+    return this.clients.get(clientId)?.table.entries() ?? [];
+  }
+
+  // ---- internals -----------------------------------------------------------------------------------
+
+  private processEvents(): void {
+    for (let ev = this.queue.pollEvent(); ev !== undefined; ev = this.queue.pollEvent()) {
+      for (const ticket of ev.tickets) {
+        const w = this.waiting.get(ticket);
+        if (w === undefined) continue;
+        this.waiting.delete(ticket);
+        if (ev.kind === 'failed') {
+          this.drop(`resolve:${ev.reason}`);
+          this.status(w.clientId, w.resourceId, w.domain, 'Inactive');
+          continue;
+        }
+        const mapping = mapProxyIps(w.proxyIps, ev.ips);
+        if (mapping.size === 0) {
+          this.status(w.clientId, w.resourceId, w.domain, 'Inactive');
+          continue;
+        }
+        const c = this.client(w.clientId);
+        for (const [proxy, real] of mapping) {
+          if (c.proxies.size >= MAX_PROXY_IPS_PER_CLIENT && !c.proxies.has(proxy)) break;
+          const prev = c.proxies.get(proxy);
+          if (prev !== undefined && prev.real === real) prev.resourceIds.add(w.resourceId);
+          else c.proxies.set(proxy, { real, resourceIds: new Set([w.resourceId]) });
+        }
+        this.status(w.clientId, w.resourceId, w.domain, 'Active');
+      }
+    }
+  }
+
+  private client(id: string): ClientNat {
+    let c = this.clients.get(id);
+    if (c === undefined) {
+      c = { proxies: new Map(), table: new NatTable() };
+      this.clients.set(id, c);
+    }
+    return c;
+  }
+
+  private status(clientId: string, resource: string, domain: string, status: NatStatus): void {
+    this.out.push({ clientId, packet: encodeP2pControl({ type: 'domain_status', resource, domain, status }) });
+  }
+
+  private drop(reason: string): void {
+    this.drops[reason] = (this.drops[reason] ?? 0) + 1;
+  }
+}
+
+function canonical(ip: string): string {
+  return normalizeIp(ip) ?? ip;
+}
+
+function isProxyIp(ip: string): boolean {
+  const b = parseIpBytes(ip);
+  return b !== undefined && inRanges(PROXY_RANGES, b, 0, b.length === 4 ? 4 : 6);
+}
+
+const ECHO_REQUEST = new Set([8, 128]);
+const ECHO_REPLY = new Set([0, 129]);
+
+/** The NAT key of a packet: TCP/UDP source port (outbound) or destination port (inbound), ICMP echo id. */
+function natKey(p: IpPacket, dir: 'outbound' | 'inbound'): { protocol: NatProtocol; port: number } | undefined {
+  if (!p.hasTransport || p.isFragment) return undefined;
+  if (p.isTcp() || p.isUdp()) {
+    const port = dir === 'outbound' ? p.sourcePort : p.destinationPort;
+    return port === undefined ? undefined : { protocol: p.isTcp() ? 'tcp' : 'udp', port };
+  }
+  if (p.isIcmp()) {
+    const type = p.icmpType ?? -1;
+    if (!(dir === 'outbound' ? ECHO_REQUEST : ECHO_REPLY).has(type)) return undefined;
+    const id = p.icmpIdentifier;
+    return id === undefined ? undefined : { protocol: 'icmp', port: id };
+  }
+  return undefined;
+}
+
+function setNatPort(p: IpPacket, protocol: NatProtocol, which: 'source' | 'destination', port: number): void {
+  if (protocol === 'icmp') p.setIcmpIdentifier(port);
+  else if (which === 'source') p.setSourcePort(port);
+  else p.setDestinationPort(port);
+}
+
+function tcpSignals(p: IpPacket): { fin: boolean; rst: boolean } {
+  if (p.protocol !== IpProtocol.TCP) return { fin: false, rst: false };
+  const f = p.tcpFlags ?? 0;
+  return { fin: (f & TcpFlags.FIN) !== 0, rst: (f & TcpFlags.RST) !== 0 };
+}
+
