@@ -8,8 +8,9 @@
 // once per turn (GSO batches).
 import type { Logger } from 'pino';
 import type { Tun } from '@postern/tun';
-import type { UdpSocket } from '@postern/socket-factory';
+import type { SendQueue, SocketAddr, UdpSocket } from '@postern/socket-factory';
 import type { NetAddr, Transmit } from '@postern/snownet';
+import { DnsIo, isForwardingState, isResolvingState, readSystemResolvers, type NameResolver } from './dns-io';
 
 /** What the loop needs of a ClientState / GatewayState. */
 export interface DrivenState<In, Out, Ev> {
@@ -46,6 +47,12 @@ export interface TunnelOptions<In, Out extends { readonly event: string; readonl
   readonly batchSize?: number;
   /** Monotonic ms; default performance.now. */
   readonly now?: () => number;
+  /** Gateway: how DNS resource names are resolved; default the system resolver (getaddrinfo). */
+  readonly dnsResolver?: NameResolver;
+  /** Client: the system's resolvers (upstreams when the portal gives none); default resolv.conf / systemd-resolved. */
+  readonly systemResolvers?: () => Promise<string[]>;
+  /** Client: SO_MARK of the socket forwarding DNS queries to upstreams; default POSTERN_FWMARK. */
+  readonly dnsMark?: number;
 }
 
 export interface TunnelStats {
@@ -70,6 +77,12 @@ export class TunnelLoopError extends Error {
   }
 }
 
+/** WireGuard data overhead (header 16 + tag 16) + padding to 16 (15) + a TURN ChannelData header (4), rounded. */
+const SEAL_OVERHEAD = 64;
+/** A handshake initiation (148 bytes) may come back instead of data while no session exists. */
+const MIN_RESERVE = 256;
+const EMPTY = new Uint8Array(0);
+
 const yieldTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export class Tunnel<In, Out extends { readonly event: string; readonly payload?: unknown }, Ev> {
@@ -87,9 +100,14 @@ export class Tunnel<In, Out extends { readonly event: string; readonly payload?:
   /** TUN writes the device did not take yet (owned copies), in order. */
   private tunBacklog: Uint8Array[] = [];
   private readonly one: Uint8Array[] = [];
+  /** Decrypted packets of the current UDP batch (views into the socket's receive ring), written at its end. */
+  private readonly tunBatch: Uint8Array[] = [];
+  /** Where the last datagram went: the next one is sealed straight into that destination's GSO batch. */
+  private lastDst: SocketAddr | undefined;
   private unsubscribe: (() => void) | undefined;
   private pumps: Promise<void>[] = [];
   private resolveDone: (err: Error | undefined) => void = () => undefined;
+  private readonly dnsIo: DnsIo;
   /** Resolves when the loop stops: with the error that stopped it, or undefined after `stop()`. */
   readonly done: Promise<Error | undefined>;
 
@@ -103,6 +121,20 @@ export class Tunnel<In, Out extends { readonly event: string; readonly payload?:
     this.done = new Promise((resolve) => {
       this.resolveDone = resolve;
     });
+    this.dnsIo = new DnsIo({
+      logger: this.log,
+      guard: (f) => {
+        this.guard(f);
+      },
+      now: this.now,
+      ...(options.dnsResolver === undefined ? {} : { resolver: options.dnsResolver }),
+      ...(options.dnsMark === undefined ? {} : { mark: options.dnsMark }),
+    });
+  }
+
+  /** DNS forwarding / resolution counters. */
+  get dnsStats(): DnsIo['stats'] {
+    return this.dnsIo.stats;
   }
 
   start(): void {
@@ -116,6 +148,21 @@ export class Tunnel<In, Out extends { readonly event: string; readonly payload?:
       });
     });
     this.pumps = [this.tunPump(), this.udpPump()];
+    const state = this.state;
+    if (isForwardingState(state)) {
+      // Read before DNS control points the system at the sentinels (or from Postern's backup once it has).
+      (this.options.systemResolvers ?? readSystemResolvers)().then(
+        (servers) => {
+          this.log.info({ servers }, 'system DNS resolvers');
+          this.guard(() => {
+            state.setSystemResolvers(servers);
+          });
+        },
+        (err: unknown) => {
+          this.log.warn({ err }, 'cannot read the system DNS resolvers');
+        },
+      );
+    }
     this.afterTurn();
   }
 
@@ -148,6 +195,7 @@ export class Tunnel<In, Out extends { readonly event: string; readonly payload?:
     const report = await this.tun.close();
     if (report.unflushed > 0 || report.stuckWorkers > 0) this.log.warn({ ...report }, 'TUN closed with packets left or stuck workers');
     await this.socket.close();
+    await this.dnsIo.close();
     await withTimeout(Promise.allSettled(this.pumps), 1_000);
     this.running = false;
     this.resolveDone(undefined);
@@ -163,11 +211,7 @@ export class Tunnel<In, Out extends { readonly event: string; readonly payload?:
         if (packets.length === 0 || this.isStopping()) break;
         const now = this.now();
         for (const p of packets) {
-          const t = this.state.handleTunPacket(p, now);
-          if (t !== undefined) {
-            q.push(t.dst, t.payload);
-            this.stats.udpSends++;
-          }
+          if (this.sealInPlace(q, p, now)) this.stats.udpSends++;
         }
         this.stats.tunPackets += packets.length;
         this.afterTurn();
@@ -189,10 +233,13 @@ export class Tunnel<In, Out extends { readonly event: string; readonly payload?:
         const datagrams = await this.socket.recvMany(this.batch);
         if (datagrams.length === 0 || this.isStopping()) break;
         const now = this.now();
+        const batch = this.tunBatch;
         for (const d of datagrams) {
           const ip = this.state.handleNetworkDatagram(d.from, d.data, now);
-          if (ip !== undefined) this.writeTun(ip);
+          if (ip !== undefined) batch.push(ip);
         }
+        // one hand-off (ring publish + wake) per batch, not per packet; the views stay valid until the next recvMany
+        this.writeTunBatch(batch);
         this.stats.udpDatagrams += datagrams.length;
         this.afterTurn();
         await yieldTurn();
@@ -216,6 +263,57 @@ export class Tunnel<In, Out extends { readonly event: string; readonly payload?:
       }
     }
     this.tunBacklog.push(ip.slice());
+  }
+
+  /** Writes a batch of views (valid only now) to the TUN: what it does not take is copied to the backlog. */
+  private writeTunBatch(batch: Uint8Array[]): void {
+    if (batch.length === 0) return;
+    let n = 0;
+    if (this.tunBacklog.length === 0) {
+      n = this.tun.send(batch);
+      this.stats.tunWrites += n;
+    }
+    for (let i = n; i < batch.length; i++) this.tunBacklog.push((batch[i] ?? EMPTY).slice());
+    batch.length = 0;
+  }
+
+  /**
+   * Routes and encrypts one TUN packet. The datagram is sealed directly into the send queue's batch for the
+   * previous destination (no copy); when the state picks another destination (or none), the reservation is
+   * cancelled and the datagram copied in. Returns true if a datagram was queued.
+   */
+  private sealInPlace(q: SendQueue, packet: Uint8Array, now: number): boolean {
+    const dst = this.lastDst;
+    if (dst === undefined) return this.sealAndCopy(q, packet, now);
+    const out = q.reserve(dst, Math.max(packet.length + SEAL_OVERHEAD, MIN_RESERVE));
+    let t: Transmit | undefined;
+    try {
+      t = this.state.handleTunPacket(packet, now, out);
+    } catch (err) {
+      q.commit(0);
+      throw err;
+    }
+    if (t === undefined) {
+      q.commit(0);
+      return false;
+    }
+    const p = t.payload;
+    if (t.dst.key === dst.key && p.buffer === out.buffer && p.byteOffset === out.byteOffset && p.length <= out.length) {
+      q.commit(p.length);
+      return true;
+    }
+    q.commit(0);
+    q.push(t.dst, p);
+    this.lastDst = t.dst;
+    return true;
+  }
+
+  private sealAndCopy(q: SendQueue, packet: Uint8Array, now: number): boolean {
+    const t = this.state.handleTunPacket(packet, now);
+    if (t === undefined) return false;
+    q.push(t.dst, t.payload);
+    this.lastDst = t.dst;
+    return true;
   }
 
   private writeBacklog(): void {
@@ -256,8 +354,18 @@ export class Tunnel<In, Out extends { readonly event: string; readonly payload?:
         this.log.debug({ event: m.event, code: (r as Error & { code?: string }).code }, 'portal message not sent (not connected)');
       } else this.stats.portalOut++;
     }
+    this.drainDns();
     const onEvent = this.options.onEvent;
     for (let e = this.state.pollEvent(); e !== undefined; e = this.state.pollEvent()) onEvent?.(e);
+  }
+
+  private drainDns(): void {
+    const state = this.state;
+    if (isForwardingState(state)) for (let f = state.pollDnsForward(); f !== undefined; f = state.pollDnsForward()) this.dnsIo.forward(state, f);
+    if (isResolvingState(state)) {
+      const now = this.now();
+      for (let r = state.pollResolveRequest(now); r !== undefined; r = state.pollResolveRequest(now)) this.dnsIo.resolve(state, r);
+    }
   }
 
   private schedule(): void {

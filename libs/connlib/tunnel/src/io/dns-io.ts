@@ -1,0 +1,131 @@
+// The DNS side of the IO shell: sends the client's forwarded queries to real upstreams from a UDP socket
+// that bypasses the tunnel (SO_MARK = POSTERN_FWMARK, so Postern's policy rule skips its routing table)
+// and feeds the answers back; runs the gateway's name resolutions with the system resolver (getaddrinfo via
+// node:dns, so /etc/hosts and resolv.conf apply). Timeouts and concurrency limits live in the sans-IO states.
+import { existsSync } from 'node:fs';
+import { lookup } from 'node:dns/promises';
+import type { Logger } from 'pino';
+import { POSTERN_FWMARK, systemResolvers } from '@postern/bin-shared';
+import type { ResolveOutcome, ResolveRequest } from '@postern/dns';
+import { bindUdp, type UdpSocket } from '@postern/socket-factory';
+import type { DnsForward } from '../dns/client-dns';
+
+/** What a ClientState offers the IO shell for DNS. */
+export interface DnsForwardingState {
+  pollDnsForward(): DnsForward | undefined;
+  handleDnsUpstreamResponse(fromIp: string, fromPort: number, data: Uint8Array, now: number): void;
+  setSystemResolvers(servers: readonly string[]): void;
+}
+
+/** What a GatewayState offers the IO shell for DNS. */
+export interface DnsResolvingState {
+  pollResolveRequest(now: number): ResolveRequest | undefined;
+  handleResolveResult(requestId: number, outcome: ResolveOutcome, now: number): void;
+}
+
+export function isForwardingState(s: object): s is DnsForwardingState {
+  return 'pollDnsForward' in s && 'handleDnsUpstreamResponse' in s && 'setSystemResolvers' in s;
+}
+
+export function isResolvingState(s: object): s is DnsResolvingState {
+  return 'pollResolveRequest' in s && 'handleResolveResult' in s;
+}
+
+/** Resolves a name (A and AAAA) for the gateway: IPs, or an error. No answer is not an error ([]). */
+export type NameResolver = (name: string) => Promise<ResolveOutcome>;
+
+export const systemNameResolver: NameResolver = async (name) => {
+  try {
+    const all = await lookup(name, { all: true, order: 'verbatim' });
+    return { kind: 'ok', ips: all.map((a) => a.address) };
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (code === 'ENOTFOUND' || code === 'ENODATA') return { kind: 'ok', ips: [], ttlMs: 5_000 };
+    return { kind: 'error', reason: typeof code === 'string' ? code : String(err) };
+  }
+};
+
+/** The system's resolvers: from systemd-resolved's upstream file if it runs, else resolv.conf (or Postern's backup of it). */
+export async function readSystemResolvers(): Promise<string[]> {
+  return systemResolvers({ method: existsSync('/run/systemd/resolve/resolv.conf') ? 'systemd-resolved' : 'etc-resolv-conf' });
+}
+
+export interface DnsIoOptions {
+  readonly logger: Logger;
+  /** Runs `f` against the state and then the loop's usual turn. */
+  readonly guard: (f: () => void) => void;
+  readonly now: () => number;
+  readonly resolver?: NameResolver;
+  /** SO_MARK of the forwarding socket; default POSTERN_FWMARK (undefined in tests without CAP_NET_ADMIN falls back). */
+  readonly mark?: number;
+}
+
+export class DnsIo {
+  private socket: Promise<UdpSocket | undefined> | undefined;
+  private closed = false;
+  private inFlight = 0;
+  readonly stats = { forwarded: 0, answers: 0, resolutions: 0, resolveErrors: 0 };
+
+  constructor(private readonly o: DnsIoOptions) {}
+
+  forward(state: DnsForwardingState, f: DnsForward): void {
+    if (this.closed) return;
+    this.socket ??= this.open(state);
+    void this.socket.then((s) => {
+      if (s === undefined || this.closed) return;
+      s.sendQueue.push(s.addr(f.upstream.ip, f.upstream.port), f.query);
+      s.sendQueue.flush();
+      this.stats.forwarded++;
+    });
+  }
+
+  resolve(state: DnsResolvingState, req: ResolveRequest): void {
+    if (this.closed) return;
+    this.inFlight++;
+    void (this.o.resolver ?? systemNameResolver)(req.name).then((outcome) => {
+      this.inFlight--;
+      this.stats.resolutions++;
+      if (outcome.kind === 'error') this.stats.resolveErrors++;
+      this.o.logger.debug({ name: req.name, outcome }, 'resolved a DNS resource name');
+      this.o.guard(() => {
+        state.handleResolveResult(req.requestId, outcome, this.o.now());
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const s = await this.socket;
+    await s?.close();
+  }
+
+  private async open(state: DnsForwardingState): Promise<UdpSocket | undefined> {
+    const log = this.o.logger;
+    let socket: UdpSocket;
+    try {
+      socket = await bindUdp({ port: 0, mark: this.o.mark ?? POSTERN_FWMARK, gso: false, gro: false, logger: log });
+    } catch (err) {
+      log.warn({ err }, 'DNS forwarding socket without SO_MARK (forwarded queries may enter the tunnel)');
+      try {
+        socket = await bindUdp({ port: 0, backend: 'dgram', logger: log });
+      } catch (err2) {
+        log.error({ err: err2 }, 'cannot open the DNS forwarding socket');
+        return undefined;
+      }
+    }
+    void (async () => {
+      for (;;) {
+        const batch = await socket.recvMany(32);
+        if (batch.length === 0 || this.closed) return;
+        this.stats.answers += batch.length;
+        this.o.guard(() => {
+          const now = this.o.now();
+          for (const d of batch) state.handleDnsUpstreamResponse(d.from.address, d.from.port, d.data, now);
+        });
+      }
+    })().catch((err: unknown) => {
+      if (!this.closed) log.warn({ err }, 'DNS forwarding socket failed');
+    });
+    return socket;
+  }
+}
