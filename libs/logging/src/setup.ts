@@ -6,7 +6,7 @@ import pino, { type DestinationStream, type Logger } from 'pino';
 import pretty from 'pino-pretty';
 import { enforceLogSizeCap, prepareLogFile, DEFAULT_LOG_SIZE_CAP_BYTES } from './files';
 import { LogFilter, type LogFormat } from './filter';
-import { redactObject } from './redact';
+import { REDACTED, redactObject, redactString } from './redact';
 
 export interface LogFileOptions {
   readonly dir: string;
@@ -49,6 +49,20 @@ export function moduleLogger(parent: Logger, module: string): Logger {
   return parent.child({ module: full });
 }
 
+/** Secret-named keys redacted in child-logger bindings (log objects are covered by `isSecretKey`). */
+const CHILD_SECRET_KEYS = ['token', 'api_token', 'password', 'psk', 'preshared_key', 'presharedKey', 'private_key', 'privateKey', 'secret', 'stamp_secret', 'stampSecret', 'authorization', 'relay_password'] as const;
+
+function redactArgs<T extends unknown[]>(args: T): T {
+  for (let i = 0; i < args.length; i++) if (typeof args[i] === 'string') args[i] = redactString(String(args[i]));
+  return args;
+}
+
+function redactError(err: unknown): unknown {
+  const out: unknown = err instanceof Error ? pino.stdSerializers.err(err) : err;
+  if (typeof out !== 'object' || out === null) return typeof out === 'string' ? redactString(out) : out;
+  return redactObject({ ...out });
+}
+
 export function setupLogging(opts: LoggingOptions): LoggingHandle {
   const filter = opts.filter instanceof LogFilter ? opts.filter : LogFilter.parse(opts.filter ?? 'info');
   const dest = opts.destination ?? process.stdout;
@@ -83,6 +97,15 @@ export function setupLogging(opts: LoggingOptions): LoggingHandle {
         log: (obj) => redactObject(obj),
         bindings: (b) => redactObject(b),
       },
+      // Message strings and error texts may carry URLs with `token=`; formatters do not see them.
+      hooks: {
+        logMethod(args, method) {
+          method.apply(this, redactArgs(args));
+        },
+      },
+      serializers: { err: redactError },
+      // pino skips the bindings formatter for child loggers; its own redaction covers their bindings.
+      redact: { paths: [...CHILD_SECRET_KEYS], censor: REDACTED },
       onChild: (child) => {
         const m: unknown = child.bindings()['module'];
         if (typeof m === 'string') child.level = filter.levelFor(m);
