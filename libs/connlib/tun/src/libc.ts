@@ -8,12 +8,22 @@ export const TUNSETIFF = 0x400454ca;
 export const IFF_TUN = 0x0001;
 export const IFF_NO_PI = 0x1000;
 export const IFF_MULTI_QUEUE = 0x0100;
+export const IFF_VNET_HDR = 0x4000;
+export const TUNSETOFFLOAD = 0x400454d0;
+export const TUNSETVNETHDRSZ = 0x400454d8;
+export const TUN_F_CSUM = 0x01;
+export const TUN_F_TSO4 = 0x02;
+export const TUN_F_TSO6 = 0x04;
+export const TUN_F_USO4 = 0x20;
+export const TUN_F_USO6 = 0x40;
 export const EFD_CLOEXEC = 0o2000000;
 export const EFD_NONBLOCK = 0o4000;
 
 export interface Libc {
   open(path: string, flags: number, mode: number): number;
   ioctl(fd: number, request: number, arg: Uint8Array): number;
+  /** ioctl whose argument is a value, not a pointer (TUNSETOFFLOAD). */
+  ioctlValue(fd: number, request: number, arg: number): number;
   close(fd: number): number;
   eventfd(initval: number, flags: number): number;
   write(fd: number, buf: Uint8Array, count: number): number;
@@ -32,6 +42,7 @@ export function libc(): Libc {
   const lib = koffi.load('libc.so.6');
   const open = lib.func('int open(const char *path, int flags, int mode)');
   const ioctl = lib.func('int ioctl(int fd, unsigned long request, _Inout_ uint8_t *arg)');
+  const ioctlValue = lib.func('ioctl', 'int', ['int', 'unsigned long', 'unsigned long']);
   const close = lib.func('int close(int fd)');
   const eventfd = lib.func('int eventfd(unsigned int initval, int flags)');
   const write = lib.func('intptr_t write(int fd, const uint8_t *buf, size_t count)');
@@ -39,6 +50,7 @@ export function libc(): Libc {
   cached = {
     open: (p, f, m) => asNumber(open(p, f, m)),
     ioctl: (fd, r, a) => asNumber(ioctl(fd, r, a)),
+    ioctlValue: (fd, r, a) => asNumber(ioctlValue(fd, r, a)),
     close: (fd) => asNumber(close(fd)),
     eventfd: (i, f) => asNumber(eventfd(i, f)),
     write: (fd, b, n) => asNumber(write(fd, b, n)),

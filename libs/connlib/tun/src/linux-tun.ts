@@ -6,13 +6,36 @@ import type { Logger } from 'pino';
 import { RING_DONE, RING_ERRNO, SharedRing, waitForChange } from '@postern/bufferpool';
 import { TunError } from './errors';
 import { flowQueue } from './flow';
-import { EFD_CLOEXEC, EFD_NONBLOCK, IFF_MULTI_QUEUE, IFF_NO_PI, IFF_TUN, O_CLOEXEC, O_NONBLOCK, O_RDWR, TUNSETIFF, libc } from './libc';
+import {
+  EFD_CLOEXEC,
+  EFD_NONBLOCK,
+  IFF_MULTI_QUEUE,
+  IFF_NO_PI,
+  IFF_TUN,
+  IFF_VNET_HDR,
+  O_CLOEXEC,
+  O_NONBLOCK,
+  O_RDWR,
+  TUNSETIFF,
+  TUNSETOFFLOAD,
+  TUN_F_CSUM,
+  TUN_F_TSO4,
+  TUN_F_TSO6,
+  TUN_F_USO4,
+  TUN_F_USO6,
+  libc,
+} from './libc';
 import type { Tun, TunCloseReport, TunOptions, TunStats } from './types';
 
 const BELL_RX = 0;
 const BELL_TX = 1;
 /** Ring control word the writer counts refused packets in (see tun.worker.mjs). */
 const RING_TX_ERRORS = 8;
+/** Control words the workers count offload work in (see tun.worker.mjs). */
+const RING_RX_MALFORMED = 9;
+const RING_SUPER = 10;
+const RING_SUPER_SEGMENTS = 11;
+type Offloads = 'off' | 'tso' | 'tso+uso';
 const WAIT_SLICE_MS = 1000;
 
 interface Queue {
@@ -44,6 +67,24 @@ function openQueueFd(name: string, flags: number): number {
     throw new TunError('IOCTL_FAILED', `TUNSETIFF ${name}: ${c.strerror(e)}`, { errno: e });
   }
   return fd;
+}
+
+/** Enables checksum offload and TSO4/6 (and USO4/6 where the kernel takes them) on a queue opened with IFF_VNET_HDR. */
+function setOffloads(fd: number, name: string): Offloads {
+  const c = libc();
+  const tso = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+  if (c.ioctlValue(fd, TUNSETOFFLOAD, tso | TUN_F_USO4 | TUN_F_USO6) === 0) return 'tso+uso';
+  if (c.ioctlValue(fd, TUNSETOFFLOAD, tso) === 0) return 'tso';
+  const e = c.errno();
+  throw new TunError('IOCTL_FAILED', `TUNSETOFFLOAD ${name}: ${c.strerror(e)}`, { errno: e });
+}
+
+/** The default of TunOptions.offloads: POSTERN_TUN_OFFLOADS, else off. */
+export function offloadsFromEnv(value = process.env['POSTERN_TUN_OFFLOADS']): boolean {
+  if (value === undefined || value === '') return false;
+  if (value === '1' || value === 'true') return true;
+  if (value === '0' || value === 'false') return false;
+  throw new TunError('INVALID_ARGUMENT', `POSTERN_TUN_OFFLOADS must be 1, true, 0 or false (got ${value})`);
 }
 
 function pow2(n: number): boolean {
@@ -93,6 +134,7 @@ class LinuxTun implements Tun {
 
   private constructor(
     readonly name: string,
+    readonly offloads: Offloads,
     private readonly stopFd: number,
     qs: Queue[],
     bell: Int32Array,
@@ -124,7 +166,8 @@ class LinuxTun implements Tun {
     if (!Number.isInteger(maxPacketSize) || maxPacketSize < 576 || maxPacketSize > 65536) throw new TunError('INVALID_ARGUMENT', `maxPacketSize must be in [576, 65536] (got ${maxPacketSize})`);
     if (!Number.isInteger(readBatch) || readBatch < 1) throw new TunError('INVALID_ARGUMENT', `readBatch must be positive (got ${readBatch})`);
     const multi = o.multiQueue ?? queues > 1;
-    const flags = IFF_TUN | IFF_NO_PI | (multi ? IFF_MULTI_QUEUE : 0);
+    const wantOffloads = o.offloads ?? offloadsFromEnv();
+    const flags = IFF_TUN | IFF_NO_PI | (multi ? IFF_MULTI_QUEUE : 0) | (wantOffloads ? IFF_VNET_HDR : 0);
     const c = libc();
     const fds: number[] = [];
     const stopFd = c.eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -132,8 +175,13 @@ class LinuxTun implements Tun {
       const e = c.errno();
       throw new TunError('OPEN_FAILED', `eventfd: ${c.strerror(e)}`, { errno: e });
     }
+    let offloads: Offloads = 'off';
     try {
-      for (let i = 0; i < queues; i++) fds.push(openQueueFd(name, flags));
+      for (let i = 0; i < queues; i++) {
+        const fd = openQueueFd(name, flags);
+        fds.push(fd);
+        if (wantOffloads) offloads = setOffloads(fd, name);
+      }
     } catch (err) {
       for (const fd of fds) c.close(fd);
       c.close(stopFd);
@@ -146,7 +194,7 @@ class LinuxTun implements Tun {
       const tx = SharedRing.create({ slots: capacity, slotSize });
       const start = (role: 'reader' | 'writer', ring: SharedRing): Worker => {
         const w = new Worker(new URL('./tun.worker.mjs', import.meta.url), {
-          workerData: { role, fd, stopFd, ring: ring.sab, bell: bellSab, batch: readBatch, pollTimeoutMs },
+          workerData: { role, fd, stopFd, ring: ring.sab, bell: bellSab, batch: readBatch, pollTimeoutMs, offloads: wantOffloads },
           name: `tun-${role}`,
         });
         w.on('error', (err) => o.logger?.error({ err }, `TUN ${role} worker failed: ${err.message}`));
@@ -158,8 +206,8 @@ class LinuxTun implements Tun {
       started.catch(() => undefined); // observed by ready()
       return { fd, rx, tx, reader, writer, readerExit: once(reader, 'exit'), writerExit: once(writer, 'exit'), started, lent: 0 };
     });
-    o.logger?.debug({ name, queues, multiQueue: multi, capacity }, 'TUN device opened');
-    return new LinuxTun(name, stopFd, qs, new Int32Array(bellSab), readBatch, maxPacketSize, o.shutdownGraceMs ?? 10_000, o.logger);
+    o.logger?.debug({ name, queues, multiQueue: multi, capacity, offloads }, 'TUN device opened');
+    return new LinuxTun(name, offloads, stopFd, qs, new Int32Array(bellSab), readBatch, maxPacketSize, o.shutdownGraceMs ?? 10_000, o.logger);
   }
 
   async ready(): Promise<void> {
@@ -258,8 +306,17 @@ class LinuxTun implements Tun {
       stalls += q.rx.stalls();
       queued += q.tx.used();
     }
-    const txErrors = this.qs.reduce((s, q) => s + Atomics.load(q.tx.control, RING_TX_ERRORS), 0);
-    return { rxPackets: this.rxPackets, rxBytes: this.rxBytes, txPackets: this.txPackets, txBytes: this.txBytes, readerStalls: stalls, txQueued: queued, txErrors };
+    const sum = (ring: 'rx' | 'tx', word: number): number => this.qs.reduce((s, q) => s + Atomics.load(q[ring].control, word), 0);
+    const base = { rxPackets: this.rxPackets, rxBytes: this.rxBytes, txPackets: this.txPackets, txBytes: this.txBytes, readerStalls: stalls, txQueued: queued, txErrors: sum('tx', RING_TX_ERRORS) };
+    if (this.offloads === 'off') return base;
+    return {
+      ...base,
+      rxMalformed: sum('rx', RING_RX_MALFORMED),
+      rxSuperPackets: sum('rx', RING_SUPER),
+      rxSuperSegments: sum('rx', RING_SUPER_SEGMENTS),
+      txSuperPackets: sum('tx', RING_SUPER),
+      txSuperSegments: sum('tx', RING_SUPER_SEGMENTS),
+    };
   }
 
   close(): Promise<TunCloseReport> {

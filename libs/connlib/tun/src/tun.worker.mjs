@@ -5,6 +5,9 @@
 //   publishes them in batches. When the ring is full it stops reading (backpressure) and waits for the main
 //   thread to release slots. It waits for data in poll() on [tun fd, stop eventfd] with a timeout, so a stop
 //   request wakes it at once (eventfd) or at the latest after `pollTimeoutMs` (stop flag).
+// With `offloads` (IFF_VNET_HDR), every read and write carries a virtio_net_hdr: the reader splits the
+//   super-packets it reads into MTU-sized packets (offload.worker.mjs) before they enter the ring; the writer
+//   coalesces consecutive TCP segments of one flow into one super-packet per write.
 // role 'writer': writes the packets the main thread queued in its ring to the TUN fd, releasing slots as it
 //   goes. On stop it first drains what is queued (the outbound flush), then exits; a second stop level
 //   (STOP = 2) makes it exit without draining.
@@ -14,6 +17,7 @@
 // byte 64 (word 0 = length), slot data after the metadata.
 import { workerData, isMainThread, parentPort } from 'node:worker_threads';
 import koffi from 'koffi';
+import { MAX_SUPER_PACKET, VNET_HDR_LEN, coalesce, segmentCount, splitPacket } from './offload.worker.mjs';
 
 const HEAD = 0;
 const TAIL = 1;
@@ -24,6 +28,12 @@ const SLOTS = 5;
 const SLOT_SIZE = 6;
 const ERRNO = 7;
 const TX_ERRORS = 8;
+/** Reader with offloads: packets read and dropped because their virtio header or headers were malformed. */
+const RX_MALFORMED = 9;
+/** Reader: super-packets read (split into > 1 packet); writer: super-packets written (> 1 packet coalesced). */
+const SUPER = 10;
+/** Packets those super-packets were split into / coalesced from. */
+const SUPER_SEGMENTS = 11;
 const CONTROL_BYTES = 64;
 const META_INTS = 16;
 const BELL_RX = 0;
@@ -36,7 +46,7 @@ const POLLOUT = 4;
 
 /**
  * @typedef {{ role: 'reader' | 'writer', fd: number, stopFd: number, ring: SharedArrayBuffer,
- *   bell: SharedArrayBuffer, batch: number, pollTimeoutMs: number }} TunWorkerData
+ *   bell: SharedArrayBuffer, batch: number, pollTimeoutMs: number, offloads: boolean }} TunWorkerData
  */
 
 function main(/** @type {TunWorkerData} */ data) {
@@ -74,7 +84,11 @@ function main(/** @type {TunWorkerData} */ data) {
     poll(pollAddr, 2, timeout);
   }
 
-  if (data.role === 'reader') {
+  if (data.role === 'reader' && data.offloads) {
+    readSplitting();
+  } else if (data.role === 'writer' && data.offloads) {
+    writeCoalescing();
+  } else if (data.role === 'reader') {
     const batch = data.batch;
     for (;;) {
       if (Atomics.load(control, STOP) !== 0) break;
@@ -152,6 +166,136 @@ function main(/** @type {TunWorkerData} */ data) {
   }
   Atomics.store(control, DONE, 1);
   Atomics.notify(control, DONE);
+
+  // Super-packets are read whole into `scratch` (virtio header + up to 64 KiB) and split into ring slots.
+  function readSplitting() {
+    const batch = data.batch;
+    const scratch = new Uint8Array(new SharedArrayBuffer(VNET_HDR_LEN + MAX_SUPER_PACKET + 64));
+    const scratchAddr = Number(addressOf(scratch, scratch, 0));
+    const offs = new Int32Array(slots);
+    const lens = new Int32Array(slots);
+    let pending = 0; // bytes of a super-packet read but not yet split (waiting for room)
+    let pendingCount = 0;
+    for (;;) {
+      if (Atomics.load(control, STOP) !== 0) break;
+      const head = Atomics.load(control, HEAD);
+      const tail = Atomics.load(control, TAIL);
+      const free = slots - ((head - tail) | 0);
+      let n = 0;
+      let fatal = 0;
+      let drained = false;
+      while (n < batch) {
+        if (pending === 0) {
+          const r = Number(read(data.fd, scratchAddr, scratch.length));
+          if (r < 0) {
+            const e = koffi.errno();
+            if (e === EINTR) continue;
+            if (e !== EAGAIN) fatal = e;
+            drained = true;
+            break;
+          }
+          const count = segmentCount(scratch, r, slotSize);
+          if (count < 0 || count > slots) {
+            Atomics.add(control, RX_MALFORMED, 1);
+            continue;
+          }
+          pending = r;
+          pendingCount = count;
+        }
+        if (pendingCount > free - n) break; // no room: publish what we have, then wait
+        for (let k = 0; k < pendingCount; k++) offs[k] = ((head + n + k) & mask) * slotSize;
+        const c = splitPacket(scratch, pending, dataBytes, offs, lens, slotSize, pendingCount);
+        pending = 0;
+        if (c < 0) {
+          Atomics.add(control, RX_MALFORMED, 1);
+          continue;
+        }
+        for (let k = 0; k < c; k++) meta[((head + n + k) & mask) * META_INTS] = lens[k] ?? 0;
+        if (c > 1) {
+          Atomics.add(control, SUPER, 1);
+          Atomics.add(control, SUPER_SEGMENTS, c);
+        }
+        n += c;
+      }
+      if (n > 0) {
+        Atomics.add(control, HEAD, n);
+        Atomics.notify(control, HEAD);
+        Atomics.add(bell, BELL_RX, 1);
+        Atomics.notify(bell, BELL_RX);
+      }
+      if (fatal !== 0) {
+        Atomics.store(control, ERRNO, fatal);
+        break;
+      }
+      if (drained) {
+        waitFd(POLLIN);
+      } else if (pending !== 0 && n === 0) {
+        // Backpressure: the channel has no room for the packet in hand; stop reading until it has.
+        Atomics.add(control, STALLS, 1);
+        Atomics.wait(control, TAIL, tail, timeout);
+      }
+    }
+  }
+
+  // Coalesced packets are assembled in `out` (virtio header + up to 64 KiB) and written with one write().
+  function writeCoalescing() {
+    const out = new Uint8Array(new SharedArrayBuffer(VNET_HDR_LEN + MAX_SUPER_PACKET + 64));
+    const outAddr = Number(addressOf(out, out, 0));
+    const offs = new Int32Array(slots);
+    const lens = new Int32Array(slots);
+    const result = new Int32Array(2);
+    for (;;) {
+      const stop = Atomics.load(control, STOP);
+      if (stop >= 2) break;
+      const head = Atomics.load(control, HEAD);
+      const tail = Atomics.load(control, TAIL);
+      const avail = (head - tail) | 0;
+      if (avail <= 0) {
+        if (stop !== 0) break; // drained: the outbound flush is complete
+        Atomics.wait(control, HEAD, head, timeout);
+        continue;
+      }
+      for (let k = 0; k < avail; k++) {
+        const slot = (tail + k) & mask;
+        offs[k] = slot * slotSize;
+        lens[k] = meta[slot * META_INTS] ?? 0;
+      }
+      let k = 0;
+      let unreleased = 0;
+      while (k < avail) {
+        coalesce(dataBytes, offs, lens, k, avail - k, out, result);
+        const used = result[0] ?? 1;
+        const bytes = result[1] ?? 0;
+        let failed = bytes === 0;
+        while (!failed) {
+          const r = Number(write(data.fd, outAddr, bytes));
+          if (r >= 0) break;
+          const e = koffi.errno();
+          if (e === EINTR) continue;
+          if (e === EAGAIN) {
+            if (Atomics.load(control, STOP) >= 2) break;
+            waitFd(POLLOUT);
+            continue;
+          }
+          Atomics.store(control, ERRNO, e);
+          failed = true;
+        }
+        if (failed) Atomics.add(control, TX_ERRORS, used);
+        else if (used > 1) {
+          Atomics.add(control, SUPER, 1);
+          Atomics.add(control, SUPER_SEGMENTS, used);
+        }
+        k += used;
+        unreleased += used;
+        if (unreleased >= 64) {
+          release(unreleased);
+          unreleased = 0;
+        }
+        if (Atomics.load(control, STOP) >= 2) break;
+      }
+      release(unreleased);
+    }
+  }
 
   /** @param {number} n */
   function release(n) {

@@ -17,6 +17,13 @@ export interface TunOptions {
   readonly shutdownGraceMs?: number;
   /** Workers' poll timeout: the longest a worker goes without checking its stop flag; default 100 ms. */
   readonly pollTimeoutMs?: number;
+  /**
+   * Open with IFF_VNET_HDR and enable TUN offloads (checksum, TSO4/6, and USO4/6 where the kernel takes
+   * them): the reader splits the kernel's super-packets into MTU-sized packets and the writer coalesces
+   * consecutive TCP segments of one flow into super-packets. Transparent to callers. Default: the
+   * environment variable POSTERN_TUN_OFFLOADS (`1`/`true` on, `0`/`false` off), else off.
+   */
+  readonly offloads?: boolean;
   readonly logger?: Logger;
 }
 
@@ -31,6 +38,14 @@ export interface TunStats {
   readonly txQueued: number;
   /** Packets the kernel refused on write (malformed, device down): counted, not retried. */
   readonly txErrors: number;
+  /** With offloads: packets read from the device and dropped because their virtio/IP headers were malformed. */
+  readonly rxMalformed?: number;
+  /** With offloads: super-packets read and split, and the packets they were split into. */
+  readonly rxSuperPackets?: number;
+  readonly rxSuperSegments?: number;
+  /** With offloads: super-packets written, and the packets coalesced into them. */
+  readonly txSuperPackets?: number;
+  readonly txSuperSegments?: number;
 }
 
 export interface TunCloseReport {
@@ -52,6 +67,8 @@ export interface TunCloseReport {
 export interface Tun {
   readonly name: string;
   readonly queues: number;
+  /** The offloads enabled on the device: 'off', 'tso' (checksum + TSO4/6) or 'tso+uso' (also USO4/6). Optional for doubles. */
+  readonly offloads?: 'off' | 'tso' | 'tso+uso';
   /** Waits for at least one packet and returns up to `max` (default 100). Returns [] once the device is closed. */
   recvMany(max?: number): Promise<Uint8Array[]>;
   /** Up to `max` packets already received, without waiting ([] if none). */

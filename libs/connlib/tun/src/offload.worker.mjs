@@ -1,0 +1,420 @@
+// @ts-check
+// TUN offloads (IFF_VNET_HDR): split the super-packets the kernel hands us (TSO/USO, partial checksums) into
+// MTU-sized packets, and coalesce consecutive in-order TCP segments of one flow into one super-packet for a
+// single write (GRO), the way wireguard-go's tun/offload_linux.go does.
+//
+// This is a library module, not a worker entry point: it is named `*.worker.mjs` so that the release build
+// (tools/scripts/build-app.mjs copies every `*.worker.mjs` next to main.js) ships it beside tun.worker.mjs,
+// which imports it. Self-contained and pure (no imports, no allocation on the hot path), so the worker and
+// the TypeScript tests import the very same code.
+//
+// Every function takes bytes and returns numbers: a negative return is an OFFLOAD_* error code (the input is
+// malformed); nothing here throws on bad input.
+
+/** Bytes of `struct virtio_net_hdr` in front of every read and write. */
+export const VNET_HDR_LEN = 10;
+export const VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
+export const GSO_NONE = 0;
+export const GSO_TCPV4 = 1;
+export const GSO_UDP = 3;
+export const GSO_TCPV6 = 4;
+export const GSO_UDP_L4 = 5;
+export const GSO_ECN = 0x80;
+
+/** Shorter than the virtio header plus the headers it announces. */
+export const OFFLOAD_SHORT = -1;
+/** Unknown gso_type or flags, checksum offsets outside the packet, gso_size 0. */
+export const OFFLOAD_BAD_VNET = -2;
+/** The IP/transport headers do not match the gso_type (version, protocol, header lengths, extension headers). */
+export const OFFLOAD_BAD_IP = -3;
+/** A segment would not fit in a slot (the caller's maximum packet size). */
+export const OFFLOAD_TOO_BIG = -4;
+/** More segments than the caller can take at all. */
+export const OFFLOAD_TOO_MANY = -5;
+
+/** Largest IP packet a coalesced write may carry (IPv4 total length / IPv6 payload length are 16 bits). */
+export const MAX_SUPER_PACKET = 65535;
+
+const TCP_FIN = 0x01;
+const TCP_PSH = 0x08;
+const TCP_ACK = 0x10;
+const TCP_CWR = 0x80;
+
+/** @param {Uint8Array} b @param {number} o */
+function u16(b, o) {
+  return ((b[o] ?? 0) << 8) | (b[o + 1] ?? 0);
+}
+/** @param {Uint8Array} b @param {number} o */
+function u16le(b, o) {
+  return (b[o] ?? 0) | ((b[o + 1] ?? 0) << 8);
+}
+/** @param {Uint8Array} b @param {number} o */
+function u32(b, o) {
+  return (((b[o] ?? 0) << 24) | ((b[o + 1] ?? 0) << 16) | ((b[o + 2] ?? 0) << 8) | (b[o + 3] ?? 0)) >>> 0;
+}
+/** @param {Uint8Array} b @param {number} o @param {number} v */
+function put16(b, o, v) {
+  b[o] = (v >>> 8) & 0xff;
+  b[o + 1] = v & 0xff;
+}
+/** @param {Uint8Array} b @param {number} o @param {number} v */
+function put16le(b, o, v) {
+  b[o] = v & 0xff;
+  b[o + 1] = (v >>> 8) & 0xff;
+}
+/** @param {Uint8Array} b @param {number} o @param {number} v */
+function put32(b, o, v) {
+  b[o] = (v >>> 24) & 0xff;
+  b[o + 1] = (v >>> 16) & 0xff;
+  b[o + 2] = (v >>> 8) & 0xff;
+  b[o + 3] = v & 0xff;
+}
+
+/** @type {ArrayBufferLike | undefined} */
+let wordsOf;
+/** @type {Uint32Array} */
+let words = new Uint32Array(0);
+
+/**
+ * The unfolded one's-complement sum of `b[off, off + len)` as 16-bit big-endian words (an odd last byte is
+ * padded with zero), plus `initial`. Reads 32-bit words where the memory is 4-byte aligned.
+ * @param {Uint8Array} b @param {number} off @param {number} len @param {number} initial
+ * @returns {number}
+ */
+export function sum16(b, off, len, initial) {
+  let s = initial;
+  let i = off;
+  const end = off + len;
+  const base = b.byteOffset;
+  while (((base + i) & 3) !== 0 && i + 1 < end) {
+    s += ((b[i] ?? 0) << 8) | (b[i + 1] ?? 0);
+    i += 2;
+  }
+  if (((base + i) & 3) === 0 && end - i >= 64) {
+    if (wordsOf !== b.buffer) {
+      wordsOf = b.buffer;
+      words = new Uint32Array(b.buffer, 0, b.buffer.byteLength >>> 2);
+    }
+    // Little-endian 32-bit words: each half is a byte-swapped big-endian 16-bit word; sum, fold, swap back.
+    let le = 0;
+    let w = (base + i) >>> 2;
+    const wEnd = w + ((end - i) >>> 2);
+    for (; w < wEnd; w++) {
+      const x = words[w] ?? 0;
+      le += (x & 0xffff) + (x >>> 16);
+    }
+    i = (w << 2) - base;
+    while (le > 0xffff) le = (le & 0xffff) + Math.floor(le / 0x10000);
+    s += ((le & 0xff) << 8) | (le >>> 8);
+  }
+  for (; i + 1 < end; i += 2) s += ((b[i] ?? 0) << 8) | (b[i + 1] ?? 0);
+  if (i < end) s += (b[i] ?? 0) << 8;
+  return s;
+}
+
+/** Folds an unfolded sum to 16 bits (not inverted). @param {number} s */
+export function fold16(s) {
+  while (s > 0xffff) s = (s & 0xffff) + Math.floor(s / 0x10000);
+  return s;
+}
+
+/**
+ * The unfolded pseudo-header sum of an IPv4/IPv6 packet starting at `ip` for `proto` and `l4len`.
+ * @param {Uint8Array} b @param {number} ip @param {boolean} v6 @param {number} proto @param {number} l4len
+ */
+function pseudoSum(b, ip, v6, proto, l4len) {
+  return v6 ? sum16(b, ip + 8, 32, proto + l4len) : sum16(b, ip + 12, 8, proto + l4len);
+}
+
+/** Recomputes the IPv4 header checksum in place. @param {Uint8Array} b @param {number} ip @param {number} ihl */
+function ipv4HeaderChecksum(b, ip, ihl) {
+  b[ip + 10] = 0;
+  b[ip + 11] = 0;
+  put16(b, ip + 10, ~fold16(sum16(b, ip, ihl, 0)) & 0xffff);
+}
+
+// Parsed header of the last packet measured (module scratch: no allocation per packet).
+const hdr = { gsoType: 0, flags: 0, gsoSize: 0, csumStart: 0, csumOffset: 0, v6: false, ihl: 0, headers: 0, proto: 0 };
+
+/**
+ * Validates the virtio header and packet in `src[0, n)` and parses it into `hdr`.
+ * @param {Uint8Array} src @param {number} n
+ * @returns {number} 0 or an OFFLOAD_* error
+ */
+function parse(src, n) {
+  if (n < VNET_HDR_LEN || n > src.length) return OFFLOAD_SHORT;
+  const flags = src[0] ?? 0;
+  const gsoType = (src[1] ?? 0) & ~GSO_ECN;
+  hdr.flags = flags;
+  hdr.gsoType = gsoType;
+  hdr.gsoSize = u16le(src, 4);
+  hdr.csumStart = u16le(src, 6);
+  hdr.csumOffset = u16le(src, 8);
+  if ((flags & ~0x07) !== 0) return OFFLOAD_BAD_VNET; // NEEDS_CSUM, DATA_VALID, RSC_INFO
+  const len = n - VNET_HDR_LEN;
+  if (gsoType === GSO_NONE) {
+    if ((flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0 && hdr.csumStart + hdr.csumOffset + 2 > len) return OFFLOAD_BAD_VNET;
+    hdr.headers = 0;
+    return 0;
+  }
+  if (gsoType !== GSO_TCPV4 && gsoType !== GSO_TCPV6 && gsoType !== GSO_UDP_L4) return OFFLOAD_BAD_VNET;
+  if ((flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) === 0 || hdr.gsoSize === 0) return OFFLOAD_BAD_VNET;
+  const p = VNET_HDR_LEN;
+  if (len < 1) return OFFLOAD_SHORT;
+  const version = (src[p] ?? 0) >> 4;
+  let ihl = 0;
+  let proto = 0;
+  if (version === 4) {
+    ihl = ((src[p] ?? 0) & 0x0f) * 4;
+    if (ihl < 20) return OFFLOAD_BAD_IP;
+    if (len < ihl) return OFFLOAD_SHORT;
+    proto = src[p + 9] ?? 0;
+    if (gsoType === GSO_TCPV6) return OFFLOAD_BAD_IP;
+  } else if (version === 6) {
+    ihl = 40;
+    if (len < ihl) return OFFLOAD_SHORT;
+    proto = src[p + 6] ?? 0; // extension headers are not supported: the next header must be TCP/UDP
+    if (gsoType === GSO_TCPV4) return OFFLOAD_BAD_IP;
+  } else {
+    return OFFLOAD_BAD_IP;
+  }
+  const wantProto = gsoType === GSO_UDP_L4 ? 17 : 6;
+  if (proto !== wantProto || hdr.csumStart !== ihl) return OFFLOAD_BAD_IP;
+  if (hdr.csumOffset !== (proto === 6 ? 16 : 6)) return OFFLOAD_BAD_VNET;
+  let l4h = 8;
+  if (proto === 6) {
+    if (len < ihl + 20) return OFFLOAD_SHORT;
+    l4h = ((src[p + ihl + 12] ?? 0) >> 4) * 4;
+    if (l4h < 20) return OFFLOAD_BAD_IP;
+  }
+  if (len < ihl + l4h) return OFFLOAD_SHORT;
+  hdr.v6 = version === 6;
+  hdr.ihl = ihl;
+  hdr.proto = proto;
+  // hdr_len as sent by the kernel is a hint (wrong on some kernels); the parsed headers are authoritative.
+  hdr.headers = ihl + l4h;
+  return 0;
+}
+
+/**
+ * How many packets `src[0, n)` (virtio header + packet, as read from the TUN) splits into, each at most
+ * `maxSize` bytes; or a negative OFFLOAD_* error.
+ * @param {Uint8Array} src @param {number} n @param {number} maxSize
+ * @returns {number}
+ */
+export function segmentCount(src, n, maxSize) {
+  const e = parse(src, n);
+  if (e < 0) return e;
+  const len = n - VNET_HDR_LEN;
+  if (hdr.gsoType === GSO_NONE) return len > maxSize ? OFFLOAD_TOO_BIG : 1;
+  const payload = len - hdr.headers;
+  if (hdr.headers + Math.min(hdr.gsoSize, payload) > maxSize) return OFFLOAD_TOO_BIG;
+  return payload <= 0 ? 1 : Math.ceil(payload / hdr.gsoSize);
+}
+
+/**
+ * Splits `src[0, n)` (virtio header + packet) into plain IP packets with complete checksums, the i-th written
+ * at `dst[offs[i]]`, its length stored in `lens[i]`. TCP: sequence numbers advance by gso_size, FIN/PSH only
+ * on the last segment, CWR only on the first; IPv4 ids increment; lengths and checksums recomputed. UDP (USO):
+ * UDP length and checksum per datagram. Partial checksums (NEEDS_CSUM without GSO) are completed.
+ * @param {Uint8Array} src @param {number} n
+ * @param {Uint8Array} dst @param {ArrayLike<number>} offs @param {Int32Array | number[]} lens
+ * @param {number} maxSize the most bytes each destination slot takes
+ * @param {number} maxCount the most segments the destination takes
+ * @returns {number} segments written, or a negative OFFLOAD_* error (nothing written then)
+ */
+export function splitPacket(src, n, dst, offs, lens, maxSize, maxCount) {
+  const count = segmentCount(src, n, maxSize);
+  if (count < 0) return count;
+  if (count > maxCount || count > offs.length) return OFFLOAD_TOO_MANY;
+  const p = VNET_HDR_LEN;
+  const len = n - p;
+  if (hdr.gsoType === GSO_NONE) {
+    const o = offs[0] ?? 0;
+    if (o < 0 || o + len > dst.length) return OFFLOAD_TOO_MANY;
+    dst.set(src.subarray(p, n), o);
+    if ((hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0) {
+      // The field holds the pseudo-header sum; the checksum covers [csum_start, end) including it.
+      const at = o + hdr.csumStart + hdr.csumOffset;
+      let c = ~fold16(sum16(dst, o + hdr.csumStart, len - hdr.csumStart, 0)) & 0xffff;
+      if (c === 0 && hdr.csumOffset === 6) c = 0xffff; // UDP: 0 means "no checksum"
+      put16(dst, at, c);
+    }
+    lens[0] = len;
+    return 1;
+  }
+  const { ihl, headers, gsoSize, v6, proto } = hdr;
+  const l4 = ihl;
+  const payload = Math.max(0, len - headers);
+  const id0 = v6 ? 0 : u16(src, p + 4);
+  const seq0 = proto === 6 ? u32(src, p + l4 + 4) : 0;
+  const flags0 = proto === 6 ? (src[p + l4 + 13] ?? 0) : 0;
+  for (let i = 0; i < count; i++) {
+    const o = offs[i] ?? 0;
+    const start = i * gsoSize;
+    const plen = Math.min(gsoSize, payload - start);
+    const segLen = headers + Math.max(0, plen);
+    if (o < 0 || o + segLen > dst.length) return OFFLOAD_TOO_MANY;
+    dst.set(src.subarray(p, p + headers), o);
+    if (plen > 0) dst.set(src.subarray(p + headers + start, p + headers + start + plen), o + headers);
+    if (v6) {
+      put16(dst, o + 4, segLen - 40);
+    } else {
+      put16(dst, o + 2, segLen);
+      put16(dst, o + 4, (id0 + i) & 0xffff);
+      ipv4HeaderChecksum(dst, o, ihl);
+    }
+    const l4len = segLen - l4;
+    let c;
+    if (proto === 6) {
+      put32(dst, o + l4 + 4, (seq0 + start) >>> 0);
+      let f = flags0;
+      if (i !== count - 1) f &= ~(TCP_FIN | TCP_PSH);
+      if (i !== 0) f &= ~TCP_CWR;
+      dst[o + l4 + 13] = f;
+      dst[o + l4 + 16] = 0;
+      dst[o + l4 + 17] = 0;
+      c = ~fold16(sum16(dst, o + l4, l4len, pseudoSum(dst, o, v6, 6, l4len))) & 0xffff;
+      put16(dst, o + l4 + 16, c);
+    } else {
+      put16(dst, o + l4 + 4, l4len);
+      dst[o + l4 + 6] = 0;
+      dst[o + l4 + 7] = 0;
+      c = ~fold16(sum16(dst, o + l4, l4len, pseudoSum(dst, o, v6, 17, l4len))) & 0xffff;
+      put16(dst, o + l4 + 6, c === 0 ? 0xffff : c);
+    }
+    lens[i] = segLen;
+  }
+  return count;
+}
+
+// --- GRO: coalescing outbound TCP segments --------------------------------------------------------------
+
+// The TCP candidate last measured by `tcpCandidate` (module scratch).
+const cand = { v6: false, ihl: 0, thl: 0, payload: 0, flags: 0 };
+
+/**
+ * Whether `b[o, o + len)` is a TCP segment that may head or join a coalesced packet: IPv4 without options
+ * and not fragmented, or IPv6 without extension headers; lengths consistent; a payload; flags ACK or ACK|PSH.
+ * Fills `cand`.
+ * @param {Uint8Array} b @param {number} o @param {number} len
+ */
+function tcpCandidate(b, o, len) {
+  if (len < 40 || o < 0 || o + len > b.length) return false;
+  const v = b[o] ?? 0;
+  let ihl;
+  if (v === 0x45) {
+    if ((b[o + 9] ?? 0) !== 6 || u16(b, o + 2) !== len) return false;
+    if ((u16(b, o + 6) & 0x3fff) !== 0) return false; // MF or a fragment offset
+    ihl = 20;
+    cand.v6 = false;
+  } else if (v >> 4 === 6) {
+    if (len < 60 || (b[o + 6] ?? 0) !== 6 || u16(b, o + 4) + 40 !== len) return false;
+    ihl = 40;
+    cand.v6 = true;
+  } else {
+    return false;
+  }
+  const thl = ((b[o + ihl + 12] ?? 0) >> 4) * 4;
+  if (thl < 20 || ihl + thl >= len) return false;
+  const flags = b[o + ihl + 13] ?? 0;
+  if (flags !== TCP_ACK && flags !== (TCP_ACK | TCP_PSH)) return false;
+  cand.ihl = ihl;
+  cand.thl = thl;
+  cand.payload = len - ihl - thl;
+  cand.flags = flags;
+  return true;
+}
+
+/**
+ * Whether the headers of segment `b` (at `ob`) match those of the head segment `a` (at `oa`) for coalescing:
+ * same addresses, ports, IP fields that must agree (ToS/DF/TTL; traffic class/flow label/hop limit), ack,
+ * window and options. Both are candidates with the same header lengths.
+ * @param {Uint8Array} a @param {number} oa @param {Uint8Array} b @param {number} ob
+ * @param {boolean} v6 @param {number} ihl @param {number} thl
+ */
+function sameFlow(a, oa, b, ob, v6, ihl, thl) {
+  if (v6) {
+    for (let i = 0; i < 4; i++) if (a[oa + i] !== b[ob + i]) return false; // version, traffic class, flow label
+    if (a[oa + 7] !== b[ob + 7]) return false;
+    for (let i = 8; i < 40; i++) if (a[oa + i] !== b[ob + i]) return false;
+  } else {
+    if (a[oa + 1] !== b[ob + 1] || ((a[oa + 6] ?? 0) & 0xe0) !== ((b[ob + 6] ?? 0) & 0xe0) || a[oa + 8] !== b[ob + 8]) return false;
+    for (let i = 12; i < 20; i++) if (a[oa + i] !== b[ob + i]) return false;
+  }
+  const ta = oa + ihl;
+  const tb = ob + ihl;
+  for (let i = 0; i < 4; i++) if (a[ta + i] !== b[tb + i]) return false; // ports
+  for (let i = 8; i < 12; i++) if (a[ta + i] !== b[tb + i]) return false; // ack
+  if (a[ta + 14] !== b[tb + 14] || a[ta + 15] !== b[tb + 15]) return false; // window
+  for (let i = 20; i < thl; i++) if (a[ta + i] !== b[tb + i]) return false; // options
+  return true;
+}
+
+/**
+ * Coalesces the packets `buf[offs[start + k], + lens[start + k])`, k = 0.., into `out` as one write
+ * (virtio header + packet): consecutive in-order TCP segments of one flow (same headers, sequence numbers
+ * contiguous, every segment but the last exactly the first one's payload size, nothing after a PSH) become a
+ * TSO super-packet with NEEDS_CSUM and the pseudo-header sum in the checksum field; anything else is one
+ * packet behind a zero header.
+ * @param {Uint8Array} buf @param {ArrayLike<number>} offs @param {ArrayLike<number>} lens
+ * @param {number} start first packet @param {number} count packets available from `start`
+ * @param {Uint8Array} out at least VNET_HDR_LEN + MAX_SUPER_PACKET bytes (less caps the super-packet size)
+ * @param {Int32Array | number[]} result [0] = packets consumed (>= 1), [1] = bytes to write from `out`
+ *   (0 when the first packet does not fit `out`: skip it)
+ */
+export function coalesce(buf, offs, lens, start, count, out, result) {
+  const o0 = offs[start] ?? 0;
+  const len0 = lens[start] ?? 0;
+  out.fill(0, 0, VNET_HDR_LEN);
+  result[0] = 1;
+  if (len0 < 0 || o0 < 0 || o0 + len0 > buf.length || VNET_HDR_LEN + len0 > out.length) {
+    result[1] = 0;
+    return;
+  }
+  out.set(buf.subarray(o0, o0 + len0), VNET_HDR_LEN);
+  result[1] = VNET_HDR_LEN + len0;
+  if (count < 2 || !tcpCandidate(buf, o0, len0)) return;
+  const { v6, ihl, thl } = cand;
+  const gsoSize = cand.payload;
+  const headers = ihl + thl;
+  let total = len0;
+  let seq = (u32(buf, o0 + ihl + 4) + gsoSize) >>> 0;
+  let lastFlags = cand.flags;
+  let lastPayload = gsoSize;
+  let k = 1;
+  const limit = Math.min(MAX_SUPER_PACKET, out.length - VNET_HDR_LEN);
+  for (; k < count; k++) {
+    if ((lastFlags & TCP_PSH) !== 0 || lastPayload !== gsoSize) break;
+    const o = offs[start + k] ?? 0;
+    const len = lens[start + k] ?? 0;
+    if (!tcpCandidate(buf, o, len) || cand.v6 !== v6 || cand.thl !== thl || cand.payload > gsoSize) break;
+    if (total + cand.payload > limit) break;
+    if (u32(buf, o + ihl + 4) !== seq || !sameFlow(buf, o0, buf, o, v6, ihl, thl)) break;
+    out.set(buf.subarray(o + headers, o + len), VNET_HDR_LEN + total);
+    total += cand.payload;
+    seq = (seq + cand.payload) >>> 0;
+    lastFlags = cand.flags;
+    lastPayload = cand.payload;
+  }
+  result[0] = k;
+  result[1] = VNET_HDR_LEN + total;
+  if (k === 1) return;
+  const ip = VNET_HDR_LEN;
+  out[ip + ihl + 13] = TCP_ACK | (lastFlags & TCP_PSH);
+  if (v6) {
+    put16(out, ip + 4, total - 40);
+  } else {
+    put16(out, ip + 2, total);
+    ipv4HeaderChecksum(out, ip, ihl);
+  }
+  out[ip + ihl + 16] = 0;
+  out[ip + ihl + 17] = 0;
+  put16(out, ip + ihl + 16, fold16(pseudoSum(out, ip, v6, 6, total - ihl)));
+  out[0] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+  out[1] = v6 ? GSO_TCPV6 : GSO_TCPV4;
+  put16le(out, 2, headers);
+  put16le(out, 4, gsoSize);
+  put16le(out, 6, ihl);
+  put16le(out, 8, 16);
+}
