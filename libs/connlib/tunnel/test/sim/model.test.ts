@@ -14,6 +14,16 @@ const IDS = ['r0', 'r1', 'r2', 'r3'];
 const CIDRS = ['10.0.0.0/24', '10.0.0.0/28', '10.0.0.8/29', '10.0.1.0/24', '10.0.0.0/16'];
 const DSTS = ['10.0.0.1', '10.0.0.9', '10.0.1.5', '10.0.2.1', '8.8.8.8', '192.168.1.1'];
 const PRIVATE = ['10.0.0.0/8', '192.168.0.0/16'].map((c) => parseCidr(c));
+/**
+ * Fake time that passes between two operations. A WireGuard responder drops an initiation whose TAI64N timestamp
+ * (whole milliseconds) is not newer than the last one, and initiations less than 20 ms apart
+ * (HANDSHAKE_INITIATION_MIN_INTERVAL, as wireguard-go); the initiator then retries after REKEY_TIMEOUT (5 s).
+ * With no time between two resets/roams the second handshake was dropped and the next packet arrived 5 s later
+ * instead of within 100 ms: the counterexample `internet on, send, roam, roam, send` that made MODEL_SEED=random
+ * fail. That delay is WireGuard's own behaviour (the packet is not lost: see tunnel.test.ts); the model keeps the
+ * strict 100 ms expectation with a realistic minimum time between operations.
+ */
+const OP_GAP_MS = 25;
 
 type Filter = readonly [number, number] | null;
 interface ModelResource {
@@ -102,6 +112,7 @@ function run(ops: readonly Op[]): void {
   const model = new Model();
   let marker = 0;
   for (const o of ops) {
+    sim.advance(OP_GAP_MS);
     switch (o.op) {
       case 'upsert': {
         const r = { cidr: o.cidr, filter: o.filter };
@@ -163,8 +174,7 @@ describe('tunnel model', () => {
       fc.property(fc.array(opArb, { minLength: 1, maxLength: 25 }), (ops) => {
         run(ops);
       }),
-      // A fixed seed keeps CI deterministic; MODEL_SEED=random explores new sequences (a rare counterexample
-      // was seen once under heavy load and is being investigated).
+      // A fixed seed keeps CI deterministic; MODEL_SEED=random (with MODEL_RUNS=n) explores new sequences.
       {
         numRuns: Number(process.env.MODEL_RUNS ?? 40),
         ...(process.env.MODEL_SEED === 'random' ? {} : { seed: Number(process.env.MODEL_SEED ?? 20261125) }),
