@@ -8,6 +8,7 @@ export type PhoenixChannelErrorCode =
   // hiccups: the channel reconnects
   | 'HTTP_STATUS' // non-401 failure of the websocket upgrade
   | 'CONNECT_FAILED' // TCP/TLS/DNS failure
+  | 'MARK_FAILED' // the SO_MARK socket could not be made (e.g. no CAP_NET_ADMIN): a hiccup, retried
   | 'CONNECT_TIMEOUT'
   | 'JOIN_TIMEOUT'
   | 'HEARTBEAT_TIMEOUT'

@@ -9,6 +9,7 @@ import { PhoenixChannelError } from './errors';
 import { type ReplyStatus } from './frame';
 import { parseProblemDetails, parseRetryAfterMs, upgradeHeaders } from './http';
 import { redactUrl } from './login-url';
+import { markedConnector, resolveTarget, tlsOptionsFor, urlPort } from './marked-socket';
 
 /** An `Rng` backed by node:crypto. */
 export const cryptoRng: Rng = {
@@ -29,6 +30,11 @@ export interface PhoenixChannelOptions<T> extends Omit<PhoenixChannelCoreConfig<
   readonly userAgent: string;
   readonly logger: Logger;
   readonly rng?: Rng;
+  /**
+   * SO_MARK (fwmark) for the websocket's TCP socket, set before it connects, so that policy routing keeps the
+   * portal connection out of the TUN (the client with the Internet resource active). Needs CAP_NET_ADMIN.
+   */
+  readonly mark?: number;
   /** Extra `ws` client options (TLS: `ca`, `cert`, `key`, ...). */
   readonly wsOptions?: Omit<ClientOptions, 'headers'>;
   /** Monotonic milliseconds; default `performance.now`. */
@@ -64,6 +70,8 @@ export class PhoenixChannel<T> {
   private readonly now: () => number;
   private readonly wallNow: () => number;
   private socket: { readonly connection: number; readonly ws: WebSocket } | undefined;
+  /** The connection whose address is being resolved before a marked socket opens. */
+  private resolving: number | undefined;
   private timer: NodeJS.Timeout | undefined;
   private timerAt: number | undefined;
   private pumping = false;
@@ -253,7 +261,38 @@ export class PhoenixChannel<T> {
     this.dropSocket();
     const url = this.options.url;
     this.log.debug({ url: redactUrl(url), connection }, 'Connecting to portal');
-    const ws = new WebSocket(url, { ...this.options.wsOptions, headers: upgradeHeaders(this.token, this.options.userAgent) });
+    const mark = this.options.mark;
+    if (mark === undefined) {
+      this.attachSocket(connection, new WebSocket(url, { ...this.options.wsOptions, headers: upgradeHeaders(this.token, this.options.userAgent) }));
+      return;
+    }
+    // A marked socket needs its address family before the fd exists: resolve first, then connect.
+    this.resolving = connection;
+    resolveTarget(url.hostname).then(
+      (target) => {
+        if (this.resolving !== connection) return; // dropped or superseded meanwhile
+        this.resolving = undefined;
+        let ws: WebSocket;
+        try {
+          const createConnection = markedConnector(target, urlPort(url), mark, tlsOptionsFor(url, this.options.wsOptions ?? {}));
+          ws = new WebSocket(url, { ...this.options.wsOptions, headers: upgradeHeaders(this.token, this.options.userAgent), createConnection });
+        } catch (err) {
+          this.core.handleSocketError(connection, err, this.now());
+          this.pump();
+          return;
+        }
+        this.attachSocket(connection, ws);
+      },
+      (err: unknown) => {
+        if (this.resolving !== connection) return;
+        this.resolving = undefined;
+        this.core.handleSocketError(connection, err, this.now());
+        this.pump();
+      },
+    );
+  }
+
+  private attachSocket(connection: number, ws: WebSocket): void {
     this.socket = { connection, ws };
     ws.on('open', () => {
       this.core.handleOpen(connection, this.now());
@@ -303,6 +342,7 @@ export class PhoenixChannel<T> {
   }
 
   private dropSocket(): void {
+    this.resolving = undefined;
     const s = this.socket;
     if (!s) return;
     this.socket = undefined;

@@ -63,15 +63,18 @@ export class MisbehavingPortal {
     });
   }
 
-  async listen(): Promise<this> {
-    await new Promise<void>((resolve) => this.http.listen(0, '127.0.0.1', resolve));
+  private host = '127.0.0.1';
+
+  async listen(host = '127.0.0.1'): Promise<this> {
+    this.host = host;
+    await new Promise<void>((resolve) => this.http.listen(0, host, resolve));
     const addr = this.http.address();
     this.port = typeof addr === 'object' && addr ? addr.port : 0;
     return this;
   }
 
   get url(): string {
-    return `ws://127.0.0.1:${this.port}/client/v2/websocket?external_id=abc&name=test`;
+    return `ws://${this.host}:${this.port}/client/v2/websocket?external_id=abc&name=test`;
   }
 
   async close(): Promise<void> {
