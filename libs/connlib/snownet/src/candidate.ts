@@ -12,6 +12,8 @@ export interface Candidate {
   readonly type: CandidateType;
   /** The SDP string it was parsed from (or formatted to). */
   readonly sdp: string;
+  /** `raddr`/`rport` when present (srflx/relay base). */
+  readonly related?: NetAddr;
 }
 
 const TYPES: readonly string[] = ['host', 'srflx', 'prflx', 'relay'];
@@ -31,7 +33,33 @@ export function parseCandidate(sdp: string): Candidate | undefined {
   const addr = netAddr(ip, Number(port));
   if (addr === undefined) return undefined;
   const candidateType: CandidateType = type === 'host' ? 'host' : type === 'srflx' ? 'srflx' : type === 'prflx' ? 'prflx' : 'relay';
-  return { foundation, component: comp, priority: prio, addr, type: candidateType, sdp };
+  const related = parseRelated(f.slice(8));
+  return { foundation, component: comp, priority: prio, addr, type: candidateType, sdp, ...(related === undefined ? {} : { related }) };
+}
+
+function parseRelated(rest: readonly string[]): NetAddr | undefined {
+  const i = rest.indexOf('raddr');
+  const j = rest.indexOf('rport');
+  const ip = rest[i + 1];
+  const port = rest[j + 1];
+  if (i === -1 || j === -1 || ip === undefined || port === undefined) return undefined;
+  return netAddr(ip, Number(port));
+}
+
+/** RFC 8445 §5.1.2.2 recommended type preferences. */
+export const TYPE_PREFERENCE: Readonly<Record<CandidateType, number>> = { host: 126, prflx: 110, srflx: 100, relay: 0 };
+
+/** RFC 8445 §5.1.2.1: (2^24)*type preference + (2^8)*local preference + (256 - component). */
+export function candidatePriority(type: CandidateType, component = 1, localPreference = 65535): number {
+  return TYPE_PREFERENCE[type] * 0x100_0000 + (localPreference << 8) + (256 - component);
+}
+
+/** Any UDP candidate as an SDP string; srflx/relay carry `raddr`/`rport` of their base. */
+export function formatCandidate(type: CandidateType, addr: NetAddr, related?: NetAddr, component = 1): string {
+  if (type === 'host' && related === undefined) return formatHostCandidate(addr, component);
+  const foundation = String(fnv1a(`${type}:${related?.address ?? addr.address}`));
+  const tail = related === undefined ? '' : ` raddr ${related.address} rport ${String(related.port)}`;
+  return `candidate:${foundation} ${String(component)} udp ${String(candidatePriority(type, component))} ${addr.address} ${String(addr.port)} typ ${type}${tail}`;
 }
 
 /** RFC 8445 §5.1.2.1 priority with the recommended type preferences (host 126) and local preference 65535. */

@@ -3,7 +3,15 @@
 import { Tunn, type RateLimiter, type Rng, type StaticIdentity } from '@postern/wireguard';
 import type { NetAddr } from './addr';
 import type { Candidate } from './candidate';
+import type { IceAgent, LocalCandidate } from './ice';
 import type { ConnectionParams, PeerId } from './types';
+
+/** Where WireGuard datagrams of a connection go: from `local` (a host socket or our relay) to `addr`. */
+export interface WgPath {
+  readonly local: LocalCandidate;
+  readonly addr: NetAddr;
+  readonly relayed: boolean;
+}
 
 export interface ConnectionDeps {
   readonly identity: StaticIdentity;
@@ -22,6 +30,15 @@ export class Connection {
   /** When the current attempt to connect began (client: first initiation; gateway: creation). */
   connectingSince: number | undefined;
   lastReceivedAt: number;
+  /** The ICE agent (when both ICE credentials were given and no explicit remote). */
+  ice: IceAgent | undefined = undefined;
+  /** ICE connections before nomination: where the peer's WireGuard came from (the peer runs no ICE). */
+  fallback: WgPath | undefined = undefined;
+  /** The path in use (selected pair or fallback), cached. */
+  path: WgPath | undefined = undefined;
+  relayedTxBytes = 0;
+  relayedRxBytes = 0;
+  pathChanges = 0;
 
   constructor(
     readonly peerId: PeerId,

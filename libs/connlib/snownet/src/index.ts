@@ -1,9 +1,45 @@
-// @postern/snownet: a sans-IO node holding one WireGuard connection per peer (Firezone snownet `Node`).
-// First version: peers are reached at their host candidates (or an explicit address); the ICE agent and
-// TURN allocations come behind the same API.
+// @postern/snownet: a sans-IO node holding one WireGuard connection per peer (Firezone snownet `Node`), an
+// ICE agent per connection and a TURN client allocation per relay.
 export { Node, TIMER_INTERVAL_MS } from './node';
 export { type NetAddr, netAddr, parseNetAddr } from './addr';
-export { type Candidate, type CandidateType, parseCandidate, formatHostCandidate, hostCandidatePriority } from './candidate';
+export {
+  type Candidate,
+  type CandidateType,
+  parseCandidate,
+  formatCandidate,
+  formatHostCandidate,
+  hostCandidatePriority,
+  candidatePriority,
+  TYPE_PREFERENCE,
+} from './candidate';
+export {
+  Allocation,
+  type AllocationEvent,
+  type AllocationFailure,
+  type AllocationInput,
+  type AllocationState,
+  type AllocationTransmit,
+  CHANNEL_REFRESH_MS,
+  KEEPALIVE_INTERVAL_MS,
+  PERMISSION_REFRESH_MS,
+  REQUEST_INITIAL_RTO_MS,
+  REQUEST_MAX_ELAPSED_MS,
+} from './allocation';
+export {
+  IceAgent,
+  pairPriority,
+  type CandidatePair,
+  type IceTransmit,
+  type LocalCandidate,
+  type LocalKind,
+  type PairState,
+  type RemoteCandidate,
+  CHECK_MAX_SENDS,
+  KEEPALIVE_CHECK_MS,
+  NOMINATION_DELAY_MS,
+  SELECTED_MAX_SENDS,
+} from './ice';
+export { relayInfosFromPortal, type PortalRelay } from './relays';
 export { SnownetError, type SnownetErrorCode } from './errors';
 export type {
   PeerId,
@@ -20,5 +56,8 @@ export type {
   DecapsulateDrop,
   DecapsulateResult,
   ConnectionStats,
+  PathKind,
+  RelayInfo,
+  RelayStats,
   Rng,
 } from './types';

@@ -88,22 +88,73 @@ export type EncapsulateResult =
 export type DecapsulateDrop =
   /** No connection matches (unknown receiver index or initiator key). */
   | 'unknownPeer'
-  /** Not a WireGuard message (for later: STUN / TURN demultiplexing). */
+  /** Neither WireGuard nor STUN / ChannelData. */
   | 'notWireGuard'
+  /** A STUN message no connection or allocation accepted (unknown USERNAME, bad MESSAGE-INTEGRITY, stray answer). */
+  | 'unknownStun'
   | DropReason;
 
 export type DecapsulateResult =
   /** A decrypted IP packet (a view of the datagram, decrypted in place). */
   | { readonly kind: 'packet'; readonly peerId: PeerId; readonly packet: Uint8Array }
-  /** A handshake or keepalive was consumed; answers (if any) wait in `pollTransmit`. */
-  | { readonly kind: 'handled'; readonly peerId: PeerId }
+  /**
+   * A handshake, keepalive, ICE check or TURN message was consumed; answers (if any) wait in `pollTransmit`.
+   * `peerId` is undefined for traffic of a relay allocation (no connection involved).
+   */
+  | { readonly kind: 'handled'; readonly peerId: PeerId | undefined }
   | { readonly kind: 'drop'; readonly reason: DecapsulateDrop; readonly peerId: PeerId | undefined };
+
+/** How WireGuard traffic of a connection travels: the kind of the pair in use. */
+export type PathKind = 'host' | 'srflx' | 'relay';
 
 export interface ConnectionStats {
   readonly peerId: PeerId;
+  /** Where WireGuard datagrams go: the peer's address, or the relay's address when we send through our allocation. */
   readonly remote: NetAddr | undefined;
   readonly connected: boolean;
   readonly txBytes: number;
   readonly rxBytes: number;
   readonly handshakesCompleted: number;
+  /** The connection runs ICE (both ICE credentials were given and no explicit `remote`). */
+  readonly ice: boolean;
+  /**
+   * Kind of the pair in use: `relay` if either side is a relayed candidate, `srflx` if the peer's side is
+   * server- or peer-reflexive, else `host`; undefined while no pair is nominated.
+   */
+  readonly path: PathKind | undefined;
+  /** The pair in use: our candidate (`host 1.2.3.4:5`, `relay ...`) and the peer's. */
+  readonly localCandidate: string | undefined;
+  readonly remoteCandidate: string | undefined;
+  /** WireGuard bytes (datagram lengths) sent and received over relayed pairs. */
+  readonly relayedTxBytes: number;
+  readonly relayedRxBytes: number;
+  /** Times the nominated pair changed (first nomination included). */
+  readonly pathChanges: number;
+}
+
+/**
+ * A TURN relay as the portal describes it (`init.relays`, `relays_presence.connected`; the portal sends one
+ * entry per address family with the same id: `relayInfosFromPortal` merges them).
+ */
+export interface RelayInfo {
+  readonly id: string;
+  readonly ipv4?: string;
+  readonly ipv6?: string;
+  readonly port: number;
+  readonly username: string;
+  readonly password: string;
+  /** Default `firezone`. */
+  readonly realm?: string;
+}
+
+/** What `Node.relayStats` reports per allocation. */
+export interface RelayStats {
+  readonly relayId: string;
+  readonly state: 'binding' | 'allocating' | 'allocated' | 'failed' | 'closed';
+  readonly server: NetAddr | undefined;
+  readonly relayed: readonly NetAddr[];
+  readonly mapped: readonly NetAddr[];
+  readonly relayedTxBytes: number;
+  readonly relayedRxBytes: number;
+  readonly rttMs: number | undefined;
 }
