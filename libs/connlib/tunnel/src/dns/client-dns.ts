@@ -79,7 +79,11 @@ export class ClientDns implements ClientDnsHook {
     if (portalDo53 !== undefined) this.portalDo53 = [...portalDo53];
     if (system !== undefined) this.system = [...system];
     const next = mapSentinels({ upstreamDo53: this.portalDo53, system: this.system });
-    const same = next.entries.length === this.sentinels.entries.length && next.entries.every((e, i) => this.sentinels.entries[i]?.sentinel === e.sentinel && describe(e.upstream) === describe(this.sentinels.entries[i]?.upstream));
+    const prev = this.sentinels.entries;
+    const same = next.entries.length === prev.length && next.entries.every((e, i) => {
+        const p = prev[i];
+        return p !== undefined && p.sentinel === e.sentinel && describe(p.upstream) === describe(e.upstream);
+      });
     if (same) return false;
     this.sentinels = next;
     this.stub.setSentinels(next);
@@ -105,7 +109,10 @@ export class ClientDns implements ClientDnsHook {
 
   /** A packet to a sentinel: UDP or TCP port 53 (answers are queued for `pollTunWrite`). */
   handleSentinelPacket(p: IpPacket, now: number): Uint8Array | undefined {
-    if (p.destinationPort !== DNS_PORT || p.isFragment) return this.drop('sentinelNotDns');
+    if (p.destinationPort !== DNS_PORT || p.isFragment) {
+      this.drop('sentinelNotDns');
+      return undefined;
+    }
     if (p.isUdp()) {
       const replyTo: ReplyTo = { kind: 'udp', client: p.source(), clientPort: p.sourcePort ?? 0, sentinel: p.destination() };
       this.query(p.transportPayload().slice(), p.destinationText(), replyTo, now);
@@ -128,10 +135,16 @@ export class ClientDns implements ClientDnsHook {
 
   /** A datagram from an upstream to a forwarded query: the answer goes back to the asker. */
   handleUpstreamResponse(fromIp: string, fromPort: number, data: Uint8Array, now: number): void {
-    if (data.length < 12) return void this.drop('upstreamMalformed');
+    if (data.length < 12) {
+      this.drop('upstreamMalformed');
+      return;
+    }
     const id = ((data[0] ?? 0) << 8) | (data[1] ?? 0);
     const f = this.forwards.get(id);
-    if (f === undefined || now >= f.deadline || f.upstream.port !== fromPort || normalize(fromIp) !== normalize(f.upstream.ip)) return void this.drop('upstreamUnsolicited');
+    if (f === undefined || now >= f.deadline || f.upstream.port !== fromPort || normalize(fromIp) !== normalize(f.upstream.ip)) {
+      this.drop('upstreamUnsolicited');
+      return;
+    }
     this.forwards.delete(id);
     const response = data.slice();
     response[0] = f.originalId >> 8;
@@ -287,9 +300,8 @@ export class ClientDns implements ClientDnsHook {
     for (let p = this.tcp.pollPacket(); p !== undefined; p = this.tcp.pollPacket()) this.tunOut.push(p);
   }
 
-  private drop(reason: string): undefined {
+  private drop(reason: string): void {
     this.drops[reason] = (this.drops[reason] ?? 0) + 1;
-    return undefined;
   }
 }
 
@@ -307,8 +319,7 @@ function servfail(id: number): Uint8Array {
   return b;
 }
 
-function describe(u: Upstream | undefined): string {
-  if (u === undefined) return '';
+function describe(u: Upstream): string {
   return u.kind === 'doh' ? u.url : `${u.ip}:${u.port}`;
 }
 
