@@ -46,7 +46,9 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
   'allowed-peer-ip': { kind: 'list' },
   'denied-peer-ip': { kind: 'list' },
   'log-format': { env: 'LOG_FORMAT', kind: 'value' },
-  log: { env: 'POSTERN_LOG', kind: 'value' },
+  'log-filter': { env: 'POSTERN_LOG', kind: 'value' },
+  /** Older spelling of --log-filter, kept as an alias. */
+  log: { kind: 'value' },
   'relay-socket-backend': { env: 'POSTERN_RELAY_SOCKET_BACKEND', kind: 'value' },
   'channel-range': { env: 'POSTERN_CHANNEL_RANGE', kind: 'value' },
 };
@@ -91,7 +93,8 @@ const Schema = z
     'allowed-peer-ip': z.array(z.string()).default([]),
     'denied-peer-ip': z.array(z.string()).default([]),
     'log-format': z.enum(['human', 'json']).default('human'),
-    log: z.string().default('info'),
+    'log-filter': z.string().min(1).optional(),
+    log: z.string().min(1).optional(),
     'relay-socket-backend': z.enum(['auto', 'batched', 'dgram']).default('auto'),
     'channel-range': z.enum(['rfc5766', 'rfc8656']).default('rfc5766'),
   })
@@ -173,7 +176,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): Relay
     allowedPeers: c['allowed-peer-ip'],
     deniedPeers: c['denied-peer-ip'],
     logFormat: c['log-format'],
-    logFilter: c.log,
+    logFilter: c['log-filter'] ?? c.log ?? 'info',
     relaySocketBackend: c['relay-socket-backend'],
     lastChannel: c['channel-range'] === 'rfc8656' ? 0x4fff : 0x7fff,
   };
@@ -196,7 +199,7 @@ export const USAGE = `usage: postern-relay [flags]
   --allowed-peer-ip CIDR                         allow relaying to a special range (repeatable)
   --denied-peer-ip CIDR                          deny relaying to a range (repeatable)
   --log-format human|json   LOG_FORMAT
-  --log FILTER              POSTERN_LOG          log filter (info)
+  --log-filter FILTER       POSTERN_LOG          log filter, e.g. info,relay=debug (info); --log is an alias
   --relay-socket-backend auto|batched|dgram      backend of the relayed sockets (auto = dgram)
   --channel-range rfc5766|rfc8656                channel numbers 0x4000-0x7FFF (default) or 0x4000-0x4FFF
   --version`;

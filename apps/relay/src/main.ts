@@ -2,7 +2,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { buildInfo, startHealthCheck, Terminate, versionLine } from '@postern/bin-shared';
 import { buildLoginUrl, defaultUserAgent, PhoenixChannel } from '@postern/phoenix-channel';
-import { errWithSources, setupLogging } from '@postern/logging';
+import { errWithSources, parseLogFilterOrExit, setupLogging } from '@postern/logging';
 import { parseRelayIngress, RELAY_TOPIC, type RelayIngressMessage } from '@postern/model';
 import { CliError, parseCli, USAGE, type RelayCliConfig } from './cli';
 import { startMetricsServer } from './metrics';
@@ -40,7 +40,8 @@ const rng = {
 };
 
 async function run(c: RelayCliConfig): Promise<number> {
-  const logging = setupLogging({ format: c.logFormat, filter: c.logFilter, name: info.binary });
+  const filter = parseLogFilterOrExit(info.binary, c.logFilter);
+  const logging = setupLogging({ format: c.logFormat, filter, name: info.binary });
   const log = logging.logger;
   log.info(versionLine(info));
   const relay = await Relay.start({

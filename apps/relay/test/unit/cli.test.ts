@@ -21,6 +21,13 @@ describe('postern-relay CLI', () => {
     expect(c.realm).toBe('example.org');
     expect(c.lastChannel).toBe(0x7fff);
   });
+  it('takes the log filter from --log-filter (as the other apps), its alias --log, or POSTERN_LOG', () => {
+    const withToken = [...base, '--token', 't'];
+    expect(parseCli(withToken, {}).logFilter).toBe('info');
+    expect(parseCli(withToken, { POSTERN_LOG: 'debug' }).logFilter).toBe('debug');
+    expect(parseCli([...withToken, '--log-filter', 'info,relay=trace'], { POSTERN_LOG: 'debug' }).logFilter).toBe('info,relay=trace');
+    expect(parseCli([...withToken, '--log', 'warn'], {}).logFilter).toBe('warn');
+  });
   it('rejects bad input with one clear line', () => {
     const err = (argv: string[], env: NodeJS.ProcessEnv = {}): string => {
       try {
