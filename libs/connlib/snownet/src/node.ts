@@ -241,6 +241,12 @@ export class Node {
     }
   }
 
+  /** Replaces the whole relay set (the portal's `init.relays`): relays not in `relays` are removed. */
+  setRelays(relays: readonly RelayInfo[], now: number): void {
+    const removed = [...this.relays.keys()].filter((id) => !relays.some((r) => r.id === id));
+    this.updateRelays(removed, relays, now);
+  }
+
   /** Per-relay allocation state and counters. */
   relayStats(): RelayStats[] {
     return [...this.allocations.values()].map((a) => ({
