@@ -13,7 +13,7 @@ import {
   type IpAddrBytes,
 } from '@postern/ip-packet';
 import { decodeKey, type AuthorizationCreated, type ClientEgressMessage, type ClientIngressMessage, type ClientInterface } from '@postern/model';
-import { Node, type NetAddr, type NodeEvent, type Transmit } from '@postern/snownet';
+import { Node, relayInfosFromPortal, type NetAddr, type NodeEvent, type Transmit } from '@postern/snownet';
 import { FilterEngine } from '../filter';
 import { inRanges, PEER_RANGES, PROXY_RANGES, SENTINEL_RANGES } from '../ranges';
 import type { ClientDnsHook, ClientEvent, ClientStateConfig, DropCounters, ResourceView, TunConfig } from '../types';
@@ -134,6 +134,10 @@ export class ClientState {
       case 'init':
         this.setInterface(msg.payload.interface);
         this.replaceResources(msg.payload.resources.flatMap((r) => toResource(r) ?? []));
+        this.node.setRelays(relayInfosFromPortal(msg.payload.relays), now);
+        break;
+      case 'relays_presence':
+        this.node.updateRelays(msg.payload.disconnected_ids, relayInfosFromPortal(msg.payload.connected), now);
         break;
       case 'config_changed':
         this.setInterface(msg.payload.interface);

@@ -13,7 +13,7 @@ import {
   type IpPacket,
 } from '@postern/ip-packet';
 import { decodeKey, type CreateAuthorization, type GatewayEgressMessage, type GatewayIngressMessage, type GatewayResource } from '@postern/model';
-import { Node, type NetAddr, type NodeEvent, type Transmit } from '@postern/snownet';
+import { Node, relayInfosFromPortal, type NetAddr, type NodeEvent, type Transmit } from '@postern/snownet';
 import { reusableView } from '../client/state';
 import { FilterEngine } from '../filter';
 import type { DropCounters, GatewayDnsHook, GatewayEvent, GatewayStateConfig } from '../types';
@@ -88,6 +88,10 @@ export class GatewayState {
       case 'init':
         this.ipv4 = parseIp(msg.payload.interface.ipv4);
         this.ipv6 = parseIp(msg.payload.interface.ipv6);
+        this.node.setRelays(relayInfosFromPortal(msg.payload.relays), now);
+        break;
+      case 'relays_presence':
+        this.node.updateRelays(msg.payload.disconnected_ids, relayInfosFromPortal(msg.payload.connected), now);
         break;
       case 'create_authorization':
         this.createAuthorization(msg.payload, now);
