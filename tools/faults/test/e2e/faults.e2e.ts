@@ -1,0 +1,96 @@
+// Kill and restart each component in the middle of a download through the tunnel, and roam the client to a new
+// address and back: the tunnel recovers and the download arrives whole (sha256). Needs root.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApps, CLIENT_IP, count, EXTRA_IP, FaultWorld, sleep, waitFor, type Component } from './world';
+
+const isRoot = process.getuid?.() === 0;
+// 3 MiB at 300 KiB/s: ~10 s of transfer, long enough to hit it in the middle.
+const FILE = 'blob-3m';
+const RATE = '300K';
+
+describe.runIf(isRoot)('faults: kill and restart each component mid-transfer, roaming', () => {
+  let w: FaultWorld;
+
+  beforeAll(async () => {
+    buildApps(['portal', 'relay', 'gateway', 'headless-client']);
+    w = await FaultWorld.create({ relay: true, files: { [FILE]: 3 << 20, small: 1000 } });
+    await waitFor('first download', async () => (await w.download('small', { maxTimeS: 3 })).ok, 20_000, 300);
+  }, 180_000);
+
+  afterAll(async () => {
+    await w.destroy();
+  });
+
+  /** Starts the download, applies `fault` ~3 s in, and returns the download's outcome. */
+  const downloadThrough = async (fault: () => Promise<void>): Promise<Awaited<ReturnType<FaultWorld['download']>>> => {
+    const dl = w.download(FILE, { maxTimeS: 90, limitRate: RATE });
+    await sleep(3_000);
+    await fault();
+    return dl;
+  };
+
+  const killAndRestart = (c: Component) => async (): Promise<void> => {
+    await w.stop(c, 'SIGKILL');
+    w.start(c);
+  };
+
+  it('baseline: the download arrives whole', async () => {
+    const r = await w.download(FILE, { maxTimeS: 60 });
+    expect(r.error).toBe('');
+    expect(r.ok).toBe(true);
+  });
+
+  it('gateway killed (SIGKILL) and restarted mid-transfer: the download completes intact', async () => {
+    const r = await downloadThrough(killAndRestart('gateway'));
+    expect(r.error).toBe('');
+    expect(r.ok).toBe(true);
+    expect(w.out('gateway')).toMatch(/"TUN configured"/);
+    console.log(`gateway restart: ${FILE} in ${String(Math.round(r.ms))} ms`);
+  });
+
+  it('portal killed and restarted mid-transfer: the tunnel carries on, both rejoin, and policy changes apply again', async () => {
+    const joins = { gateway: count(w.procs.get('gateway'), /Connected to portal/), client: count(w.procs.get('client'), /Connected to portal/) };
+    const r = await downloadThrough(killAndRestart('portal'));
+    expect(r.error).toBe('');
+    expect(r.ok).toBe(true);
+    await waitFor('gateway and client to rejoin', () => count(w.procs.get('gateway'), /Connected to portal/) > joins.gateway && count(w.procs.get('client'), /Connected to portal/) > joins.client, 30_000);
+    // a change after the restart reaches everyone: the "extra" resource becomes reachable
+    expect((await w.curlText('cl', `http://${EXTRA_IP}/`, 2)).ok).toBe(false);
+    w.setPolicies(['lab', 'extra']);
+    await waitFor('the new policy to apply', async () => (await w.curlText('cl', `http://${EXTRA_IP}/`, 2)).ok, 20_000, 300);
+  });
+
+  it('client killed (SIGKILL) and restarted mid-transfer: same tunnel IP, the download completes intact', async () => {
+    const r = await downloadThrough(async () => {
+      await killAndRestart('client')();
+      await waitFor('the client to configure its TUN again', () => w.out('client').includes('"TUN configured"'), 30_000);
+    });
+    expect(r.error).toBe('');
+    expect(r.ok).toBe(true);
+  });
+
+  it('relay killed and restarted mid-transfer: the direct tunnel is unaffected and the relay rejoins the portal', async () => {
+    const r = await downloadThrough(async () => {
+      await killAndRestart('relay')();
+      await waitFor('the relay to rejoin', () => count(w.procs.get('relay'), /Connected to portal/) > 0, 20_000);
+    });
+    expect(r.error).toBe('');
+    expect(r.ok).toBe(true);
+  });
+
+  it('roaming: the client moves to a new address and back mid-transfer; the download completes intact', async () => {
+    const cl = w.get('cl');
+    const resets = count(w.procs.get('client'), /network changed: resetting connections/);
+    const r = await downloadThrough(async () => {
+      await cl.exec('ip', ['addr', 'del', `${CLIENT_IP}/24`, 'dev', 'wan0']);
+      await cl.exec('ip', ['addr', 'add', '198.18.64.16/24', 'dev', 'wan0']);
+      await waitFor('the client to notice the move', () => count(w.procs.get('client'), /network changed: resetting connections/) > resets, 10_000);
+      await sleep(2_000);
+      await cl.exec('ip', ['addr', 'del', '198.18.64.16/24', 'dev', 'wan0']);
+      await cl.exec('ip', ['addr', 'add', `${CLIENT_IP}/24`, 'dev', 'wan0']);
+    });
+    expect(r.error).toBe('');
+    expect(r.ok).toBe(true);
+    expect(count(w.procs.get('client'), /network changed: resetting connections/)).toBeGreaterThanOrEqual(resets + 2);
+  });
+});
