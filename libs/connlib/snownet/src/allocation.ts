@@ -53,6 +53,8 @@ type RequestContext =
   | { readonly kind: 'binding'; readonly keepalive: boolean }
   | { readonly kind: 'allocate' }
   | { readonly kind: 'refresh'; readonly lifetime: number | undefined }
+  /** 437 to ALLOCATE: an old allocation of ours holds this 5-tuple; delete it, then allocate again. */
+  | { readonly kind: 'deallocate' }
   | { readonly kind: 'permission'; readonly ip: string }
   | { readonly kind: 'channel'; readonly channel: Channel };
 
@@ -106,6 +108,7 @@ export class Allocation {
   private readonly realm: string;
   private nonce: string | undefined;
   private staleNonceRetries = 0;
+  private deallocated = false;
   private readonly mapped = new Map<4 | 6, NetAddr>();
   private relayed: NetAddr[] = [];
   private expiresAt = Infinity;
@@ -310,6 +313,9 @@ export class Allocation {
       case 'allocate':
         this.allocateSuccess(msg, now);
         break;
+      case 'deallocate':
+        this.sendAllocate(now);
+        break;
       case 'refresh': {
         const lifetime = getAttribute(msg, 'LIFETIME')?.seconds ?? p.ctx.lifetime ?? 600;
         this.setLifetime(lifetime, now);
@@ -411,7 +417,15 @@ export class Allocation {
         else this.fail(code === 401 ? 'unauthorized' : 'serverError');
         return;
       case 'allocate':
+        if (code === 437 && !this.deallocated) {
+          this.deallocated = true;
+          this.request(Method.Refresh, [{ name: 'LIFETIME', seconds: 0 }], p.dst, { kind: 'deallocate' }, now);
+          return;
+        }
         this.fail(code === 401 || code === 438 ? 'unauthorized' : code === 437 ? 'allocationMismatch' : 'serverError');
+        return;
+      case 'deallocate':
+        this.fail(code === 401 ? 'unauthorized' : 'allocationMismatch');
         return;
     }
   }
@@ -494,6 +508,7 @@ export class Allocation {
         return;
       case 'allocate':
       case 'refresh':
+      case 'deallocate':
         this.invalidateRelayed();
         this.fail('noResponse');
         return;

@@ -326,12 +326,12 @@ export class Node {
    */
   reset(now: number): void {
     this.lastNow = now;
+    this.transmits.length = 0;
     for (const a of this.allocations.values()) {
       a.close(now);
       this.drainAllocation(a, now);
     }
     this.allocations.clear();
-    this.transmits.length = 0;
     for (const conn of this.byPeer.values()) {
       this.bySlot.delete(conn.slot);
       conn.renew(this.allocSlot(), now);

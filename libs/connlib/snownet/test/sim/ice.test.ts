@@ -1,35 +1,149 @@
 import { describe, expect, it } from 'vitest';
-import { World } from './world';
+import { World, type NatKind } from './world';
 
-describe('ICE through simulated NATs and a TURN relay', () => {
+/** A world whose two nodes know the relays, get authorised and run for `ms`. */
+function connectedWorld(clientNat: NatKind, gatewayNat: NatKind, relays: number, ms = 5_000): World {
+  const w = new World({ clientNat, gatewayNat, relays });
+  w.useRelays();
+  w.run(500);
+  w.connect();
+  w.run(ms);
+  expect(w.client.events).toContainEqual({ type: 'connected', peerId: 'gateway' });
+  expect(w.gateway.events).toContainEqual({ type: 'connected', peerId: 'client' });
+  return w;
+}
+
+/** The relay (index) whose address the client's pair in use goes through, on either side. */
+function relayInUse(w: World): number {
+  const s = w.client.node.stats('gateway');
+  const text = `${s?.localCandidate ?? ''} ${s?.remoteCandidate ?? ''} ${s?.remote?.key ?? ''}`;
+  return w.relays.findIndex((r) => text.includes(`${r.ip}:`));
+}
+
+function relayedBytes(w: World): number {
+  let n = 0;
+  for (const r of w.relays) {
+    const m = r.server.metrics(w.now);
+    n += m.bytesClientToPeer + m.bytesPeerToClient;
+  }
+  return n;
+}
+
+describe('ICE through simulated NATs and TURN relays', () => {
+  it('no NAT: the host pair is nominated at once', () => {
+    const w = connectedWorld('none', 'none', 1, 1_000);
+    expect(w.client.node.stats('gateway')).toMatchObject({ ice: true, path: 'host', pathChanges: 1 });
+    expect(w.gateway.node.stats('client')).toMatchObject({ ice: true, path: 'host' });
+    expect(w.traffic('client', 10)).toBe(10);
+  });
+
   it('endpoint-independent NAT on both sides: a direct (srflx) pair, no relayed bytes', () => {
-    const w = new World({ clientNat: 'eim', gatewayNat: 'eim', relays: 1 });
-    w.useRelays();
-    w.run(500);
-    w.connect();
-    w.run(5_000);
-    const s = w.client.node.stats('gateway');
-    console.log(s, w.gateway.node.stats('client'), w.client.node.relayStats());
-    expect(w.client.events).toContainEqual({ type: 'connected', peerId: 'gateway' });
-    expect(s?.path).toBe('srflx');
+    const w = connectedWorld('eim', 'eim', 1);
+    const before = relayedBytes(w);
+    expect(w.client.node.stats('gateway')).toMatchObject({ path: 'srflx', localCandidate: 'host 198.18.33.2:40000' });
+    expect(w.gateway.node.stats('client')?.path).toBe('srflx');
     expect(w.traffic('client', 20)).toBe(20);
     expect(w.traffic('gateway', 20)).toBe(20);
-    expect(w.client.node.stats('gateway')?.relayedTxBytes).toBe(0);
-    expect(w.gateway.node.stats('client')?.relayedRxBytes).toBe(0);
+    expect(w.client.node.stats('gateway')).toMatchObject({ relayedTxBytes: 0, relayedRxBytes: 0 });
+    expect(w.gateway.node.stats('client')).toMatchObject({ relayedTxBytes: 0, relayedRxBytes: 0 });
+    // the relay carried ICE checks of the relayed pairs, but no WireGuard data
+    expect(relayedBytes(w)).toBe(before);
   });
 
   it('symmetric NAT on both sides: a relayed pair carries WireGuard', () => {
-    const w = new World({ clientNat: 'symmetric', gatewayNat: 'symmetric', relays: 1 });
-    w.useRelays();
-    w.run(500);
-    w.connect();
-    w.run(5_000);
-    const s = w.client.node.stats('gateway');
-    console.log(s, w.gateway.node.stats('client'), w.client.node.relayStats());
-    expect(w.client.events).toContainEqual({ type: 'connected', peerId: 'gateway' });
-    expect(s?.path).toBe('relay');
+    const w = connectedWorld('symmetric', 'symmetric', 1);
+    expect(w.client.node.stats('gateway')?.path).toBe('relay');
+    expect(w.gateway.node.stats('client')?.path).toBe('relay');
+    const before = relayedBytes(w);
     expect(w.traffic('client', 20)).toBe(20);
     expect(w.traffic('gateway', 20)).toBe(20);
-    expect(w.client.node.stats('gateway')?.relayedTxBytes).toBeGreaterThan(0);
+    expect(w.client.node.stats('gateway')?.relayedTxBytes).toBeGreaterThan(20 * 32);
+    expect(w.gateway.node.stats('client')?.relayedTxBytes).toBeGreaterThan(20 * 32);
+    expect(relayedBytes(w) - before).toBeGreaterThan(40 * 32);
+  });
+
+  it('a relay removed mid-connection (relays_presence): the connection moves to the other relay and WireGuard continues', () => {
+    const w = connectedWorld('symmetric', 'symmetric', 2);
+    const used = relayInUse(w);
+    expect(used).toBeGreaterThanOrEqual(0);
+    const gone = w.relays[used];
+    if (gone === undefined) throw new Error('no relay');
+    expect(w.traffic('client', 5)).toBe(5);
+    w.client.node.updateRelays([gone.id], [], w.now);
+    w.gateway.node.updateRelays([gone.id], [], w.now);
+    w.drain();
+    w.run(1_000);
+    const other = relayInUse(w);
+    expect(other).toBeGreaterThanOrEqual(0);
+    expect(other).not.toBe(used);
+    expect(w.client.node.stats('gateway')).toMatchObject({ path: 'relay', connected: true });
+    expect(w.client.node.stats('gateway')?.pathChanges).toBeGreaterThanOrEqual(2);
+    expect(w.traffic('client', 20)).toBe(20);
+    expect(w.traffic('gateway', 20)).toBe(20);
+    expect(w.client.events.filter((e) => e.type === 'failed')).toEqual([]);
+    // the removed relay's allocation was deleted (REFRESH lifetime 0)
+    expect(gone.server.metrics(w.now).allocations).toBe(0);
+  });
+
+  it('a relay that dies without notice: keepalive checks fail over to the other relay within seconds', () => {
+    const w = connectedWorld('symmetric', 'symmetric', 2);
+    const used = relayInUse(w);
+    const dead = w.relays[used];
+    if (dead === undefined) throw new Error('no relay');
+    dead.alive = false;
+    let sent = 0;
+    let delivered = 0;
+    let failedOverAt: number | undefined;
+    const start = w.now;
+    while (failedOverAt === undefined && w.now - start < 20_000) {
+      delivered += w.traffic('client', 1, 100);
+      sent++;
+      if (relayInUse(w) !== used) failedOverAt = w.now;
+    }
+    const took = (failedOverAt ?? Infinity) - start;
+    process.stdout.write(`relay died: failover after ${String(took)} ms, ${String(sent - delivered)}/${String(sent)} packets lost meanwhile\n`);
+    expect(took).toBeLessThan(12_000);
+    expect(w.traffic('client', 20)).toBe(20);
+    expect(w.traffic('gateway', 20)).toBe(20);
+    expect(w.client.events.filter((e) => e.type === 'failed')).toEqual([]);
+  });
+
+  it('symmetric NAT on one side: relays removed one by one; the last one gone fails the connection', () => {
+    const w = connectedWorld('eim', 'symmetric', 2);
+    expect(w.client.node.stats('gateway')?.path).toBe('relay');
+    const remove = (i: number): void => {
+      const r = w.relays[i];
+      if (r === undefined) throw new Error('no relay');
+      w.client.node.updateRelays([r.id], [], w.now);
+      w.gateway.node.updateRelays([r.id], [], w.now);
+      w.drain();
+    };
+    const first = relayInUse(w);
+    remove(first);
+    w.run(1_000);
+    expect(relayInUse(w)).toBe(1 - first);
+    expect(w.traffic('client', 10)).toBe(10);
+    remove(1 - first);
+    w.run(20_000);
+    expect(w.client.events).toContainEqual(expect.objectContaining({ type: 'failed', peerId: 'gateway' }));
+  });
+
+  it('network change (reset): ICE restarts, new allocations, traffic flows again', () => {
+    const w = connectedWorld('symmetric', 'symmetric', 1);
+    const allocationsBefore = w.relays[0]?.server.metrics(w.now).allocationsCreated ?? 0;
+    w.client.node.reset(w.now);
+    w.drain();
+    w.run(5_000);
+    expect(w.relays[0]?.server.metrics(w.now).allocationsCreated).toBeGreaterThan(allocationsBefore);
+    expect(w.client.node.stats('gateway')).toMatchObject({ path: 'relay', connected: true });
+    expect(w.traffic('client', 10)).toBe(10);
+    expect(w.traffic('gateway', 10)).toBe(10);
+  });
+
+  it('signals host, srflx and relay candidates to the peer', () => {
+    const w = connectedWorld('eim', 'eim', 1);
+    const types = w.client.events.flatMap((e) => (e.type === 'newIceCandidate' ? [/typ (\w+)/.exec(e.candidate)?.[1]] : []));
+    expect(new Set(types)).toEqual(new Set(['host', 'srflx', 'relay']));
+    expect(w.client.node.localCandidates()).toHaveLength(3);
   });
 });
