@@ -15,7 +15,8 @@ export const GATEWAY_RESOLVE_CONCURRENCY = 16;
 const MAX_PROXY_IPS_PER_CLIENT = 65_536;
 
 interface ProxyTarget {
-  readonly real: string;
+  /** Undefined for a proxy IP of a family the name has no address of (no NAT64): ICMP unreachable. */
+  readonly real: string | undefined;
   readonly resourceIds: Set<string>;
 }
 
@@ -105,7 +106,7 @@ export class GatewayDns implements GatewayDnsHook {
     const proxy = canonical(p.destinationText());
     const target = c?.proxies.get(proxy);
     const key = natKey(p, 'outbound');
-    if (c === undefined || target === undefined || key === undefined) return false;
+    if (c === undefined || target?.real === undefined || key === undefined) return false;
     const real = parseIpBytes(target.real);
     if (real?.length !== p.addressLength) return false;
     const r = c.table.translateOutbound({ protocol: key.protocol, port: key.port, ip: proxy }, target.real, now, tcpSignals(p));
@@ -175,7 +176,8 @@ export class GatewayDns implements GatewayDnsHook {
           continue;
         }
         const c = this.client(w.clientId);
-        for (const [proxy, real] of mapping) {
+        for (const proxy of w.proxyIps.map(canonical)) {
+          const real = mapping.get(proxy);
           if (c.proxies.size >= MAX_PROXY_IPS_PER_CLIENT && !c.proxies.has(proxy)) break;
           const prev = c.proxies.get(proxy);
           if (prev !== undefined && prev.real === real) prev.resourceIds.add(w.resourceId);
