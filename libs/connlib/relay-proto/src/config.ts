@@ -38,6 +38,12 @@ export interface TurnServerConfig {
   /** Total allocations; default the size of the port range. */
   readonly maxAllocations?: number;
   /**
+   * Allocations one client IP address may hold at once (486 Allocation Quota Reached beyond), so that one host
+   * cannot take the whole port range from the others. Default: three quarters of maxAllocations (at least 1), so
+   * a quarter always stays for other hosts while many clients behind one NAT still fit.
+   */
+  readonly maxAllocationsPerIp?: number;
+  /**
    * One allocation per username, a new one replacing the old (roaming): `firezone` (default) applies it to
    * Firezone-credential usernames only, since coturn-style static users share a name between many clients.
    */
@@ -64,6 +70,10 @@ export function resolveConfig(c: TurnServerConfig): ResolvedConfig {
   if (!Number.isInteger(lowestPort) || !Number.isInteger(highestPort) || lowestPort < 1 || highestPort > 65535 || lowestPort > highestPort) {
     throw new RelayProtoError('BAD_CONFIG', `bad port range ${lowestPort}-${highestPort}`);
   }
+  const maxAllocations = c.maxAllocations ?? highestPort - lowestPort + 1;
+  if (c.maxAllocationsPerIp !== undefined && (!Number.isInteger(c.maxAllocationsPerIp) || c.maxAllocationsPerIp < 1)) {
+    throw new RelayProtoError('BAD_CONFIG', `bad maxAllocationsPerIp ${c.maxAllocationsPerIp}`);
+  }
   return {
     publicIp4: c.publicIp4,
     publicIp6: c.publicIp6,
@@ -83,7 +93,8 @@ export function resolveConfig(c: TurnServerConfig): ResolvedConfig {
     nonceUses: c.nonceUses ?? 10_000,
     maxPermissionsPerAllocation: c.maxPermissionsPerAllocation ?? 1024,
     maxChannelsPerAllocation: c.maxChannelsPerAllocation ?? 4096,
-    maxAllocations: c.maxAllocations ?? highestPort - lowestPort + 1,
+    maxAllocations,
+    maxAllocationsPerIp: c.maxAllocationsPerIp ?? Math.max(1, maxAllocations - Math.floor(maxAllocations / 4)),
     oneAllocationPerUsername: c.oneAllocationPerUsername ?? 'firezone',
     lastChannel: c.lastChannel ?? 0x4fff,
     allowedPeers: c.allowedPeers ?? [],

@@ -42,6 +42,8 @@ export class TurnServer {
   private readonly byClient = new Map<string, Allocation>();
   private readonly byPort = new Map<number, Allocation>();
   private readonly byUsername = new Map<string, Allocation>();
+  /** Allocations per client IP address (the quota of maxAllocationsPerIp). */
+  private readonly perIp = new Map<string, number>();
   /** Ports held by an EVEN-PORT R-bit reservation: token hex -> {port, expiresAt}. */
   private readonly reservations = new Map<string, { port: number; expiresAt: number }>();
   private readonly reservedPorts = new Set<number>();
@@ -350,6 +352,9 @@ export class TurnServer {
       families = [want];
     }
     if (this.byClient.size >= this.cfg.maxAllocations) return { error: ErrorCode.InsufficientCapacity };
+    const replaced = auth.exclusive ? this.byUsername.get(auth.username) : undefined;
+    const held = (this.perIp.get(from.address) ?? 0) - (replaced?.client.address === from.address ? 1 : 0);
+    if (held >= this.cfg.maxAllocationsPerIp) return { error: ErrorCode.AllocationQuotaReached };
     let port: number | undefined;
     let newToken: Uint8Array | undefined;
     if (token) {
@@ -378,6 +383,7 @@ export class TurnServer {
     const alloc = new Allocation(from, auth.username, auth.exclusive, port, families, now + lifetime * 1000, auth.key);
     this.byClient.set(from.key, alloc);
     this.byPort.set(port, alloc);
+    this.perIp.set(from.address, (this.perIp.get(from.address) ?? 0) + 1);
     if (auth.exclusive) this.byUsername.set(auth.username, alloc);
     this.nextDeadline = Math.min(this.nextDeadline, alloc.expiresAt);
     this.m.allocationsCreated++;
@@ -506,6 +512,9 @@ export class TurnServer {
 
   private free(alloc: Allocation, reason: 'expired' | 'deleted' | 'replaced' | 'port-unavailable'): void {
     this.byClient.delete(alloc.client.key);
+    const n = (this.perIp.get(alloc.client.address) ?? 1) - 1;
+    if (n > 0) this.perIp.set(alloc.client.address, n);
+    else this.perIp.delete(alloc.client.address);
     if (this.byPort.get(alloc.port) === alloc) this.byPort.delete(alloc.port);
     if (this.byUsername.get(alloc.username) === alloc) this.byUsername.delete(alloc.username);
     this.m.allocationsFreed++;
