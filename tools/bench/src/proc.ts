@@ -80,21 +80,48 @@ export function peakRssMiB(pid: number): number | null {
   }
 }
 
+/** Resident set size now (VmRSS) in MiB, or null when the process is gone. */
+export function rssMiB(pid: number): number | null {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${String(pid)}/status`, 'utf8'));
+    return m?.[1] === undefined ? null : Number(m[1]) / 1024;
+  } catch (e) {
+    if (e instanceof Error && 'code' in e && e.code === 'ENOENT') return null;
+    throw e;
+  }
+}
+
+/** How long ago the process started, in ms (/proc/<pid>/stat starttime against /proc/uptime; 10 ms steps). */
+export function processAgeMs(pid: number): number {
+  const stat = readFileSync(`/proc/${String(pid)}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const startS = Number(fields[19]) / TICKS; // field 22 (starttime) -> index 19
+  const uptimeS = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+  return Math.max(0, (uptimeS - startS) * 1000);
+}
+
 export interface GcStats {
   readonly count: number;
   readonly totalMs: number;
   readonly maxMs: number;
 }
 
-/** Sums the pauses of `node --trace-gc` lines ("... Scavenge 4.1 (6.0) -> 3.2 (7.0) MB, 0.52 / 0.00 ms ..."). */
-export function parseTraceGc(text: string): GcStats {
+/**
+ * Sums the pauses of `node --trace-gc` lines ("[pid:0x..]  8075 ms: Scavenge 4.1 (6.0) -> 3.2 (7.0) MB, 0.52 / 0.00 ms ...").
+ * With a window, only GCs whose time stamp (ms since the isolate started) lies in [fromMs, toMs] count.
+ */
+export function parseTraceGc(text: string, window?: { fromMs: number; toMs: number }): GcStats {
   let count = 0;
   let totalMs = 0;
   let maxMs = 0;
-  const re = /(Scavenge|Mark-Compact|Mark-sweep|Minor Mark-Compact|Mark-Compact \(reduce\))[^\n]*?MB,\s*([\d.]+)\s*\/\s*[\d.]+\s*ms/g;
+  const re = /(?:(\d+) ms: )?(?:Scavenge|Mark-Compact|Mark-sweep|Minor Mark-Compact|Mark-Compact \(reduce\))[^\n]*?MB,\s*([\d.]+)\s*\/\s*[\d.]+\s*ms/g;
   for (const m of text.matchAll(re)) {
     const ms = Number(m[2]);
     if (!Number.isFinite(ms)) continue;
+    if (window !== undefined) {
+      const at = Number(m[1]);
+      if (!Number.isFinite(at) || at < window.fromMs || at > window.toMs) continue;
+    }
     count++;
     totalMs += ms;
     if (ms > maxMs) maxMs = ms;

@@ -17,12 +17,20 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildResults, type CaseInput, type PathName, type Results } from './aggregate';
 import { BenchError, cpuSeconds, loadAverage, nsRun, parseTraceGc, peakRssMiB, run, sleep, startIn, stop, type Started } from './proc';
+import { soak, type SoakResult } from './soak';
+import { idleClients, type IdleResult } from './idle';
 
 export interface BenchOptions {
   readonly root: string;
   readonly quick: boolean;
   readonly seconds: number;
   readonly runs: number;
+  /** Length of the "RSS during a long iperf3 run" soak (60 s; 10 s in quick mode; 0 skips it). */
+  readonly soakSeconds: number;
+  /** Simulated idle clients for "memory per idle client" (1000; 0 skips it). */
+  readonly idleClients: number;
+  /** Which paths to run (BENCH_PATHS=veth,wireguard-go,postern); default all. */
+  readonly paths?: readonly string[];
   readonly log: (line: string) => void;
 }
 
@@ -207,6 +215,18 @@ async function waitForLog(file: string, needle: string, ms: number): Promise<boo
   return false;
 }
 
+/** The client's start-up milestones (log messages) in order, with their pino epoch ms; the first line is the version. */
+export function setupMilestones(log: string): [string, number][] {
+  const out: [string, number][] = [];
+  const first = /^\{[^\n]*"time":(\d+)/m.exec(log);
+  if (first?.[1] !== undefined) out.push(['first log line (Node up, bundle loaded)', Number(first[1])]);
+  for (const msg of ['data plane ready', 'Connected to portal', 'TUN configured', 'connected to gateway']) {
+    const t = logTime(log, msg);
+    if (t !== null) out.push([msg, t]);
+  }
+  return out;
+}
+
 /** The `time` of the first JSON log line whose msg is `msg` (pino epoch ms), or null. */
 export function logTime(log: string, msg: string): number | null {
   for (const line of log.split('\n')) {
@@ -223,6 +243,11 @@ export function logTime(log: string, msg: string): number | null {
 
 interface Collected {
   connectedMs?: number;
+  /** Client log milestones, ms after the client process was started. */
+  readonly setupSteps: Record<string, number>;
+  soak?: SoakResult;
+  idle?: IdleResult;
+  idleNote?: string;
   readonly runs: Partial<Record<PathName, PathMeasure>>;
   readonly setupMs: Partial<Record<PathName, number>>;
   readonly rss: Record<string, number>;
@@ -234,7 +259,7 @@ export async function runBench(o: BenchOptions): Promise<Results> {
   if (process.getuid?.() !== 0) throw new BenchError('NOT_ROOT', 'the system bench must run as root (network namespaces, TUN devices)');
   const work = mkdtempSync(join(tmpdir(), 'pbn-'));
   const procs: Started[] = [];
-  const c: Collected = { runs: {}, setupMs: {}, rss: {}, gc: {}, notes: {} };
+  const c: Collected = { runs: {}, setupMs: {}, setupSteps: {}, rss: {}, gc: {}, notes: {} };
   const loadStart = loadAverage();
   cleanupLeftovers();
   try {
@@ -244,18 +269,36 @@ export async function runBench(o: BenchOptions): Promise<Results> {
     await sleep(500);
 
     // 1. veth: the client routes the LAN through the gateway's WAN address (no tunnel).
-    o.log('path veth (ceiling)');
-    nsRun('pbn-client', ['ip', 'route', 'add', '198.19.1.0/24', 'via', GW_WAN]);
-    c.runs.veth = measurePath('veth', o, []);
-    nsRun('pbn-client', ['ip', 'route', 'del', '198.19.1.0/24', 'via', GW_WAN]);
+    const want = (p: string): boolean => o.paths === undefined || o.paths.includes(p);
+    if (want('veth')) {
+      o.log('path veth (ceiling)');
+      nsRun('pbn-client', ['ip', 'route', 'add', '198.19.1.0/24', 'via', GW_WAN]);
+      c.runs.veth = measurePath('veth', o, []);
+      nsRun('pbn-client', ['ip', 'route', 'del', '198.19.1.0/24', 'via', GW_WAN]);
+    }
 
     // 2. wireguard-go, MTU 1280 (device names are unique: the UAPI socket /var/run/wireguard/<name>.sock is not per namespace).
-    o.log('path wireguard-go (Debian, MTU 1280)');
-    await wireguardGo(o, work, c, procs);
+    if (want('wireguard-go')) {
+      o.log('path wireguard-go (Debian, MTU 1280)');
+      await wireguardGo(o, work, c, procs);
+    }
 
     // 3. Postern direct.
-    o.log('path Postern direct');
-    await postern(o, work, c, procs);
+    if (want('postern')) {
+      o.log('path Postern direct');
+      await postern(o, work, c, procs);
+    } else c.notes.postern = 'skipped (BENCH_PATHS)';
+
+    // 4. Memory per idle client: a gateway, a minimal portal and N WireGuard initiators.
+    if (o.idleClients > 0 && existsSync(join(o.root, 'dist', 'apps', 'gateway', 'main.js'))) {
+      o.log(`idle clients: ${String(o.idleClients)} WireGuard initiators against one postern-gateway`);
+      try {
+        c.idle = await idleClients({ root: o.root, work, clients: o.idleClients, nodeFlags: NODE_FLAGS, log: o.log });
+      } catch (e) {
+        c.idleNote = `failed: ${e instanceof Error ? e.message : String(e)}`;
+        o.log(`  ${c.idleNote}`);
+      }
+    } else c.idleNote = o.idleClients > 0 ? 'not available: dist/apps/gateway/main.js missing' : 'skipped (BENCH_IDLE_CLIENTS=0)';
   } finally {
     for (const p of procs.reverse()) await stop(p);
     cleanupLeftovers();
@@ -396,14 +439,27 @@ policies: [{group: bench, resource: lab-net}]
     return;
   }
   c.setupMs.postern = fb - t0;
-  const connectedAt = logTime(readFileSync(clientLog, 'utf8'), 'connected to gateway');
+  const clientText = readFileSync(clientLog, 'utf8');
+  const connectedAt = logTime(clientText, 'connected to gateway');
   if (connectedAt !== null) c.connectedMs = connectedAt - t0;
+  for (const [step, at] of setupMilestones(clientText)) c.setupSteps[step] = at - t0;
+  c.setupSteps['first byte'] = fb - t0;
   o.log(`  Postern set-up (client start to first byte): ${String(c.setupMs.postern)} ms`);
   try {
     c.runs.postern = measurePath('postern', o, [
       { name: 'client', pid: cl.pid },
       { name: 'gateway', pid: gw.pid },
     ]);
+    if (o.soakSeconds > 0) {
+      o.log(`  Postern soak: TCP upload for ${String(o.soakSeconds)} s, RSS sampled every second`);
+      c.soak = await soak('pbn-client', SRV, o.soakSeconds, [
+        { name: 'client', pid: cl.pid, log: clientLog },
+        { name: 'gateway', pid: gw.pid, log: gwLog },
+      ]);
+      for (const [side, r] of Object.entries(c.soak.rss)) {
+        o.log(`  soak ${side}: RSS start ${r.startMiB.toFixed(1)} MiB, end ${r.endMiB.toFixed(1)}, peak ${r.peakMiB.toFixed(1)}, drift after warm-up ${r.driftMiB.toFixed(1)}; GC max ${String(c.soak.gc[side]?.maxMs ?? 'n/a')} ms (${String(c.soak.gc[side]?.count ?? 0)} GCs) at ${c.soak.gbps.toFixed(3)} Gbit/s`);
+      }
+    }
   } catch (e) {
     c.notes.postern = `failed during measurement: ${e instanceof Error ? e.message : String(e)}`;
     o.log(`  ${c.notes.postern}`);
@@ -499,6 +555,57 @@ function cases(c: Collected): CaseInput[] {
     const gcNote = notes({ 'wireguard-go': 'Go runtime: not measured' });
     out.push({ name: `GC max pause, ${side} (node --trace-gc, whole run)`, unit: 'ms', better: 'lower', posternPath: 'postern', referencePath: 'wireguard-go', runs: g === undefined ? {} : { postern: [g.maxMs] }, notes: gcNote });
     out.push({ name: `GC total pause, ${side} (${g === undefined ? '?' : String(g.count)} GCs, whole run)`, unit: 'ms', better: 'lower', posternPath: 'postern', referencePath: 'wireguard-go', runs: g === undefined ? {} : { postern: [g.totalMs] }, notes: gcNote });
+  }
+  out.push(...soakCases(c));
+  const idleNote = c.idle === undefined ? { postern: c.idleNote ?? 'not measured' } : {};
+  out.push({
+    name: `gateway RSS growth per idle connected client (${String(c.idle?.clients ?? '?')} simulated, ${String(c.idle?.connected ?? 0)} connected)`,
+    unit: 'KiB',
+    better: 'lower',
+    posternPath: 'postern',
+    referencePath: 'wireguard-go',
+    runs: c.idle === undefined ? {} : { postern: [c.idle.perClientKiB] },
+    notes: { 'wireguard-go': 'not measured', ...idleNote },
+  });
+  out.push({
+    name: 'idle clients: gateway RSS before / after (MiB), all handshakes done in (ms)',
+    unit: 'MiB / MiB / ms',
+    better: 'lower',
+    posternPath: 'postern',
+    referencePath: 'wireguard-go',
+    runs: c.idle === undefined ? {} : { postern: [c.idle.afterMiB] },
+    notes: { 'wireguard-go': 'not measured', ...(c.idle === undefined ? idleNote : { postern: `before ${c.idle.baselineMiB.toFixed(1)}, after ${c.idle.afterMiB.toFixed(1)}, handshakes ${String(Math.round(c.idle.handshakeMs))} ms` }) },
+  });
+  for (const [step, ms] of Object.entries(c.setupSteps)) {
+    out.push({ name: `set-up step: client start to '${step}'`, unit: 'ms', better: 'lower', posternPath: 'postern', referencePath: 'wireguard-go', runs: { postern: [ms] }, notes: notes({ 'wireguard-go': 'no such step' }) });
+  }
+  return out;
+}
+
+function soakCases(c: Collected): CaseInput[] {
+  const k = c.soak;
+  const missing = k === undefined ? 'not measured (soak skipped or failed)' : undefined;
+  const label = k === undefined ? 'soak' : `${String(k.seconds)} s iperf3 upload at ${k.gbps.toFixed(2)} Gbit/s`;
+  const none = { 'wireguard-go': 'not measured' };
+  const out: CaseInput[] = [];
+  for (const side of ['client', 'gateway']) {
+    const r = k?.rss[side];
+    const g = k?.gc[side];
+    const one = (name: string, unit: string, v: number | undefined): CaseInput => ({
+      name,
+      unit,
+      better: 'lower',
+      posternPath: 'postern',
+      referencePath: 'wireguard-go',
+      runs: v === undefined ? {} : { postern: [v] },
+      notes: { ...none, ...(missing === undefined ? {} : { postern: missing }) },
+    });
+    out.push(one(`RSS during ${label}, ${side}: start`, 'MiB', r?.startMiB));
+    out.push(one(`RSS during ${label}, ${side}: end`, 'MiB', r?.endMiB));
+    out.push(one(`RSS during ${label}, ${side}: peak`, 'MiB', r?.peakMiB));
+    out.push(one(`RSS during ${label}, ${side}: growth after the first 10 %`, 'MiB', r?.driftMiB));
+    out.push(one(`GC max pause during ${label}, ${side} (${String(g?.count ?? 0)} GCs)`, 'ms', g?.maxMs));
+    out.push(one(`GC total pause during ${label}, ${side}`, 'ms', g?.totalMs));
   }
   return out;
 }

@@ -74,6 +74,9 @@ describe('parsers', () => {
       '[123:0x5d]     2210 ms: Mark-Compact 20.4 (25.0) -> 12.1 (24.0) MB, 3.25 / 0.10 ms  (+ 1.2 ms in 12 steps) finalize;',
     ].join('\n');
     expect(parseTraceGc(log)).toEqual({ count: 2, totalMs: 3.77, maxMs: 3.25 });
+    expect(parseTraceGc(log, { fromMs: 1000, toMs: 3000 })).toEqual({ count: 1, totalMs: 3.25, maxMs: 3.25 });
+    expect(parseTraceGc(log, { fromMs: 0, toMs: 600 })).toEqual({ count: 1, totalMs: 0.52, maxMs: 0.52 });
+    expect(parseTraceGc(log, { fromMs: 3000, toMs: 9000 })).toEqual({ count: 0, totalMs: 0, maxMs: 0 });
   });
 });
 

@@ -1,0 +1,157 @@
+// The driver of the "memory per idle client" case, bundled by esbuild and run by the bench inside the client
+// namespace: a minimal portal (Phoenix over a real websocket) that the gateway process joins, and N light
+// WireGuard initiators (one @postern/wireguard Tunn each, one UDP socket for all) that the portal authorises
+// on the gateway and that then handshake with it through real UDP and stay connected (keepalives).
+//
+//   node idle-driver.mjs <listen ip> <portal port> <clients> <handshakes per second> <gateway ip:udp port>
+// stdout, one JSON object per line: {"event":"joined"} | {"event":"connected","clients":N,"ms":..} |
+// {"event":"progress",...}. stdin: "go" starts the clients. The gateway's public key comes from its login URL.
+import { createSocket, type RemoteInfo } from 'node:dgram';
+import { createInterface } from 'node:readline';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { StaticIdentity, Tunn, cryptoRng, generateKeyPair, keyToBase64, messageType, peerSlotOf, receiverIndexOf, type TunnResult } from '@postern/wireguard';
+
+const [listen = '198.19.0.5', portStr = '8081', countStr = '1000', rateStr = '80', gatewayUdp = '198.19.0.4:52625'] = process.argv.slice(2);
+const COUNT = Number(countStr);
+const RATE = Number(rateStr);
+const say = (o: Record<string, unknown>): void => {
+  process.stdout.write(JSON.stringify(o) + '\n');
+};
+
+interface Frame {
+  readonly topic: string;
+  readonly event: string;
+  readonly payload: unknown;
+  readonly ref: string | number | null;
+}
+
+function send(ws: WebSocket, topic: string, event: string, payload: unknown, ref: Frame['ref'] = null): void {
+  ws.send(JSON.stringify({ topic, event, payload, ref }));
+}
+
+interface Client {
+  readonly id: string;
+  readonly tunn: Tunn;
+  readonly publicKey: Uint8Array;
+  readonly psk: Uint8Array;
+  connected: boolean;
+}
+
+const clients: Client[] = [];
+const out = new Uint8Array(2048);
+const udp = createSocket('udp4');
+let gateway: { address: string; port: number } | undefined;
+let gatewayKey: Uint8Array | undefined;
+let ws: WebSocket | undefined;
+let connectedCount = 0;
+let started = 0;
+
+function transmit(r: TunnResult): void {
+  if (r.kind !== 'writeToNetwork' || gateway === undefined) return;
+  // dgram sends later: the shared `out` buffer must be copied
+  udp.send(Buffer.from(r.buffer.subarray(r.offset, r.offset + r.length)), gateway.port, gateway.address);
+}
+
+udp.on('message', (msg: Buffer, _rinfo: RemoteInfo) => {
+  const d = new Uint8Array(msg.buffer, msg.byteOffset, msg.length);
+  const type = messageType(d);
+  if (type === 0) return;
+  const c = clients[peerSlotOf(receiverIndexOf(d, type)) - 1];
+  if (c === undefined) return;
+  const now = performance.now();
+  transmit(c.tunn.decapsulate(d, out, now));
+  for (let r = c.tunn.flushQueued(out, now); r.kind === 'writeToNetwork'; r = c.tunn.flushQueued(out, now)) transmit(r);
+  if (!c.connected && c.tunn.isConnected(now)) {
+    c.connected = true;
+    connectedCount++;
+    if (connectedCount === COUNT) say({ event: 'connected', clients: COUNT, ms: Math.round(now - started) });
+  }
+});
+
+/** Authorises client i on the gateway (create_authorization), then starts its handshake. */
+function startClient(i: number): void {
+  if (ws === undefined || gatewayKey === undefined) return;
+  const keys = generateKeyPair(cryptoRng);
+  const psk = new Uint8Array(32);
+  cryptoRng.fill(psk);
+  const tunn = new Tunn({
+    identity: new StaticIdentity(keys.privateKey),
+    peerPublicKey: gatewayKey,
+    presharedKey: psk,
+    persistentKeepalive: 5,
+    index: i + 1,
+    rng: cryptoRng,
+    wallClockAtZero: Date.now() - performance.now(),
+  });
+  const id = `idle-${String(i)}`;
+  clients.push({ id, tunn, publicKey: keys.publicKey, psk, connected: false });
+  const a = 64 + Math.floor(i / 250);
+  const b = i % 250;
+  send(ws, 'gateway', 'create_authorization', {
+    ref: `ref-${String(i)}`,
+    resource: { id: 'idle-lan', type: 'cidr', address: '198.19.1.0/24', name: 'lan', filters: [] },
+    client: { id, public_key: keyToBase64(keys.publicKey), preshared_key: keyToBase64(psk), ipv4: `100.${String(a)}.${String(b)}.2`, ipv6: `fd00:2021:1111::${(i + 2).toString(16)}` },
+    client_ice_credentials: { username: 'bench', password: 'benchbenchbenchbenchbe' },
+    gateway_ice_credentials: { username: 'gate', password: 'gategategategategatega' },
+    flow_logs_ingest_token: 'bench',
+  });
+}
+
+function initiate(c: Client): void {
+  transmit(c.tunn.formatHandshakeInitiation(out, performance.now(), false));
+}
+
+function go(gw: { address: string; port: number }): void {
+  gateway = gw;
+  started = performance.now();
+  for (let i = 0; i < COUNT; i++) startClient(i);
+  // the authorisations are in flight on the websocket; the handshakes follow, paced under the gateway's
+  // cookie threshold (100 handshakes/s: above it, MAC2 is demanded)
+  let next = 0;
+  const pace = setInterval(() => {
+    for (let k = 0; k < Math.max(1, RATE / 10) && next < COUNT; k++, next++) {
+      const c = clients[next];
+      if (c !== undefined) initiate(c);
+    }
+    if (next >= COUNT) clearInterval(pace);
+  }, 100);
+  // WireGuard timers: retransmits, keepalives (the gateway forgets a client silent for 15 s)
+  setInterval(() => {
+    const now = performance.now();
+    // only clients whose handshake was started: a fresh Tunn with a persistent keepalive would initiate at
+    // once, and all of them together would exceed the gateway's cookie threshold
+    for (let i = 0; i < next; i++) {
+      const c = clients[i];
+      if (c !== undefined) transmit(c.tunn.updateTimers(out, now));
+    }
+    say({ event: 'progress', connected: connectedCount, started: next });
+  }, 250).unref();
+}
+
+const wss = new WebSocketServer({ host: listen, port: Number(portStr) });
+wss.on('connection', (socket, req) => {
+  const key = new URL(req.url ?? '/', 'http://portal').searchParams.get('public_key');
+  if (key !== null) gatewayKey = new Uint8Array(Buffer.from(key, 'base64'));
+  socket.on('message', (data: Buffer) => {
+    const f = JSON.parse(data.toString('utf8')) as Frame;
+    if (f.event === 'heartbeat' || f.event === 'phx_join') send(socket, f.topic, 'phx_reply', { status: 'ok', response: {} }, f.ref);
+    if (f.event === 'phx_join' && f.topic === 'gateway') {
+      ws = socket;
+      send(socket, 'gateway', 'init', {
+        interface: { ipv4: '100.64.0.1', ipv6: 'fd00:2021:1111::1' },
+        config: { ipv4_masquerade_enabled: true, ipv6_masquerade_enabled: true },
+        flow_logs: { api_url: `http://${listen}`, upload_interval_secs: 0, upload_batch_size: 0 },
+        relays: [],
+      });
+      say({ event: 'joined' });
+    }
+  });
+});
+
+createInterface({ input: process.stdin }).on('line', (line) => {
+  if (line.trim() !== 'go' || gateway !== undefined) return;
+  const [address = '', port = ''] = gatewayUdp.split(':');
+  go({ address, port: Number(port) });
+});
+
+udp.bind(0, listen);
