@@ -4,16 +4,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApps, CLIENT_IP, count, EXTRA_IP, FaultWorld, sleep, waitFor, type Component } from './world';
 
 const isRoot = process.getuid?.() === 0;
-// 3 MiB at 300 KiB/s: ~10 s of transfer, long enough to hit it in the middle.
-const FILE = 'blob-3m';
-const RATE = '300K';
+// 4 MiB at 256 KiB/s: ~16 s of transfer, long enough to hit it in the middle.
+const FILE = 'blob-4m';
+const RATE = '256K';
 
 describe.runIf(isRoot)('faults: kill and restart each component mid-transfer, roaming', () => {
   let w: FaultWorld;
 
   beforeAll(async () => {
     buildApps(['portal', 'relay', 'gateway', 'headless-client']);
-    w = await FaultWorld.create({ relay: true, files: { [FILE]: 3 << 20, small: 1000 } });
+    w = await FaultWorld.create({ relay: true, files: { [FILE]: 4 << 20, small: 1000 } });
     await waitFor('first download', async () => (await w.download('small', { maxTimeS: 3 })).ok, 20_000, 300);
   }, 180_000);
 
@@ -22,11 +22,19 @@ describe.runIf(isRoot)('faults: kill and restart each component mid-transfer, ro
   });
 
   /** Starts the download, applies `fault` ~3 s in, and returns the download's outcome. */
-  const downloadThrough = async (fault: () => Promise<void>): Promise<Awaited<ReturnType<FaultWorld['download']>>> => {
-    const dl = w.download(FILE, { maxTimeS: 90, limitRate: RATE });
-    await sleep(3_000);
+  const downloadThrough = async (what: string, fault: () => Promise<void>): Promise<Awaited<ReturnType<FaultWorld['download']>>> => {
+    let settled = false;
+    const dl = w.download(FILE, { maxTimeS: 90, limitRate: RATE }).finally(() => {
+      settled = true;
+    });
+    await sleep(2_000);
+    const faultAt = performance.now();
+    // the fault must hit a transfer in progress
+    expect(settled).toBe(false);
     await fault();
-    return dl;
+    const r = await dl;
+    console.log(`${what}: ${FILE} ${r.ok ? 'intact' : 'BROKEN'} in ${String(Math.round(r.ms))} ms (fault at 2 s; the download ended ${String(Math.round(performance.now() - faultAt))} ms after it) ${r.error}`);
+    return r;
   };
 
   const killAndRestart = (c: Component) => async (): Promise<void> => {
@@ -41,16 +49,17 @@ describe.runIf(isRoot)('faults: kill and restart each component mid-transfer, ro
   });
 
   it('gateway killed (SIGKILL) and restarted mid-transfer: the download completes intact', async () => {
-    const r = await downloadThrough(killAndRestart('gateway'));
+    const r = await downloadThrough('gateway restart', async () => {
+      await killAndRestart('gateway')();
+      await waitFor('the gateway to configure its TUN again', () => w.out('gateway').includes('"TUN configured"'), 30_000);
+    });
     expect(r.error).toBe('');
     expect(r.ok).toBe(true);
-    expect(w.out('gateway')).toMatch(/"TUN configured"/);
-    console.log(`gateway restart: ${FILE} in ${String(Math.round(r.ms))} ms`);
   });
 
   it('portal killed and restarted mid-transfer: the tunnel carries on, both rejoin, and policy changes apply again', async () => {
     const joins = { gateway: count(w.procs.get('gateway'), /Connected to portal/), client: count(w.procs.get('client'), /Connected to portal/) };
-    const r = await downloadThrough(killAndRestart('portal'));
+    const r = await downloadThrough('portal restart', killAndRestart('portal'));
     expect(r.error).toBe('');
     expect(r.ok).toBe(true);
     await waitFor('gateway and client to rejoin', () => count(w.procs.get('gateway'), /Connected to portal/) > joins.gateway && count(w.procs.get('client'), /Connected to portal/) > joins.client, 30_000);
@@ -61,7 +70,7 @@ describe.runIf(isRoot)('faults: kill and restart each component mid-transfer, ro
   });
 
   it('client killed (SIGKILL) and restarted mid-transfer: same tunnel IP, the download completes intact', async () => {
-    const r = await downloadThrough(async () => {
+    const r = await downloadThrough('client restart', async () => {
       await killAndRestart('client')();
       await waitFor('the client to configure its TUN again', () => w.out('client').includes('"TUN configured"'), 30_000);
     });
@@ -70,7 +79,7 @@ describe.runIf(isRoot)('faults: kill and restart each component mid-transfer, ro
   });
 
   it('relay killed and restarted mid-transfer: the direct tunnel is unaffected and the relay rejoins the portal', async () => {
-    const r = await downloadThrough(async () => {
+    const r = await downloadThrough('relay restart', async () => {
       await killAndRestart('relay')();
       await waitFor('the relay to rejoin', () => count(w.procs.get('relay'), /Connected to portal/) > 0, 20_000);
     });
@@ -81,7 +90,7 @@ describe.runIf(isRoot)('faults: kill and restart each component mid-transfer, ro
   it('roaming: the client moves to a new address and back mid-transfer; the download completes intact', async () => {
     const cl = w.get('cl');
     const resets = count(w.procs.get('client'), /network changed: resetting connections/);
-    const r = await downloadThrough(async () => {
+    const r = await downloadThrough('roaming', async () => {
       await cl.exec('ip', ['addr', 'del', `${CLIENT_IP}/24`, 'dev', 'wan0']);
       await cl.exec('ip', ['addr', 'add', '198.18.64.16/24', 'dev', 'wan0']);
       await waitFor('the client to notice the move', () => count(w.procs.get('client'), /network changed: resetting connections/) > resets, 10_000);

@@ -72,6 +72,8 @@ export interface WorldOptions {
   readonly files?: Readonly<Record<string, number>>;
   /** Start the relay too. */
   readonly relay?: boolean;
+  /** A command the client runs under (e.g. `unshare -m ... sh -c '...; exec "$@"' sh`), see dns-crash.e2e.ts. */
+  readonly clientWrap?: readonly string[];
 }
 
 export class FaultWorld {
@@ -85,7 +87,6 @@ export class FaultWorld {
   readonly sha = new Map<string, string>();
   private hashes: Record<keyof typeof TOKENS, string> = { gateway: '', client: '', relay: '' };
   private policies: string[] = ['lab'];
-  private clientWrap: readonly string[] = [];
 
   private constructor(private readonly opts: WorldOptions) {}
 
@@ -172,11 +173,6 @@ export class FaultWorld {
     return p;
   }
 
-  /** Wraps the client's command (e.g. `unshare -m ... sh -c`), see dns-crash.e2e.ts. */
-  setClientWrap(argv: readonly string[]): void {
-    this.clientWrap = argv;
-  }
-
   start(c: Component): Proc {
     switch (c) {
       case 'portal':
@@ -193,7 +189,7 @@ export class FaultWorld {
           POSTERN_CONFIG_DIR: join(this.dir, 'gateway'),
         });
       case 'client':
-        return this.spawn('client', 'cl', [...this.clientWrap, process.execPath, join(DIST, 'headless-client/main.js'), '--log-format', 'json', ...(this.opts.clientArgs ?? ['--dns-control', 'disabled'])], {
+        return this.spawn('client', 'cl', [...(this.opts.clientWrap ?? []), process.execPath, join(DIST, 'headless-client/main.js'), '--log-format', 'json', ...(this.opts.clientArgs ?? ['--dns-control', 'disabled'])], {
           POSTERN_API_URL: API,
           POSTERN_TOKEN: TOKENS.client,
           POSTERN_ID: 'pft-client',
