@@ -1,6 +1,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- frames are arbitrary JSON that tests poke into */
 // Test helpers: a config with known tokens, a PortalCore with a fake clock, frames in and out.
 import { readFileSync } from 'node:fs';
+import { xorshiftRng } from '@postern/testing';
 import { join } from 'node:path';
 import { compileConfig, type CompiledConfig } from '../src/config/compile';
 import { parseConfigText } from '../src/config/load';
@@ -27,16 +28,7 @@ export function config(text: string = EXAMPLE): CompiledConfig {
 
 /** A deterministic Rng (xorshift32). */
 export function seededRng(seed = 1): Rng {
-  let x = seed >>> 0 || 1;
-  const next = (): number => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-  return { nextU32: next, fill: (b) => { b.forEach((_, i) => (b[i] = next() & 255)); } };
+  return xorshiftRng(seed);
 }
 
 export interface Frame {

@@ -2,3 +2,4 @@ export { CommandError, Netns, link, listNamespaces, removeLeftovers, run } from 
 export { bundleApp, runNode, type BundledRun } from './bundle';
 export { fuzzRuns, recordInputs, currentInputs, installFuzzCounter, loadCorpus, replayCorpus, hexInput, textInput, argvInput, type CorpusEntry } from './fuzz';
 export { keepLogs, writeLog, logPath, registerSecret, resetSecrets, testLogDir, TestLogError, SECRETS_FILE, MIN_SECRET_LENGTH, type HasOutput } from './logs';
+export { xorshiftRng, type TestRng } from './rng';

@@ -14,6 +14,7 @@ import {
   type DecodedMessage,
 } from '@postern/stun';
 import { describe, expect, it } from 'vitest';
+import { xorshiftRng } from '@postern/testing';
 import { endpoint, firezonePassword, TurnServer, type Endpoint, type ServerEvent, type TurnServerConfig } from '@postern/relay-proto';
 
 const EPOCH_MS = 1_750_000_000_000;
@@ -21,23 +22,10 @@ const NOW_UNIX = EPOCH_MS / 1000;
 const STAMP = 'ab'.repeat(32);
 const PEER = endpoint('203.0.113.10', 40000);
 
-function rng(seed = 7): { fill: (b: Uint8Array) => void; nextU32: () => number } {
-  let x = seed;
-  const next = (): number => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-  return { fill: (b) => { for (let i = 0; i < b.length; i++) b[i] = next() & 0xff; }, nextU32: next };
-}
-
 function server(cfg: Partial<TurnServerConfig> = {}): TurnServer {
   return new TurnServer(
     { publicIp4: '198.18.17.1', stampSecret: STAMP, staticUsers: new Map([['shared', 'shared-password']]), lowestPort: 50000, highestPort: 50099, epochMs: EPOCH_MS, ...cfg },
-    rng(),
+    xorshiftRng(7),
   );
 }
 
