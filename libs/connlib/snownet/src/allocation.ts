@@ -77,6 +77,8 @@ interface Channel {
   readonly number: number;
   /** CHANNEL-BIND sent, no answer yet (data may already flow: the server processes in order). */
   state: 'buffered' | 'inflight' | 'bound';
+  /** A refreshing CHANNEL-BIND of a bound channel is in flight. */
+  refreshing: boolean;
   boundAt: number;
   lastUsedAt: number;
 }
@@ -203,7 +205,7 @@ export class Allocation {
       if (this.state === 'allocated' && !this.hasRelayedFamily(peer.family)) return undefined;
       const number = this.freeChannel(peer.key, now);
       if (number === undefined) return undefined;
-      ch = { peer, number, state: 'buffered', boundAt: now, lastUsedAt: now };
+      ch = { peer, number, state: 'buffered', refreshing: false, boundAt: now, lastUsedAt: now };
       this.channelsByPeer.set(peer.key, ch);
       this.channelsByNumber.set(number, ch);
       if (this.state === 'allocated') this.sendChannelBind(ch, now);
@@ -297,8 +299,11 @@ export class Allocation {
     const key = transactionIdKey(msg.transactionId);
     const p = this.pending.get(key);
     if (p === undefined || p.dst.key !== from.key) return;
-    // Authenticated requests get authenticated answers; a BINDING's may carry none.
-    if (p.authenticated && msg.integrityOffset >= 0 && verifyIntegrity(msg, this.key) === 'mismatch') return;
+    // Authenticated requests get authenticated answers (challenges, 401/438, may carry none).
+    if (p.authenticated) {
+      const check = verifyIntegrity(msg, this.key);
+      if (check === 'mismatch' || (check === 'missing' && msg.cls === 'success')) return;
+    }
     this.pending.delete(key);
     const sample = now - p.lastSentAt;
     this.rtt = this.rtt === undefined ? sample : (this.rtt * 7) / 8 + sample / 8;
@@ -306,6 +311,7 @@ export class Allocation {
       this.errorResponse(p, msg, now);
       return;
     }
+    this.staleNonceRetries = 0;
     switch (p.ctx.kind) {
       case 'binding':
         this.bindingSuccess(msg, from, now);
@@ -333,6 +339,7 @@ export class Allocation {
         const ch = p.ctx.channel;
         if (this.channelsByNumber.get(ch.number) === ch) {
           ch.state = 'bound';
+          ch.refreshing = false;
           ch.boundAt = now;
         }
         break;
@@ -464,8 +471,7 @@ export class Allocation {
       const age = now - ch.boundAt;
       if (age >= CHANNEL_LIFETIME_MS) {
         this.dropChannel(ch);
-        this.cooling.set(ch.number, { peer: ch.peer.key, until: ch.boundAt + CHANNEL_LIFETIME_MS + CHANNEL_REBIND_TIMEOUT_MS });
-      } else if (age >= CHANNEL_REFRESH_MS && ch.lastUsedAt > ch.boundAt) {
+      } else if (age >= CHANNEL_REFRESH_MS && ch.lastUsedAt > ch.boundAt && !ch.refreshing) {
         this.sendChannelBind(ch, now);
       }
     }
@@ -566,7 +572,8 @@ export class Allocation {
   }
 
   private sendChannelBind(ch: Channel, now: number): void {
-    ch.state = ch.state === 'bound' ? 'bound' : 'inflight';
+    if (ch.state === 'bound') ch.refreshing = true;
+    else ch.state = 'inflight';
     const attrs: Attribute[] = [
       { name: 'CHANNEL-NUMBER', channel: ch.number },
       { name: 'XOR-PEER-ADDRESS', address: ch.peer },
@@ -580,9 +587,11 @@ export class Allocation {
     this.request(Method.CreatePermission, [{ name: 'XOR-PEER-ADDRESS', address: peer }], this.serverOrFirst(), { kind: 'permission', ip }, now);
   }
 
+  /** Forgets a channel; a number the server may still hold for the peer stays reserved for that peer. */
   private dropChannel(ch: Channel): void {
     this.channelsByPeer.delete(ch.peer.key);
     this.channelsByNumber.delete(ch.number);
+    if (ch.state === 'bound') this.cooling.set(ch.number, { peer: ch.peer.key, until: ch.boundAt + CHANNEL_LIFETIME_MS + CHANNEL_REBIND_TIMEOUT_MS });
   }
 
   /** A free channel number: the peer's old one while it cools down, else the next unused, else an expired one. */
@@ -614,7 +623,10 @@ export class Allocation {
   private reallocate(now: number): void {
     if (this.state !== 'allocated') return;
     this.invalidateRelayed();
-    for (const ch of this.channelsByPeer.values()) ch.state = 'buffered';
+    for (const ch of this.channelsByPeer.values()) {
+      ch.state = 'buffered';
+      ch.refreshing = false;
+    }
     for (const perm of this.permissions.values()) perm.inflight = false;
     for (const [key, p] of this.pending) if (p.ctx.kind !== 'binding') this.pending.delete(key);
     this.state = 'allocating';

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { World, type NatKind } from './world';
 
 /** A world whose two nodes know the relays, get authorised and run for `ms`. */
-function connectedWorld(clientNat: NatKind, gatewayNat: NatKind, relays: number, ms = 5_000): World {
-  const w = new World({ clientNat, gatewayNat, relays });
+function connectedWorld(clientNat: NatKind, gatewayNat: NatKind, relays: number, ms = 5_000, nonceUses?: number): World {
+  const w = new World({ clientNat, gatewayNat, relays, ...(nonceUses === undefined ? {} : { nonceUses }) });
   w.useRelays();
   w.run(500);
   w.connect();
@@ -145,5 +145,30 @@ describe('ICE through simulated NATs and TURN relays', () => {
     const types = w.client.events.flatMap((e) => (e.type === 'newIceCandidate' ? [/typ (\w+)/.exec(e.candidate)?.[1]] : []));
     expect(new Set(types)).toEqual(new Set(['host', 'srflx', 'relay']));
     expect(w.client.node.localCandidates()).toHaveLength(3);
+  });
+
+  it('a relayed connection lives through allocation refreshes, permission and channel refreshes (15 min)', () => {
+    const w = connectedWorld('symmetric', 'symmetric', 1);
+    for (let minute = 0; minute < 15; minute++) {
+      w.run(59_000);
+      expect(w.traffic('client', 3)).toBe(3);
+      expect(w.traffic('gateway', 3)).toBe(3);
+    }
+    expect(w.client.node.stats('gateway')).toMatchObject({ path: 'relay', connected: true, pathChanges: 1 });
+    expect(w.client.events.filter((e) => e.type === 'failed' || e.type === 'invalidatedIceCandidate')).toEqual([]);
+    const m = w.relays[0]?.server.metrics(w.now);
+    expect(m?.allocations).toBe(2);
+    expect(m?.allocationsCreated).toBe(2);
+  });
+
+  it('stale nonces (438) from a relay that rotates them every 5 requests are followed', () => {
+    const w = connectedWorld('symmetric', 'symmetric', 1, 5_000, 5);
+    expect(w.client.node.stats('gateway')?.path).toBe('relay');
+    w.run(11 * 60_000);
+    expect(w.traffic('client', 10)).toBe(10);
+    const m = w.relays[0]?.server.metrics(w.now);
+    expect(m?.authFailures).toBeGreaterThan(4);
+    expect(m?.allocationsCreated).toBe(2);
+    expect(w.client.node.relayStats()[0]?.state).toBe('allocated');
   });
 });

@@ -57,8 +57,12 @@ export class SimRelay {
     readonly ip: string,
     readonly secret: string,
     seed: number,
+    nonceUses?: number,
   ) {
-    this.server = new TurnServer({ publicIp4: ip, stampSecret: secret, lowestPort: 50_000, highestPort: 50_999 }, seededRng(seed));
+    this.server = new TurnServer(
+      { publicIp4: ip, stampSecret: secret, lowestPort: 50_000, highestPort: 50_999, ...(nonceUses === undefined ? {} : { nonceUses }) },
+      seededRng(seed),
+    );
     this.main = addr(ip, 3478);
   }
 
@@ -92,6 +96,8 @@ export interface WorldOptions {
   readonly relays?: number;
   /** Seed for the Nodes' keys. */
   readonly seed?: number;
+  /** Requests a relay nonce serves before the relay answers 438 (default: the server's 10 000). */
+  readonly nonceUses?: number;
 }
 
 export class World {
@@ -109,7 +115,7 @@ export class World {
     this.client = this.host('client', 'gateway', opts.clientNat, '198.18.32.2', '198.18.33.2', 40_000, '198.18.32.20', key(rng));
     this.gateway = this.host('gateway', 'client', opts.gatewayNat, '198.18.32.3', '198.18.34.2', 52_625, '198.18.32.30', key(rng));
     this.psk = key(rng);
-    for (let i = 0; i < (opts.relays ?? 1); i++) this.relays.push(new SimRelay(`relay-${String(i)}`, `198.18.32.${String(10 + i)}`, 'ab'.repeat(32), 40 + i));
+    for (let i = 0; i < (opts.relays ?? 1); i++) this.relays.push(new SimRelay(`relay-${String(i)}`, `198.18.32.${String(10 + i)}`, 'ab'.repeat(32), 40 + i, opts.nonceUses));
   }
 
   private host(name: string, peer: string, nat: NatKind, wanIp: string, lanIp: string, port: number, natIp: string, privateKey: Uint8Array): Host {
