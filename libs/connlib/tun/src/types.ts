@@ -21,7 +21,8 @@ export interface TunOptions {
    * Open with IFF_VNET_HDR and enable TUN offloads (checksum, TSO4/6, and USO4/6 where the kernel takes
    * them): the reader splits the kernel's super-packets into MTU-sized packets and the writer coalesces
    * consecutive TCP segments of one flow into super-packets. Transparent to callers. Default: the
-   * environment variable POSTERN_TUN_OFFLOADS (`1`/`true` on, `0`/`false` off), else off.
+   * environment variable POSTERN_TUN_OFFLOADS (`1`/`true` on, `0`/`false` off), else on where the kernel
+   * takes TUNSETOFFLOAD (measured ~4x faster for TCP through a TUN pair), off where it does not.
    */
   readonly offloads?: boolean;
   readonly logger?: Logger;

@@ -52,11 +52,13 @@ afterAll(async () => {
 });
 
 describe.each([
-  { queues: 1, label: 'single queue' },
-  { queues: 2, label: 'multi-queue (2)' },
-])('TUN $label', ({ queues }) => {
+  { queues: 1, offloads: false, label: 'single queue, no offloads' },
+  { queues: 1, offloads: true, label: 'single queue, offloads' },
+  { queues: 2, offloads: true, label: 'multi-queue (2), offloads' },
+])('TUN $label', ({ queues, offloads }) => {
   it('delivers datagrams the kernel routes into the device, in order', async () => {
-    const tun = await openUp(queues);
+    const tun = await openUp(queues, { offloads });
+    expect(tun.offloads !== 'off').toBe(offloads);
     const sock = dgram.createSocket('udp4');
     try {
       sock.bind(0, LOCAL);
@@ -93,7 +95,7 @@ describe.each([
   });
 
   it('hands packets written to the device to the kernel, in order', async () => {
-    const tun = await openUp(queues);
+    const tun = await openUp(queues, { offloads });
     const sock = dgram.createSocket('udp4');
     try {
       sock.bind(7777, LOCAL);
@@ -145,7 +147,7 @@ describe('TUN backpressure and shutdown', () => {
 
   it.each([
     { queues: 1, times: ITER },
-    { queues: 2, times: Math.ceil(ITER / 10) },
+    { queues: 2, times: Math.ceil(ITER / 20) },
   ])('closes within the grace period under load in both directions, $times times in a row ($queues queue(s))', async ({ queues, times }) => {
     const flood = ns.spawn(process.execPath, [FLOOD, REMOTE, '9', '1200']);
     const filler = udp4(REMOTE, 5555, LOCAL, 9, new Uint8Array(1200));

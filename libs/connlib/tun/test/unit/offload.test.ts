@@ -17,6 +17,7 @@ import {
   sum16,
   fold16,
 } from '../../src/offload.worker.mjs';
+import { offloadsFromEnv } from '../../src/linux-tun';
 import { ACK, CWR, FIN, PSH, SYN, V4, V6, parseVnet, pseudo, refSum, tcpPacket, tcpSuper, udpPacket, udpSuper, verify, vnetHdr, type Ip, type Tcp } from '../support/tcp';
 
 const SLOT = 2048;
@@ -343,5 +344,14 @@ describe('coalesce (GRO on the write path)', () => {
     expect(Array.from(res)).toEqual([1, 0]);
     coalesce(buf, [0], [-5], 0, 1, new Uint8Array(70_000), res);
     expect(Array.from(res)).toEqual([1, 0]);
+  });
+});
+
+describe('POSTERN_TUN_OFFLOADS', () => {
+  it('parses 1/true/0/false, unset means the default, anything else is INVALID_ARGUMENT', () => {
+    expect([offloadsFromEnv('1'), offloadsFromEnv('true'), offloadsFromEnv('0'), offloadsFromEnv('false')]).toEqual([true, true, false, false]);
+    expect(offloadsFromEnv(undefined)).toBeUndefined();
+    expect(offloadsFromEnv('')).toBeUndefined();
+    expect(() => offloadsFromEnv('yes')).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
   });
 });
