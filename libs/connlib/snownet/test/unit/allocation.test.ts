@@ -2,14 +2,10 @@
 // `Allocation` tests (../shared/fixtures/firezone/turn-client-allocation.json) that Postern keeps.
 import { decodeMessageOrThrow, encodeChannelData, encodeMessage, getAttribute, longTermKey, Method, verifyIntegrity, type Attribute, type DecodedMessage } from '@postern/stun';
 import { describe, expect, it } from 'vitest';
-import { Allocation, parseNetAddr, type AllocationEvent, type NetAddr, type RelayInfo } from '../../src/index';
+import { Allocation, type AllocationEvent, type NetAddr, type RelayInfo } from '../../src/index';
+import { addr } from '../support/addr';
 import { seededRng } from '../support/rng';
 
-function addr(text: string): NetAddr {
-  const a = parseNetAddr(text);
-  if (a === undefined) throw new Error(text);
-  return a;
-}
 
 const RELAY_V4 = addr('198.18.32.10:3478');
 const RELAY_V6 = addr('[fd00::10]:3478');

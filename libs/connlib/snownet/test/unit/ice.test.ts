@@ -8,17 +8,11 @@ import {
   formatCandidate,
   pairPriority,
   parseCandidate,
-  parseNetAddr,
   type LocalCandidate,
-  type NetAddr,
 } from '../../src/index';
+import { addr } from '../support/addr';
 import { seededRng } from '../support/rng';
 
-function addr(text: string): NetAddr {
-  const a = parseNetAddr(text);
-  if (a === undefined) throw new Error(text);
-  return a;
-}
 
 const L = { username: 'locl', password: 'local-password-1234567' };
 const R = { username: 'remt', password: 'remote-password-123456' };

@@ -1,13 +1,9 @@
 import { buildUdp, parseIp } from '@postern/ip-packet';
 import { describe, expect, it } from 'vitest';
-import { Node, formatHostCandidate, netAddr, parseCandidate, parseNetAddr, type NetAddr, type NodeEvent } from '../../src/index';
+import { Node, formatHostCandidate, netAddr, parseCandidate, type NodeEvent } from '../../src/index';
+import { addr } from '../support/addr';
 import { key, seededRng } from '../support/rng';
 
-function addr(text: string): NetAddr {
-  const a = parseNetAddr(text);
-  if (a === undefined) throw new Error(text);
-  return a;
-}
 
 const CLIENT_ADDR = addr('198.18.32.1:40000');
 const GATEWAY_ADDR = addr('198.18.32.2:52625');
