@@ -18,6 +18,7 @@ import { FilterEngine } from '../filter';
 import { inRanges, PEER_RANGES, PROXY_RANGES, SENTINEL_RANGES } from '../ranges';
 import type { ClientDnsHook, ClientEvent, ClientStateConfig, DropCounters, ResourceView, TunConfig } from '../types';
 import { ClientDns, type DnsForward } from '../dns/client-dns';
+import { SITE_DNS_PORT } from '@postern/dns';
 import { ClientResources, needsNewAuthorization, toResource, type Resource } from './resources';
 
 /** request_authorization is re-sent at most this often while traffic for the resource continues. */
@@ -77,6 +78,14 @@ export class ClientState {
     this.publicKey = this.node.publicKey;
     this.dns = new ClientDns(config.rng);
     this.dnsHook = config.dns ?? this.dns;
+    this.dns.setSiteRouter((resourceId) => {
+      const auth = this.authorizations.get(resourceId);
+      const gw = auth === undefined ? undefined : this.gateways.get(auth.gatewayId);
+      if (gw === undefined || !this.node.hasConnection(gw.id)) return undefined;
+      if (gw.ipv4 !== undefined && this.ipv4 !== undefined) return { gatewayId: gw.id, source: this.ipv4, destination: gw.ipv4 };
+      if (gw.ipv6 !== undefined && this.ipv6 !== undefined) return { gatewayId: gw.id, source: this.ipv6, destination: gw.ipv6 };
+      return undefined;
+    });
     this.resources = new ClientResources(config.internetResourceActive ?? false, this.dnsHook);
     this.maxBuffered = config.maxBufferedPackets ?? DEFAULT_MAX_BUFFERED;
     this.view = reusableView();
@@ -97,6 +106,7 @@ export class ClientState {
     if (inRanges(SENTINEL_RANGES, p.bytes, off, family)) {
       const answer = this.dnsHook.handleSentinelPacket(p, now);
       if (answer !== undefined) this.tunWrites.push(answer);
+      for (let q = this.dns.pollSiteQuery(); q !== undefined; q = this.dns.pollSiteQuery()) this.transmitTo(q.gatewayId, q.packet, now);
       return undefined;
     }
     if (inRanges(PEER_RANGES, p.bytes, off, family)) {
@@ -369,6 +379,10 @@ export class ClientState {
       return undefined;
     }
     if (!this.isOurAddress(p) || !this.allowedSource(gatewayId, p)) { this.drop('spoofedInbound'); return; }
+    if (p.isUdp() && p.sourcePort === SITE_DNS_PORT && p.destinationPort === SITE_DNS_PORT && this.gatewayByTunnelIp(p.bytes, p.sourceOffset, p.version)?.id === gatewayId) {
+      this.dns.handleSiteResponse(gatewayId, p.transportPayload(), now);
+      return undefined;
+    }
     return p.bytes;
   }
 

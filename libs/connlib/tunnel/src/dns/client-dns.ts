@@ -10,7 +10,7 @@ import {
   parseIp as parseIpBytes,
   type NatStatus,
 } from '@postern/ip-packet';
-import { mapSentinels, StubResolver, type DnsResource, type IpStack, type SentinelTable, type Upstream } from '@postern/dns';
+import { mapSentinels, SITE_DNS_PORT, StubResolver, type DnsResource, type IpStack, type SentinelTable, type Upstream } from '@postern/dns';
 import type { ClientDnsHook, Rng } from '../types';
 import { DnsTcpResponder } from './tcp-responder';
 
@@ -33,8 +33,23 @@ type ReplyTo =
   | { readonly kind: 'udp'; readonly client: Uint8Array; readonly clientPort: number; readonly sentinel: Uint8Array }
   | { readonly kind: 'tcp'; readonly conn: string };
 
+/** Where SRV/TXT queries of a DNS resource go: the gateway serving it (its in-tunnel DNS on port 53535). */
+export interface SiteRoute {
+  readonly gatewayId: string;
+  /** Our tunnel IP and the gateway's, same family. */
+  readonly source: Uint8Array;
+  readonly destination: Uint8Array;
+}
+
+/** A query for a gateway's in-tunnel DNS server, to send through the tunnel. */
+export interface SiteOut {
+  readonly gatewayId: string;
+  readonly packet: Uint8Array;
+}
+
 interface PendingForward {
-  readonly upstream: Upstream & { readonly kind: 'do53' };
+  /** The upstream asked, or the gateway for a site query. */
+  readonly upstream: (Upstream & { readonly kind: 'do53' }) | { readonly kind: 'site'; readonly gatewayId: string };
   readonly originalId: number;
   readonly replyTo: ReplyTo;
   readonly deadline: number;
@@ -63,6 +78,8 @@ export class ClientDns implements ClientDnsHook {
   private readonly forwardOut: DnsForward[] = [];
   private nextId: number;
   private readonly tunOut: Uint8Array[] = [];
+  private readonly siteOut: SiteOut[] = [];
+  private siteRouter: ((resourceId: string) => SiteRoute | undefined) | undefined;
   /** `${gatewayId}\0${resourceId}\0${domain}` -> NAT set-up state on that gateway. */
   private readonly nat = new Map<string, NatSetup>();
   readonly drops: Record<string, number> = {};
@@ -93,6 +110,11 @@ export class ClientDns implements ClientDnsHook {
   /** The sentinel addresses the OS should use (one per upstream). */
   get sentinelIps(): string[] {
     return this.sentinels.sentinels;
+  }
+
+  /** How to reach the site of a resource (its authorised gateway), if it has one yet. */
+  setSiteRouter(router: (resourceId: string) => SiteRoute | undefined): void {
+    this.siteRouter = router;
   }
 
   setSearchDomain(domain: string | undefined): void {
@@ -141,16 +163,31 @@ export class ClientDns implements ClientDnsHook {
     }
     const id = ((data[0] ?? 0) << 8) | (data[1] ?? 0);
     const f = this.forwards.get(id);
-    if (f === undefined || now >= f.deadline || f.upstream.port !== fromPort || normalize(fromIp) !== normalize(f.upstream.ip)) {
+    if (f === undefined || now >= f.deadline || f.upstream.kind !== 'do53' || f.upstream.port !== fromPort || normalize(fromIp) !== normalize(f.upstream.ip)) {
       this.drop('upstreamUnsolicited');
       return;
     }
     this.forwards.delete(id);
-    const response = data.slice();
-    response[0] = f.originalId >> 8;
-    response[1] = f.originalId & 0xff;
+    const response = withId(data, f.originalId);
     this.stub.handleUpstreamResponse(f.upstream, response, now);
     this.reply(f.replyTo, response, now);
+  }
+
+  /** Queries for gateways' in-tunnel DNS servers (SRV/TXT of DNS resources). */
+  pollSiteQuery(): SiteOut | undefined {
+    return this.siteOut.shift();
+  }
+
+  /** An answer from gateway `gatewayId`'s DNS server (UDP payload). */
+  handleSiteResponse(gatewayId: string, data: Uint8Array, now: number): void {
+    const id = ((data[0] ?? 0) << 8) | (data[1] ?? 0);
+    const f = data.length < 12 ? undefined : this.forwards.get(id);
+    if (f === undefined || now >= f.deadline || f.upstream.kind !== 'site' || f.upstream.gatewayId !== gatewayId) {
+      this.drop('siteUnsolicited');
+      return;
+    }
+    this.forwards.delete(id);
+    this.reply(f.replyTo, withId(data, f.originalId), now);
   }
 
   // ---- NAT set-up with the gateway -----------------------------------------------------------------
@@ -258,19 +295,29 @@ export class ClientDns implements ClientDnsHook {
         return;
       case 'forward':
       case 'forward-to-site': {
-        // SRV/TXT of a resource: the site resolver is not wired; the upstream behind the sentinel answers.
+        // SRV/TXT of a resource: the gateway of its site resolves them; before the resource has a gateway,
+        // the upstream behind the sentinel answers.
+        const route = action.kind === 'forward-to-site' ? this.siteRouter?.(action.resourceId) : undefined;
+        if (route !== undefined) {
+          const bytes = this.track({ kind: 'site', gatewayId: route.gatewayId }, query, replyTo, now);
+          const packet = buildUdp({ source: route.source, destination: route.destination, sourcePort: SITE_DNS_PORT, destinationPort: SITE_DNS_PORT, payload: bytes });
+          this.siteOut.push({ gatewayId: route.gatewayId, packet });
+          return;
+        }
         const upstream = action.kind === 'forward' ? action.upstream : this.sentinels.upstreamFor(sentinel);
         if (upstream?.kind !== 'do53') {
           this.reply(replyTo, servfail(queryId(query)), now);
           return;
         }
-        this.forward(upstream, query, replyTo, now);
+        const bytes = this.track(upstream, query, replyTo, now);
+        this.forwardOut.push({ upstream: { ip: upstream.ip, port: upstream.port }, query: bytes });
         return;
       }
     }
   }
 
-  private forward(upstream: Upstream & { readonly kind: 'do53' }, query: Uint8Array, replyTo: ReplyTo, now: number): void {
+  /** Records a forwarded query under a fresh id; returns the query bytes carrying that id. */
+  private track(upstream: PendingForward['upstream'], query: Uint8Array, replyTo: ReplyTo, now: number): Uint8Array {
     if (this.forwards.size >= MAX_FORWARDS) {
       const oldest = this.forwards.keys().next();
       if (oldest.done !== true) this.forwards.delete(oldest.value);
@@ -279,11 +326,8 @@ export class ClientDns implements ClientDnsHook {
     let id = this.nextId;
     for (let i = 0; i < 0x10000 && this.forwards.has(id); i++) id = (id + 1) & 0xffff;
     this.nextId = (id + 1) & 0xffff;
-    const bytes = query.slice();
-    bytes[0] = id >> 8;
-    bytes[1] = id & 0xff;
     this.forwards.set(id, { upstream, originalId: queryId(query), replyTo, deadline: now + DNS_FORWARD_TIMEOUT_MS });
-    this.forwardOut.push({ upstream: { ip: upstream.ip, port: upstream.port }, query: bytes });
+    return withId(query, id);
   }
 
   private reply(to: ReplyTo, response: Uint8Array, now: number): void {
@@ -303,6 +347,13 @@ export class ClientDns implements ClientDnsHook {
   private drop(reason: string): void {
     this.drops[reason] = (this.drops[reason] ?? 0) + 1;
   }
+}
+
+function withId(message: Uint8Array, id: number): Uint8Array {
+  const b = message.slice();
+  b[0] = id >> 8;
+  b[1] = id & 0xff;
+  return b;
 }
 
 function queryId(q: Uint8Array): number {

@@ -4,7 +4,19 @@
 // packets to proxy IPs are rewritten to the real IP through a symmetric NAT per client, keyed by protocol,
 // port / ICMP echo id and IP, so that two names on one real IP stay separately authorised.
 import { encodeP2pControl, IpProtocol, parseIp as parseIpBytes, TcpFlags, type IpPacket, type NatStatus } from '@postern/ip-packet';
-import { DomainPattern, mapProxyIps, NatTable, normalizeIp, ResolveQueue, type NatProtocol, type ResolveOutcome, type ResolveRequest } from '@postern/dns';
+import {
+  DomainPattern,
+  handleSiteQuery,
+  mapProxyIps,
+  NatTable,
+  normalizeIp,
+  ResolveQueue,
+  SITE_DNS_PORT,
+  type NatProtocol,
+  type ResolveOutcome,
+  type ResolveRequest,
+} from '@postern/dns';
+import { buildUdp } from '@postern/ip-packet';
 import { PROXY_RANGES, inRanges } from '../ranges';
 import type { GatewayDnsHook } from '../types';
 
@@ -32,7 +44,25 @@ interface Waiting {
   readonly proxyIps: readonly string[];
 }
 
-/** A control packet (domain_status) for a client. */
+/** A SRV/TXT query for the IO shell to send to the site's resolver; answer with `handleSiteAnswer(id, ...)`. */
+export interface SiteQuery {
+  readonly id: number;
+  readonly query: Uint8Array;
+}
+
+interface SitePending {
+  readonly clientId: string;
+  readonly client: Uint8Array;
+  readonly clientPort: number;
+  readonly gateway: Uint8Array;
+  readonly deadline: number;
+}
+
+/** How long a site query waits for the resolver. */
+export const SITE_QUERY_TIMEOUT_MS = 10_000;
+const MAX_SITE_PENDING = 1024;
+
+/** A packet for a client: domain_status control packets and in-tunnel DNS answers. */
 export interface ControlOut {
   readonly clientId: string;
   readonly packet: Uint8Array;
@@ -43,7 +73,48 @@ export class GatewayDns implements GatewayDnsHook {
   private readonly queue = new ResolveQueue({ maxConcurrent: GATEWAY_RESOLVE_CONCURRENCY, timeoutMs: GATEWAY_RESOLVE_TIMEOUT_MS });
   private readonly waiting = new Map<number, Waiting>();
   private readonly out: ControlOut[] = [];
+  private readonly siteOut: SiteQuery[] = [];
+  private readonly sitePending = new Map<number, SitePending>();
+  private nextSiteId = 1;
   readonly drops: Record<string, number> = {};
+
+  /**
+   * A UDP packet from client `clientId` to the gateway's DNS port (53535): SRV/TXT of names of the DNS
+   * resources in `patterns` (the client's live ones) go to the site's resolver; the rest is refused.
+   */
+  handleSiteQuery(clientId: string, p: IpPacket, patterns: readonly string[], now: number): void {
+    const replyTo = { clientId, client: p.source(), clientPort: p.sourcePort ?? 0, gateway: p.destination() };
+    const action = handleSiteQuery(p.transportPayload(), patterns);
+    if (action.kind === 'drop') return;
+    if (action.kind === 'respond') {
+      this.siteReply(replyTo, action.response);
+      return;
+    }
+    if (this.sitePending.size >= MAX_SITE_PENDING) {
+      this.drop('siteQueriesFull');
+      return;
+    }
+    const id = this.nextSiteId++;
+    this.sitePending.set(id, { ...replyTo, deadline: now + SITE_QUERY_TIMEOUT_MS });
+    this.siteOut.push({ id, query: action.query.slice() });
+  }
+
+  pollSiteQuery(): SiteQuery | undefined {
+    return this.siteOut.shift();
+  }
+
+  /** The site resolver's answer (unchanged bytes), or undefined when it failed: SERVFAIL goes back. */
+  handleSiteAnswer(id: number, response: Uint8Array | undefined, query: Uint8Array): void {
+    const pending = this.sitePending.get(id);
+    if (pending === undefined) return;
+    this.sitePending.delete(id);
+    this.siteReply(pending, response ?? servfailFor(query));
+  }
+
+  private siteReply(to: Omit<SitePending, 'deadline'>, response: Uint8Array): void {
+    const packet = buildUdp({ source: to.gateway, destination: to.client, sourcePort: SITE_DNS_PORT, destinationPort: to.clientPort, payload: response });
+    this.out.push({ clientId: to.clientId, packet });
+  }
 
   /**
    * assigned_ips from a client for `domain` of resource `resourceId`. `pattern` is the resource's address if
@@ -136,6 +207,7 @@ export class GatewayDns implements GatewayDnsHook {
 
   handleTimeout(now: number): void {
     this.queue.handleTimeout(now);
+    for (const [id, q] of this.sitePending) if (now >= q.deadline) this.sitePending.delete(id);
     for (const c of this.clients.values()) {
       const due = c.table.pollTimeout();
       if (due !== undefined && due <= now) c.table.handleTimeout(now);
@@ -145,6 +217,8 @@ export class GatewayDns implements GatewayDnsHook {
 
   pollTimeout(): number | undefined {
     let t = this.queue.pollTimeout();
+    const site = this.sitePending.values().next();
+    if (site.done !== true && (t === undefined || site.value.deadline < t)) t = site.value.deadline;
     for (const c of this.clients.values()) {
       const d = c.table.pollTimeout();
       if (d !== undefined && (t === undefined || d < t)) t = d;
@@ -204,6 +278,16 @@ export class GatewayDns implements GatewayDnsHook {
   private drop(reason: string): void {
     this.drops[reason] = (this.drops[reason] ?? 0) + 1;
   }
+}
+
+/** SERVFAIL with the query's id and question. */
+function servfailFor(query: Uint8Array): Uint8Array {
+  const b = query.slice();
+  if (b.length < 12) return b;
+  b[2] = 0x80 | ((b[2] ?? 0) & 0x01); // QR, RD kept
+  b[3] = 0x80 | 2; // RA, SERVFAIL
+  b.fill(0, 6, 12); // no answer, authority, additional records
+  return b;
 }
 
 function canonical(ip: string): string {

@@ -17,8 +17,8 @@ import { Node, relayInfosFromPortal, type NetAddr, type NodeEvent, type Transmit
 import { reusableView } from '../client/state';
 import { FilterEngine } from '../filter';
 import type { DropCounters, GatewayDnsHook, GatewayEvent, GatewayStateConfig } from '../types';
-import { GatewayDns } from '../dns/gateway-dns';
-import type { ResolveOutcome, ResolveRequest } from '@postern/dns';
+import { GatewayDns, type SiteQuery } from '../dns/gateway-dns';
+import { SITE_DNS_PORT, type ResolveOutcome, type ResolveRequest } from '@postern/dns';
 import { ClientOnGateway, toAuthorized } from './clients';
 
 export class GatewayState {
@@ -135,6 +135,17 @@ export class GatewayState {
 
   handleResolveResult(requestId: number, outcome: ResolveOutcome, now: number): void {
     this.dns.handleResolveResult(requestId, outcome, now);
+    this.drainDns(now);
+  }
+
+  /** A SRV/TXT query (in-tunnel DNS on port 53535) the IO shell sends to the site's resolver. */
+  pollSiteQuery(): SiteQuery | undefined {
+    return this.dns.pollSiteQuery();
+  }
+
+  /** The resolver's answer to a site query (undefined: failed or timed out). */
+  handleSiteAnswer(id: number, response: Uint8Array | undefined, query: Uint8Array, now: number): void {
+    this.dns.handleSiteAnswer(id, response, query);
     this.drainDns(now);
   }
 
@@ -260,7 +271,13 @@ export class GatewayState {
       return undefined;
     }
     if (!client.sourceIsClient(p)) { this.drop('spoofedSource'); return; }
-    if (this.isGatewayAddress(p, p.destinationOffset)) return p.bytes;
+    if (this.isGatewayAddress(p, p.destinationOffset)) {
+      if (!p.isUdp() || p.destinationPort !== SITE_DNS_PORT) return p.bytes;
+      const patterns = [...client.resources.values()].flatMap((r) => (r.type === 'dns' && r.address !== undefined && client.isLive(r, now) ? [r.address] : []));
+      this.dns.handleSiteQuery(clientId, p, patterns, now);
+      this.drainDns(now);
+      return undefined;
+    }
     switch (client.checkOutbound(p, now, this.dnsHook)) {
       case 'allow':
         return p.bytes;

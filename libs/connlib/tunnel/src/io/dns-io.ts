@@ -2,6 +2,7 @@
 // that bypasses the tunnel (SO_MARK = POSTERN_FWMARK, so Postern's policy rule skips its routing table)
 // and feeds the answers back; runs the gateway's name resolutions with the system resolver (getaddrinfo via
 // node:dns, so /etc/hosts and resolv.conf apply). Timeouts and concurrency limits live in the sans-IO states.
+import { createSocket } from 'node:dgram';
 import { existsSync } from 'node:fs';
 import { lookup } from 'node:dns/promises';
 import type { Logger } from 'pino';
@@ -21,6 +22,41 @@ export interface DnsForwardingState {
 export interface DnsResolvingState {
   pollResolveRequest(now: number): ResolveRequest | undefined;
   handleResolveResult(requestId: number, outcome: ResolveOutcome, now: number): void;
+}
+
+/** A GatewayState's in-tunnel DNS server (SRV/TXT at the site). */
+export interface SiteDnsState {
+  pollSiteQuery(): { readonly id: number; readonly query: Uint8Array } | undefined;
+  handleSiteAnswer(id: number, response: Uint8Array | undefined, query: Uint8Array, now: number): void;
+}
+
+export function isSiteDnsState(s: object): s is SiteDnsState {
+  return 'pollSiteQuery' in s && 'handleSiteAnswer' in s;
+}
+
+/** How long the site resolver gets for one SRV/TXT query. */
+const SITE_QUERY_TIMEOUT_MS = 10_000;
+
+/** Sends one DNS query over UDP to `server`:53 and waits for the answer with the same id (undefined on timeout/error). */
+export function udpQuery(server: string, query: Uint8Array, timeoutMs = SITE_QUERY_TIMEOUT_MS): Promise<Uint8Array | undefined> {
+  return new Promise((resolve) => {
+    const sock = createSocket(server.includes(':') ? 'udp6' : 'udp4');
+    const done = (r: Uint8Array | undefined): void => {
+      clearTimeout(timer);
+      sock.close();
+      resolve(r);
+    };
+    const timer = setTimeout(() => {
+      done(undefined);
+    }, timeoutMs);
+    sock.on('error', () => {
+      done(undefined);
+    });
+    sock.on('message', (msg) => {
+      if (msg.length >= 12 && msg[0] === query[0] && msg[1] === query[1]) done(new Uint8Array(msg));
+    });
+    sock.send(query, 53, server);
+  });
 }
 
 export function isForwardingState(s: object): s is DnsForwardingState {
@@ -63,6 +99,7 @@ export interface DnsIoOptions {
 export class DnsIo {
   private socket: Promise<UdpSocket | undefined> | undefined;
   private closed = false;
+  private siteServers: Promise<string[]> | undefined;
   private inFlight = 0;
   readonly stats = { forwarded: 0, answers: 0, resolutions: 0, resolveErrors: 0 };
 
@@ -91,6 +128,19 @@ export class DnsIo {
         state.handleResolveResult(req.requestId, outcome, this.o.now());
       });
     });
+  }
+
+  /** A site query: to the first system resolver, the answer (or a failure) back to the state. */
+  siteQuery(state: SiteDnsState, q: { readonly id: number; readonly query: Uint8Array }): void {
+    if (this.closed) return;
+    this.siteServers ??= readSystemResolvers().catch(() => []);
+    void this.siteServers
+      .then(async (servers) => (servers[0] === undefined ? undefined : udpQuery(servers[0], q.query)))
+      .then((response) => {
+        this.o.guard(() => {
+          state.handleSiteAnswer(q.id, response, q.query, this.o.now());
+        });
+      });
   }
 
   async close(): Promise<void> {

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { Tun } from '@postern/tun';
 import type { SendQueue, SocketAddr, UdpSocket } from '@postern/socket-factory';
 import type { NetAddr, Transmit } from '@postern/snownet';
-import { DnsIo, isForwardingState, isResolvingState, readSystemResolvers, type NameResolver } from './dns-io';
+import { DnsIo, isForwardingState, isResolvingState, isSiteDnsState, readSystemResolvers, type NameResolver } from './dns-io';
 
 /** What the loop needs of a ClientState / GatewayState. */
 export interface DrivenState<In, Out, Ev> {
@@ -366,6 +366,7 @@ export class Tunnel<In, Out extends { readonly event: string; readonly payload?:
       const now = this.now();
       for (let r = state.pollResolveRequest(now); r !== undefined; r = state.pollResolveRequest(now)) this.dnsIo.resolve(state, r);
     }
+    if (isSiteDnsState(state)) for (let q = state.pollSiteQuery(); q !== undefined; q = state.pollSiteQuery()) this.dnsIo.siteQuery(state, q);
   }
 
   private schedule(): void {

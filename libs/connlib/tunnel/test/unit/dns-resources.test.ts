@@ -220,6 +220,41 @@ describe('DNS resources (client + gateway in memory)', () => {
     expect(gw.state.pollResolveRequest(sim.now)).toBeUndefined();
   });
 
+  it('SRV/TXT of a resource go to its gateway (in-tunnel DNS, port 53535) once authorised; other names there are refused', () => {
+    const { sim, gw } = world();
+    const proxy = ask(sim, 'app.corp.internal')[0] ?? '';
+    sim.send(udp(proxy, 5000, 1));
+    sim.advance(10);
+    resolveAll(sim, gw, { 'app.corp.internal': ['10.1.2.3'] });
+    sim.clientTun.length = 0;
+    sim.send(udpToSentinel(query('app.corp.internal', 'TXT', 0x5151), 41000));
+    expect(sim.client.pollDnsForward()).toBeUndefined(); // not to the upstream
+    const q = gw.state.pollSiteQuery();
+    expect(q).toBeDefined();
+    if (q === undefined) return;
+    const decoded = dnsPacket.decode(Buffer.from(q.query));
+    expect(decoded.questions?.[0]).toMatchObject({ name: 'app.corp.internal', type: 'TXT' });
+    const answer = new Uint8Array(
+      dnsPacket.encode({ id: decoded.id, type: 'response', flags: dnsPacket.RECURSION_AVAILABLE, questions: decoded.questions, answers: [{ type: 'TXT', name: 'app.corp.internal', ttl: 60, data: 'site says hi' }] }),
+    );
+    gw.state.handleSiteAnswer(q.id, answer, q.query, sim.now);
+    sim.settle();
+    const r = dnsReplies(sim).at(-1);
+    expect(r?.id).toBe(0x5151);
+    const txt = r?.answers?.[0];
+    const data = txt !== undefined && 'data' in txt && Array.isArray(txt.data) ? txt.data : [];
+    expect(Buffer.concat(data.map((d) => Buffer.from(d as Uint8Array))).toString()).toBe('site says hi');
+    // a failed resolution: SERVFAIL to the asker
+    sim.send(udpToSentinel(query('app.corp.internal', 'SRV', 0x5252), 41001));
+    const q2 = gw.state.pollSiteQuery();
+    gw.state.handleSiteAnswer(q2?.id ?? 0, undefined, q2?.query ?? new Uint8Array(0), sim.now);
+    sim.settle();
+    expect(((dnsReplies(sim).at(-1)?.flags ?? 0) & 0xf)).toBe(2);
+    // straight to the gateway's port for a name of no resource: REFUSED, nothing for the resolver
+    sim.send(buildUdp({ source: ip('100.64.0.1'), destination: ip(gw.ipv4), sourcePort: 53535, destinationPort: 53535, payload: query('evil.example', 'TXT', 0x5353) }));
+    expect(gw.state.pollSiteQuery()).toBeUndefined();
+  });
+
   it('TCP to the sentinel: handshake, a framed query, the answer, FIN', () => {
     const { sim } = world();
     const src = ip('100.64.0.1');
