@@ -102,15 +102,26 @@ export async function curl(ns: Netns, url: string, maxTimeS = 3): Promise<{ ok: 
   }
 }
 
-export function writeConfig(path: string, o: { gw1: string; gw2: string; client: string; policies: readonly string[] }): void {
+export interface ConfigOptions {
+  readonly gw1: string;
+  readonly gw2: string;
+  readonly client: string;
+  readonly policies: readonly string[];
+  /** Sign-in for a@example.com (scrypt hash from `postern-portal hash-password`) with issued tokens of this lifetime. */
+  readonly signIn?: { readonly passwordHash: string; readonly tokenTtlHours: number; readonly redirect: string };
+}
+
+export function writeConfig(path: string, o: ConfigOptions): void {
   const policies = o.policies.map((r) => `  - {group: eng, resource: ${r}}`).join('\n');
+  const signIn = o.signIn === undefined ? '' : `sign_in: {allowed_redirects: ["${o.signIn.redirect}"]}\ntokens: {client_token_ttl_hours: ${String(o.signIn.tokenTtlHours)}}\n`;
+  const password = o.signIn === undefined ? '' : `, password_hash: "${o.signIn.passwordHash}"`;
   writeFileSync(
     path,
     `account: {name: e2e, slug: e2e}
 server: {listen: "198.18.24.2:8080", public_url: "http://198.18.24.2:8080"}
-dns: {upstreams: [198.18.25.10]}
+${signIn}dns: {upstreams: [198.18.25.10]}
 groups: [{name: eng}]
-users: [{email: a@example.com, groups: [eng]}]
+users: [{email: a@example.com, groups: [eng]${password}}]
 sites: [{name: lab}]
 gateways:
   - {site: lab, name: gw1, token_hash: "${o.gw1}"}
