@@ -163,14 +163,17 @@ describe.runIf(isRoot)('DNS resources end to end (portal, gateway, client, dnsma
     await attach('ptnd-lan', 'v-gw', 'ptnd-gw', 'lan0', ['198.18.26.65/26']);
     await attach('ptnd-lan', 'v-res', 'ptnd-res', 'lan0', ['198.18.26.66/26', '198.18.26.67/26', '198.18.26.68/26']);
 
-    // dnsmasq: corp.internal and one name that no resource covers, on both sides
-    spawn('ptnd-res', 'dnsmasq', [
-      '--keep-in-foreground', '--no-resolv', '--no-hosts', '--conf-file=/dev/null', '--pid-file=', '--bind-interfaces',
-      '--listen-address=198.18.26.10', '--listen-address=198.18.26.66', '--log-facility=-',
-      '--address=/app.corp.internal/198.18.26.67', '--address=/x.y.corp.internal/198.18.26.67', '--address=/a.b.y.corp.internal/198.18.26.67',
-      '--address=/denied.corp.internal/198.18.26.68', '--address=/plain.example/198.18.26.99',
-      '--txt-record=app.corp.internal,"postern txt"',
-    ]);
+    // dnsmasq: corp.internal and one name that no resource covers, on both sides; only the site's (LAN) one
+    // has the TXT record, so a TXT answer shows the query went through the gateway's in-tunnel DNS
+    for (const [listen, extra] of [['198.18.26.10', []], ['198.18.26.66', ['--txt-record=app.corp.internal,postern site txt']]] as const) {
+      spawn('ptnd-res', 'dnsmasq', [
+        '--keep-in-foreground', '--no-resolv', '--no-hosts', '--conf-file=/dev/null', '--pid-file=', '--bind-interfaces',
+        `--listen-address=${listen}`, '--log-facility=-',
+        '--address=/app.corp.internal/198.18.26.67', '--address=/x.y.corp.internal/198.18.26.67', '--address=/a.b.y.corp.internal/198.18.26.67',
+        '--address=/denied.corp.internal/198.18.26.68', '--address=/plain.example/198.18.26.99',
+        ...extra,
+      ]);
+    }
     const http = join(ROOT, 'scripts/demo/http-server.mjs');
     for (const host of ['198.18.26.67', '198.18.26.68']) spawn('ptnd-res', process.execPath, [http, host, '80']);
     const portal = spawn('ptnd-portal', process.execPath, [join(DIST, 'portal/main.js'), '--config', config, '--state', ':memory:', '--log-format', 'json']);
@@ -265,6 +268,11 @@ describe.runIf(isRoot)('DNS resources end to end (portal, gateway, client, dnsma
     expect(r.body).toMatch(/from 198\.18\.26\.65/); // masqueraded by the gateway
     // by name through the search domain, too
     expect((await curlInClient('http://app/')).body).toMatch(/198\.18\.26\.67/);
+  });
+
+  it('TXT of a resource name is answered by the site (the gateway\'s in-tunnel DNS), not the client\'s upstream', async () => {
+    expect(await dig([`@${SENTINEL}`, 'app.corp.internal', 'TXT', '+short'])).toBe('"postern site txt"');
+    expect(await dig([`@${SENTINEL}`, 'plain.example', 'TXT', '+short'])).toBe('');
   });
 
   it('a ** wildcard resource covers names at any depth', async () => {
