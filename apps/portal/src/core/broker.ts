@@ -47,7 +47,8 @@ export function requestAuthorization(state: State, client: ClientConn, req: Requ
   const resource = state.cfg.resources.get(req.resource_id);
   if (!resource) { failAuthorization(state, client, req.resource_id, 'not_found'); return; }
   const user = state.cfg.users.get(client.email);
-  if (!user || !isAllowed(state.cfg, user, resource.id)) { failAuthorization(state, client, resource.id, 'forbidden'); return; }
+  // A resource the client may not see is answered exactly like one that does not exist (Firezone: not_found).
+  if (!user || !isAllowed(state.cfg, user, resource.id)) { failAuthorization(state, client, req.resource_id, 'not_found'); return; }
   const gateway = chooseGateway(state, onlineGateways(state, resource), req.connected_gateway_ids);
   if (!gateway) { failAuthorization(state, client, resource.id, 'offline'); return; }
   startAuthorization(state, client, resource, gateway, new Set([gateway.device.id]), req.connected_gateway_ids, nowMs);

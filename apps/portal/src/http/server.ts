@@ -11,6 +11,7 @@ import type { PortalCore } from '../core/portal';
 import type { Output, Role } from '../core/state';
 import { renderMetrics, type ReloadCounters } from './metrics';
 import { handleSignIn } from './signin';
+import { DEFAULT_THROTTLE, SignInThrottle, type ThrottleOptions } from '../core/throttle';
 
 const ROLES = new Map<string, Role>([
   [PORTAL_PATHS.client, 'client'],
@@ -25,6 +26,8 @@ export interface PortalServerOptions {
   /** Wall clock in ms (tests pass a fake one). */
   readonly clock?: () => number;
   readonly tickMs?: number;
+  /** Sign-in brute-force throttling (defaults: DEFAULT_THROTTLE). */
+  readonly throttle?: ThrottleOptions;
 }
 
 /** `Bearer <token>` from X-Authorization, else the `token` query parameter. Whitespace is removed. */
@@ -50,10 +53,12 @@ export class PortalServer {
   private readonly clock: () => number;
   private readonly timer: NodeJS.Timeout;
   private readonly reloads: ReloadCounters;
+  private readonly throttle: SignInThrottle;
 
   constructor(private readonly opts: PortalServerOptions) {
     this.clock = opts.clock ?? Date.now;
     this.reloads = opts.reloads ?? { ok: 0, error: 0 };
+    this.throttle = new SignInThrottle(opts.throttle ?? DEFAULT_THROTTLE);
     this.http = createServer((req, res) => {
       this.request(req, res).catch((err: unknown) => {
         opts.logger.error({ err }, 'request failed');
@@ -178,7 +183,7 @@ export class PortalServer {
       return;
     }
     if (url.pathname === '/sign_in') {
-      await handleSignIn(this.opts.core, req, res, url, this.clock());
+      await handleSignIn(this.opts.core, req, res, url, this.clock(), this.throttle);
       return;
     }
     if (ROLES.has(url.pathname)) {

@@ -4,7 +4,8 @@
 //   POST /sign_in (form: email, password, redirect_uri, state) -> 303 <callback>?token=..&state=..
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { PortalCore } from '../core/portal';
-import { verifyPasswordAsync } from '../core/secrets';
+import { hashPassword, verifyPasswordAsync } from '../core/secrets';
+import type { SignInThrottle } from '../core/throttle';
 
 const MAX_BODY = 16 * 1024;
 
@@ -24,7 +25,10 @@ export function isAllowedRedirect(uri: string, allowedPrefixes: readonly string[
   return allowedPrefixes.some((p) => uri.startsWith(p));
 }
 
-function page(res: ServerResponse, status: number, account: string, redirect: string, state: string, error?: string): void {
+/** Checked when the email is unknown, so that a wrong email costs the same time as a wrong password. */
+let dummyHash: string | undefined;
+
+function page(res: ServerResponse, status: number, account: string, redirect: string, state: string, error?: string, headers: Record<string, string> = {}): void {
   const html = `<!doctype html><html><head><meta charset="utf-8"><title>Sign in to ${esc(account)}</title></head>
 <body><main><h1>Sign in to ${esc(account)}</h1>${error ? `<p role="alert">${esc(error)}</p>` : ''}
 <form method="post" action="/sign_in">
@@ -32,7 +36,7 @@ function page(res: ServerResponse, status: number, account: string, redirect: st
 <label>Password <input name="password" type="password" autocomplete="current-password" required></label>
 <input type="hidden" name="redirect_uri" value="${esc(redirect)}"><input type="hidden" name="state" value="${esc(state)}">
 <button type="submit">Sign in</button></form></main></body></html>`;
-  res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'x-frame-options': 'DENY' }).end(html);
+  res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'x-frame-options': 'DENY', ...headers }).end(html);
 }
 
 async function readForm(req: IncomingMessage): Promise<URLSearchParams | undefined> {
@@ -47,7 +51,14 @@ async function readForm(req: IncomingMessage): Promise<URLSearchParams | undefin
   return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
 }
 
-export async function handleSignIn(core: PortalCore, req: IncomingMessage, res: ServerResponse, url: URL, nowMs: number): Promise<void> {
+export async function handleSignIn(
+  core: PortalCore,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  nowMs: number,
+  throttle?: SignInThrottle,
+): Promise<void> {
   const cfg = core.config;
   const bad = (detail: string): void => {
     res.writeHead(400, { 'content-type': 'application/problem+json; charset=utf-8' }).end(JSON.stringify({ title: 'Bad Request', status: 400, detail }));
@@ -68,9 +79,20 @@ export async function handleSignIn(core: PortalCore, req: IncomingMessage, res: 
   const state = form.get('state') ?? '';
   if (!isAllowedRedirect(redirect, cfg.allowedRedirects)) { bad('redirect_uri is missing or not allowed'); return; }
   const email = (form.get('email') ?? '').trim().toLowerCase();
+  const ip = req.socket.remoteAddress ?? 'unknown';
+  const verdict = throttle?.check(ip, email, nowMs) ?? { ok: true };
+  if (!verdict.ok) {
+    const secs = Math.max(1, Math.ceil(verdict.retryAfterMs / 1000));
+    page(res, 429, cfg.account.name, redirect, state, `Too many failed sign-in attempts. Try again in ${secs} s.`, { 'retry-after': String(secs) });
+    return;
+  }
+  throttle?.attempt(ip, email, nowMs);
   const user = cfg.users.get(email);
-  const ok = user?.passwordHash !== undefined && (await verifyPasswordAsync(form.get('password') ?? '', user.passwordHash));
+  const password = form.get('password') ?? '';
+  dummyHash ??= hashPassword('postern-no-such-user');
+  const ok = (await verifyPasswordAsync(password, user?.passwordHash ?? dummyHash)) && user?.passwordHash !== undefined;
   if (!user || !ok) { page(res, 401, cfg.account.name, redirect, state, 'Wrong email or password.'); return; }
+  throttle?.success(ip, email);
   const { token } = core.issueClientToken(email, nowMs);
   const target = new URL(redirect);
   target.searchParams.set('token', token);

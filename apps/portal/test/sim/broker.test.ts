@@ -137,7 +137,7 @@ describe('portal core: connection brokering', () => {
     expect(h.core.stats()).toMatchObject({ authorizationsActive: 1, authorizationsCreated: 1, authorizationsPending: 0 });
   });
 
-  it('fails with not_found, forbidden and offline when that is the truth', () => {
+  it('fails with not_found (also for resources the client may not see) and offline', () => {
     const text = EXAMPLE.replace('policies:', `  - name: secret\n    type: cidr\n    address: 10.9.0.0/16\n    sites: [lab]\npolicies:`);
     const h = new Harness(text);
     const { conn } = h.client();
@@ -146,10 +146,10 @@ describe('portal core: connection brokering', () => {
     authorize(h, conn, h.resourceId('lab-net'));
     expect(h.take(conn).map((f) => [f.event, f.payload.reason])).toEqual([
       ['authorization_creation_failed', 'not_found'],
-      ['authorization_creation_failed', 'forbidden'],
+      ['authorization_creation_failed', 'not_found'],
       ['authorization_creation_failed', 'offline'],
     ]);
-    expect(h.core.stats().authorizationsFailed).toEqual({ not_found: 1, forbidden: 1, offline: 1 });
+    expect(h.core.stats().authorizationsFailed).toEqual({ not_found: 2, offline: 1 });
   });
 
   it('forwards ICE candidates both ways between authorized peers only', () => {

@@ -1,6 +1,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- frames are arbitrary JSON that tests poke into */
 // Loopback test peers: a ws client that queues frames, and a portal app in a temp folder.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -140,4 +141,27 @@ export class TestPortal {
     await this.app.stop();
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * A raw upgrade request: status, content type and body of the refusal (status 101 when the portal accepts).
+ * `token` goes into `X-Authorization: Bearer`; `headers` adds or overrides headers.
+ */
+export function upgrade(url: string, token?: string, headers: Record<string, string> = {}): Promise<{ status: number; type: string | undefined; body: string }> {
+  return new Promise((resolve, reject) => {
+    const all: Record<string, string> = { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' };
+    if (token) all['x-authorization'] = `Bearer ${token}`;
+    const req = request(url.replace(/^ws/, 'http'), { headers: { ...all, ...headers } });
+    req.on('response', (res) => {
+      let body = '';
+      res.on('data', (d) => (body += String(d)));
+      res.on('end', () => { resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'], body }); });
+    });
+    req.on('upgrade', (_res, socket) => {
+      socket.destroy();
+      resolve({ status: 101, type: undefined, body: '' });
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }

@@ -1,8 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseClientIngress, parseGatewayIngress, parseProblemDetails, requiresSignIn } from '@postern/model';
-import { request } from 'node:http';
 import { EXAMPLE, KEYS, STAMP, TOKENS } from '../support';
-import { Peer, TestPortal } from './peer';
+import { Peer, TestPortal, upgrade } from './peer';
 
 const portals: TestPortal[] = [];
 const peers: Peer[] = [];
@@ -33,23 +32,6 @@ async function gateway(p: TestPortal, externalId = 'gw-1', key = KEYS.gw1) {
   const g = await peer(p.ws('/gateway/v2/websocket', { external_id: externalId, public_key: key }), TOKENS.gateway);
   const init = await g.join('gateway');
   return { g, init: init?.payload };
-}
-
-/** A raw upgrade request: status, content type and body of the refusal. */
-function upgrade(url: string, token?: string): Promise<{ status: number; type: string | undefined; body: string }> {
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' };
-    if (token) headers['x-authorization'] = `Bearer ${token}`;
-    const req = request(url, { headers });
-    req.on('response', (res) => {
-      let body = '';
-      res.on('data', (d) => (body += String(d)));
-      res.on('end', () => { resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'], body }); });
-    });
-    req.on('upgrade', () => { reject(new Error('upgraded')); });
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 describe('portal over loopback websockets', () => {
