@@ -90,6 +90,8 @@ export class Node {
   /** Server-reflexive candidates, shared by the relays that saw the same mapping. */
   private readonly srflx = new Map<string, { readonly cand: LocalCandidate; readonly relays: Set<string> }>();
   private readonly relayCandidates = new Map<string, LocalCandidate>();
+  /** Relay server address key -> allocation (rebuilt after the set of allocations changed). */
+  private byServer: Map<string, Allocation> | undefined;
   // reused result objects (read before the next call)
   private readonly tx: MutableTransmit = { src: undefined, dst: { family: 4, address: '0.0.0.0', port: 0, key: '0.0.0.0:0' }, payload: new Uint8Array(0) };
   private readonly txResult: { kind: 'transmit'; transmit: Transmit } = { kind: 'transmit', transmit: this.tx };
@@ -221,6 +223,7 @@ export class Node {
       const a = this.allocations.get(id);
       if (a === undefined) continue;
       this.allocations.delete(id);
+      this.byServer = undefined;
       a.close(now);
       this.drainAllocation(a, now);
     }
@@ -234,6 +237,7 @@ export class Node {
       }
       if (existing !== undefined) {
         this.allocations.delete(info.id);
+        this.byServer = undefined;
         existing.close(now);
         this.drainAllocation(existing, now);
       }
@@ -277,6 +281,7 @@ export class Node {
       this.drainAllocation(a, now);
     }
     this.allocations.clear();
+    this.byServer = undefined;
     this.relays.clear();
   }
 
@@ -332,6 +337,7 @@ export class Node {
       this.drainAllocation(a, now);
     }
     this.allocations.clear();
+    this.byServer = undefined;
     for (const conn of this.byPeer.values()) {
       this.bySlot.delete(conn.slot);
       conn.renew(this.allocSlot(), now);
@@ -426,8 +432,8 @@ export class Node {
    */
   decapsulate(from: NetAddr, datagram: Uint8Array, now: number): DecapsulateResult {
     this.lastNow = now;
-    for (const alloc of this.allocations.values()) {
-      if (!alloc.isServer(from)) continue;
+    const alloc = (this.byServer ??= this.indexServers()).get(from.key);
+    if (alloc !== undefined) {
       const r = alloc.handleInput(from, datagram, now);
       this.drainAllocation(alloc, now);
       if (r.kind !== 'data') return HANDLED_NO_PEER;
@@ -692,6 +698,12 @@ export class Node {
     return { kind: 'host', addr: any, base: any, priority: candidatePriority('host'), relayId: undefined };
   }
 
+  private indexServers(): Map<string, Allocation> {
+    const m = new Map<string, Allocation>();
+    for (const a of this.allocations.values()) for (const s of a.servers) m.set(s.key, a);
+    return m;
+  }
+
   private relayCandidateOf(alloc: Allocation, family: 4 | 6): LocalCandidate | undefined {
     for (const c of this.relayCandidates.values()) if (c.relayId === alloc.relayId && c.addr.family === family) return c;
     return undefined;
@@ -702,6 +714,7 @@ export class Node {
     for (const a of this.localAddrs) if (!bases.has(a.family)) bases.set(a.family, a);
     const a = new Allocation(info, bases, this.config.rng, now);
     this.allocations.set(info.id, a);
+    this.byServer = undefined;
     this.drainAllocation(a, now);
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { World, type NatKind } from './world';
+import { udp, World, type NatKind } from './world';
 
 /** A world whose two nodes know the relays, get authorised and run for `ms`. */
 function connectedWorld(clientNat: NatKind, gatewayNat: NatKind, relays: number, ms = 5_000, nonceUses?: number): World {
@@ -170,5 +170,23 @@ describe('ICE through simulated NATs and TURN relays', () => {
     expect(m?.authFailures).toBeGreaterThan(4);
     expect(m?.allocationsCreated).toBe(2);
     expect(w.client.node.relayStats()[0]?.state).toBe('allocated');
+  });
+
+  it('WireGuard waits for a nominated pair: packets sent meanwhile are queued and delivered in order', () => {
+    const w = new World({ clientNat: 'symmetric', gatewayNat: 'symmetric', relays: 1 });
+    w.useRelays();
+    w.run(500);
+    w.connect();
+    for (let i = 0; i < 3; i++) {
+      // no pair yet: queued inside the connection (the handshake it would start has nowhere to go)
+      const r = w.client.node.encapsulate('gateway', udp(i), w.now);
+      expect(r.kind === 'drop' ? r.reason : r.kind).toBe(i === 0 ? 'noRemote' : 'queued');
+    }
+    expect(w.client.node.stats('gateway')).toMatchObject({ path: undefined, handshakesCompleted: 0 });
+    // checks run, but no WireGuard message has left the client before nomination
+    w.run(20);
+    expect(w.gateway.node.stats('client')?.rxBytes).toBe(0);
+    w.run(5_000);
+    expect(w.gateway.delivered.map((p) => p[p.length - 4])).toEqual([0, 1, 2]);
   });
 });
