@@ -123,7 +123,10 @@ describe.runIf(isRoot)('DNS resources end to end (portal, gateway, client, dnsma
     if (c === undefined) return null;
     const exited = new Promise<number | null>((resolve) => {
       if (c.child.exitCode !== null || c.child.signalCode !== null) resolve(c.child.exitCode);
-      else c.child.once('exit', (code) => resolve(code));
+      else
+        c.child.once('exit', (code) => {
+          resolve(code);
+        });
     });
     c.child.kill(signal);
     const code = await exited;
