@@ -1,4 +1,5 @@
-// Public types of the tunnel states: configuration, events, hooks for DNS (integrated in a later task).
+// Public types of the tunnel states: configuration, events, and the DNS hooks (ClientDns / GatewayDns
+// implement them; tests may pass their own).
 import type { IpPacket } from '@postern/ip-packet';
 import type { Rng } from '@postern/wireguard';
 import type { NetAddr, Transmit } from '@postern/snownet';
@@ -49,6 +50,7 @@ export interface TunConfig {
   readonly ipv6: string;
   /** Routes (CIDR strings) the TUN must carry: resources, peer ranges, proxy/sentinel ranges, default routes when the Internet resource is active. */
   readonly routes: readonly string[];
+  /** The DNS servers the OS should use: our sentinels, one per real upstream (portal Do53, else the system's). */
   readonly upstreamDns: readonly string[];
   readonly searchDomain: string | undefined;
 }
@@ -69,7 +71,7 @@ export type GatewayEvent =
 export type DropCounters = Record<string, number>;
 
 /**
- * DNS on the client (the DNS task fills it in): queries to the sentinels go to the stub resolver; DNS
+ * DNS on the client (ClientDns by default): queries to the sentinels go to the stub resolver; DNS
  * resources are reached through proxy IPs.
  */
 export interface ClientDnsHook {
@@ -79,7 +81,7 @@ export interface ClientDnsHook {
   resourceForProxyIp(packet: IpPacket): string | undefined;
 }
 
-/** DNS on the gateway (proxy-IP NAT, later): which of the client's DNS resources a proxy destination is. */
+/** DNS on the gateway (GatewayDns by default): which of the client's DNS resources a proxy destination is, and the NAT. */
 export interface GatewayDnsHook {
   /** Resource ids whose proxy IPs include the packet's destination (for this client). */
   resourcesForProxyIp(clientId: string, packet: IpPacket): readonly string[];

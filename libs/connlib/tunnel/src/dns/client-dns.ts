@@ -11,6 +11,7 @@ import {
   type NatStatus,
 } from '@postern/ip-packet';
 import { mapSentinels, SITE_DNS_PORT, StubResolver, type DnsResource, type IpStack, type SentinelTable, type Upstream } from '@postern/dns';
+import { inRanges, PROXY_RANGES } from '../ranges';
 import type { ClientDnsHook, Rng } from '../types';
 import { DnsTcpResponder } from './tcp-responder';
 
@@ -146,6 +147,8 @@ export class ClientDns implements ClientDnsHook {
   }
 
   resourceForProxyIp(p: IpPacket): string | undefined {
+    // Every routed packet asks: the range check keeps CIDR traffic free of string work.
+    if (!inRanges(PROXY_RANGES, p.bytes, p.destinationOffset, p.version)) return undefined;
     return this.stub.lookupProxyIp(p.destinationText())?.resourceId;
   }
 

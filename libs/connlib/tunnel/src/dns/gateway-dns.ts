@@ -192,8 +192,9 @@ export class GatewayDns implements GatewayDnsHook {
 
   translateInbound(clientId: string, p: IpPacket, now: number): boolean {
     const c = this.clients.get(clientId);
+    if (c === undefined || c.table.size === 0) return false;
     const key = natKey(p, 'inbound');
-    if (c === undefined || key === undefined || c.table.size === 0) return false;
+    if (key === undefined) return false;
     const r = c.table.translateInbound({ protocol: key.protocol, port: key.port, ip: p.sourceText() }, now, tcpSignals(p));
     if (r.kind !== 'ok') return false;
     const proxy = parseIpBytes(r.inside.ip);

@@ -104,6 +104,7 @@ export class GatewayState {
         break;
       case 'reject_access':
         this.clients.get(msg.payload.client_id)?.resources.delete(msg.payload.resource_id);
+        this.dns.forgetResource(msg.payload.client_id, msg.payload.resource_id, now);
         break;
       case 'resource_updated':
         this.resourceUpdated(msg.payload);
