@@ -1,7 +1,7 @@
 // Kill and restart each component in the middle of a download through the tunnel, and roam the client to a new
 // address and back: the tunnel recovers and the download arrives whole (sha256). Needs root.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApps, CLIENT_IP, count, EXTRA_IP, FaultWorld, sleep, waitFor, type Component } from './world';
+import { buildApps, CLIENT_IP, count, EXTRA_IP, FaultWorld, sleep, waitFor, type Component, destroyWorlds } from './world';
 
 const isRoot = process.getuid?.() === 0;
 // 4 MiB at 256 KiB/s: ~16 s of transfer, long enough to hit it in the middle.
@@ -18,7 +18,7 @@ describe.runIf(isRoot)('faults: kill and restart each component mid-transfer, ro
   }, 180_000);
 
   afterAll(async () => {
-    await w.destroy();
+    await destroyWorlds();
   });
 
   /** Starts the download, applies `fault` ~3 s in, and returns the download's outcome. */

@@ -2,7 +2,7 @@
 // 60 s run: PORTAL_CUT_SECONDS=60): existing tunnels keep carrying traffic the whole time, a policy change made
 // during the cut is not lost, and it applies once the portal is back. Needs root.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApps, EXTRA_IP, FaultWorld, sleep, waitFor } from './world';
+import { buildApps, EXTRA_IP, FaultWorld, sleep, waitFor, destroyWorlds } from './world';
 
 const isRoot = process.getuid?.() === 0;
 const CUT_S = Number(process.env['PORTAL_CUT_SECONDS'] ?? 30);
@@ -17,7 +17,7 @@ describe.runIf(isRoot)(`portal unreachable for ${String(CUT_S)} s`, () => {
   }, 180_000);
 
   afterAll(async () => {
-    await w.destroy();
+    await destroyWorlds();
   });
 
   it(`existing tunnels keep working through a ${String(CUT_S)} s portal cut; a change made meanwhile applies after`, async () => {

@@ -3,7 +3,7 @@
 // grow (median of the last third vs the first third after a 25 % warm-up, see src/growth.ts). Needs root.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assessGrowth, sampleProcess, type GrowthVerdict, type ProcSample } from '../../src/index';
-import { buildApps, FaultWorld, sleep, waitFor } from './world';
+import { buildApps, FaultWorld, sleep, waitFor, destroyWorlds } from './world';
 
 const isRoot = process.getuid?.() === 0;
 const MINUTES = Number(process.env['SOAK_MINUTES'] ?? 2);
@@ -23,7 +23,7 @@ describe.runIf(isRoot)(`soak: ${String(MINUTES)} min of steady traffic, no growt
   }, 180_000);
 
   afterAll(async () => {
-    await w.destroy();
+    await destroyWorlds();
   });
 
   it('memory and file descriptors stay flat while every download arrives whole', async () => {

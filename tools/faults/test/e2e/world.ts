@@ -5,8 +5,11 @@
 //     ├── pft-relay  198.18.64.3  postern-relay (:3478)
 //     ├── pft-gw     198.18.64.4  postern-gateway ── lan0 198.18.65.1 ──┐
 //     └── pft-cl     198.18.64.6  postern-client (TUN, curl)              │
-//   pft-srv: bridge br0, 198.18.65.0/24 and 198.18.66.0/24 ────────────────┘
-//     file server 198.18.65.10:80 (resource "lab"), 198.18.66.10:80 (resource "extra", no policy at first)
+//   pft-srv: bridge br0, 198.18.65.0/24 - 198.18.67.0/24 ──────────────────┘
+//     file server 198.18.65.10:80 (resource "lab"), 198.18.66.10:80 (resource "extra", no policy at first),
+//     198.18.67.10:80 (only the Internet resource covers it)
+//   with `internet`: pft-wan routes (198.18.64.1, 198.18.68.1); the portal also has 198.18.68.2 (the client's
+//   portal URL, reached through its default route)
 //
 // The apps are the release bundles (dist/apps/*, rebuilt unless POSTERN_FAULTS_SKIP_BUILD=1), run as real
 // processes with `ip netns exec ns env ... node main.js`, so each child's pid is the app's own (for /proc).
@@ -27,6 +30,9 @@ export const CLIENT_IP = '198.18.64.6';
 export const SERVER_IP = '198.18.65.10';
 export const EXTRA_IP = '198.18.66.10';
 export const API = `ws://${PORTAL_IP}:8080`;
+export const PORTAL_FAR_IP = '198.18.68.2';
+export const BAD_LINK_CLIENT_IP = '198.18.69.2';
+export const INTERNET_IP = '198.18.67.10';
 const TOKENS = { gateway: 'pft-gateway-token', client: 'pft-client-token', relay: 'pft-relay-token' };
 
 export type Component = 'portal' | 'relay' | 'gateway' | 'client';
@@ -72,8 +78,27 @@ export interface WorldOptions {
   readonly files?: Readonly<Record<string, number>>;
   /** Start the relay too. */
   readonly relay?: boolean;
+  /**
+   * The Internet resource: the client (`--activate-internet-resource`) reaches the portal at PORTAL_FAR_IP through a
+   * router (pft-wan) by its default route, which the Internet resource points into the TUN; the gateway has no
+   * route to that address, so a portal connection that entered the tunnel would die. An "Internet" server
+   * INTERNET_IP sits behind the gateway.
+   */
+  readonly internet?: boolean;
+  /**
+   * A bad link between the client and the rest (user space, see delay-line.mjs: this kernel has no sch_netem):
+   * the client moves behind pft-dl (198.18.69.2, default route via 198.18.69.1) whose TUN delays and drops.
+   */
+  readonly badLink?: { readonly upDelayMs: number; readonly upLossPct: number; readonly downDelayMs: number; readonly downLossPct: number };
   /** A command the client runs under (e.g. `unshare -m ... sh -c '...; exec "$@"' sh`), see dns-crash.e2e.ts. */
   readonly clientWrap?: readonly string[];
+}
+
+const live = new Set<FaultWorld>();
+
+/** Destroys every world still alive (afterAll: also when beforeAll failed half-way). */
+export async function destroyWorlds(): Promise<void> {
+  for (const w of [...live]) await w.destroy();
 }
 
 export class FaultWorld {
@@ -86,13 +111,16 @@ export class FaultWorld {
   /** sha256 of each served file. */
   readonly sha = new Map<string, string>();
   private hashes: Record<keyof typeof TOKENS, string> = { gateway: '', client: '', relay: '' };
-  private policies: string[] = ['lab'];
+  private policies: string[];
 
-  private constructor(private readonly opts: WorldOptions) {}
+  private constructor(private readonly opts: WorldOptions) {
+    this.policies = opts.internet === true ? ['lab', 'internet'] : ['lab'];
+  }
 
   static async create(opts: WorldOptions = {}): Promise<FaultWorld> {
     removeLeftovers(PREFIX);
     const w = new FaultWorld(opts);
+    live.add(w);
     try {
       await w.setup();
     } catch (err) {
@@ -117,19 +145,30 @@ export class FaultWorld {
       await this.get(n).exec('ip', ['link', 'add', 'br0', 'type', 'bridge']);
       await this.get(n).exec('ip', ['link', 'set', 'br0', 'up']);
     }
-    for (const a of [`${SERVER_IP}/24`, `${EXTRA_IP}/24`]) await this.get('srv').exec('ip', ['addr', 'add', a, 'dev', 'br0']);
+    for (const a of [`${SERVER_IP}/24`, `${EXTRA_IP}/24`, `${INTERNET_IP}/24`]) await this.get('srv').exec('ip', ['addr', 'add', a, 'dev', 'br0']);
     const wan: [string, string][] = [
       ['portal', PORTAL_IP],
       ['relay', RELAY_IP],
       ['gw', GATEWAY_IP],
       ['cl', CLIENT_IP],
     ];
-    for (const [n, ip] of wan) await this.attach('wan', `v-${n}`, n, 'wan0', `${ip}/24`);
+    const bad = this.opts.badLink;
+    for (const [n, ip] of wan) if (!(n === 'cl' && bad !== undefined)) await this.attach('wan', `v-${n}`, n, 'wan0', `${ip}/24`);
+    if (bad !== undefined) await this.setupBadLink(bad);
     await this.attach('srv', 'v-gw', 'gw', 'lan0', '198.18.65.1/24');
     await this.get('gw').exec('ip', ['route', 'add', '198.18.66.0/24', 'dev', 'lan0']);
+    await this.get('gw').exec('ip', ['route', 'add', '198.18.67.0/24', 'dev', 'lan0']);
+    if (this.opts.internet === true) {
+      const wanNs = this.get('wan');
+      for (const a of ['198.18.64.1/24', '198.18.68.1/24']) await wanNs.exec('ip', ['addr', 'add', a, 'dev', 'br0']);
+      await wanNs.exec('sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1']);
+      await this.get('portal').exec('ip', ['addr', 'add', `${PORTAL_FAR_IP}/24`, 'dev', 'wan0']);
+      await this.get('portal').exec('ip', ['route', 'add', 'default', 'via', '198.18.68.1']);
+      await this.get('cl').exec('ip', ['route', 'add', 'default', 'via', '198.18.64.1']);
+    }
     await this.get('gw').exec('bash', [join(ROOT, 'apps/gateway/packaging/setup-forwarding.sh'), 'up']);
     const server = join(import.meta.dirname, 'file-server.mjs');
-    for (const ip of [SERVER_IP, EXTRA_IP]) this.spawn(`srv-${ip}`, 'srv', [process.execPath, server, ip, '80', this.www]);
+    for (const ip of [SERVER_IP, EXTRA_IP, INTERNET_IP]) this.spawn(`srv-${ip}`, 'srv', [process.execPath, server, ip, '80', this.www]);
     this.start('portal');
     await waitFor('the portal', async () => (await this.curlText('portal', `http://${PORTAL_IP}:8080/healthz`, 1)).ok, 20_000, 200);
     if (this.opts.relay === true) this.start('relay');
@@ -137,6 +176,29 @@ export class FaultWorld {
     await waitFor('the gateway to configure its TUN', () => this.out('gateway').includes('"TUN configured"'), 30_000);
     this.start('client');
     await waitFor('the client to configure its TUN', () => this.out('client').includes('"TUN configured"'), 30_000);
+  }
+
+  private async setupBadLink(bad: NonNullable<WorldOptions['badLink']>): Promise<void> {
+    this.ns.set('dl', await Netns.create(`${PREFIX}-dl`));
+    const dl = this.get('dl');
+    await this.attach('wan', 'v-dl', 'dl', 'up0', '198.18.64.7/24');
+    await run('ip', ['link', 'add', 'cl0', 'netns', `${PREFIX}-dl`, 'type', 'veth', 'peer', 'name', 'wan0', 'netns', `${PREFIX}-cl`]);
+    await dl.exec('ip', ['addr', 'add', '198.18.69.1/24', 'dev', 'cl0']);
+    await dl.exec('ip', ['link', 'set', 'cl0', 'up']);
+    await this.get('cl').exec('ip', ['addr', 'add', `${BAD_LINK_CLIENT_IP}/24`, 'dev', 'wan0']);
+    await this.get('cl').exec('ip', ['link', 'set', 'wan0', 'up']);
+    await this.get('cl').exec('ip', ['route', 'add', 'default', 'via', '198.18.69.1']);
+    for (const k of ['net.ipv4.ip_forward=1', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0']) await dl.exec('sysctl', ['-q', '-w', k]);
+    // forwarded packets go into the TUN (table 100); what the delay line writes back leaves by the main table
+    await dl.exec('ip', ['tuntap', 'add', 'dev', 'dl0', 'mode', 'tun']);
+    await dl.exec('sysctl', ['-q', '-w', 'net.ipv4.conf.dl0.rp_filter=0']);
+    await dl.exec('ip', ['link', 'set', 'dl0', 'up']);
+    await dl.exec('ip', ['route', 'add', 'default', 'dev', 'dl0', 'table', '100']);
+    await dl.exec('ip', ['rule', 'add', 'iif', 'dl0', 'lookup', 'main', 'priority', '100']);
+    await dl.exec('ip', ['rule', 'add', 'iif', 'up0', 'lookup', '100', 'priority', '200']);
+    await dl.exec('ip', ['rule', 'add', 'iif', 'cl0', 'lookup', '100', 'priority', '201']);
+    this.spawn('delay-line', 'dl', [process.execPath, join(import.meta.dirname, 'delay-line.mjs'), 'dl0', '198.18.69', ...[bad.upDelayMs, bad.upLossPct, bad.downDelayMs, bad.downLossPct].map(String)]);
+    for (const n of ['portal', 'relay', 'gw']) await this.get(n).exec('ip', ['route', 'add', '198.18.69.0/24', 'via', '198.18.64.7']);
   }
 
   private async attach(bridgeNs: string, veth: string, ns: string, inner: string, addr: string): Promise<void> {
@@ -189,8 +251,8 @@ export class FaultWorld {
           POSTERN_CONFIG_DIR: join(this.dir, 'gateway'),
         });
       case 'client':
-        return this.spawn('client', 'cl', [...(this.opts.clientWrap ?? []), process.execPath, join(DIST, 'headless-client/main.js'), '--log-format', 'json', ...(this.opts.clientArgs ?? ['--dns-control', 'disabled'])], {
-          POSTERN_API_URL: API,
+        return this.spawn('client', 'cl', [...(this.opts.clientWrap ?? []), process.execPath, process.env['POSTERN_FAULTS_CLIENT_MAIN'] ?? join(DIST, 'headless-client/main.js'), '--log-format', 'json', ...(this.opts.clientArgs ?? ['--dns-control', 'disabled']), ...(this.opts.internet === true ? ['--activate-internet-resource'] : [])], {
+          POSTERN_API_URL: this.opts.internet === true ? `ws://${PORTAL_FAR_IP}:8080` : API,
           POSTERN_TOKEN: TOKENS.client,
           POSTERN_ID: 'pft-client',
           POSTERN_CONFIG_DIR: join(this.dir, 'client'),
@@ -224,7 +286,7 @@ export class FaultWorld {
     writeFileSync(
       this.config,
       `account: {name: faults, slug: faults}
-server: {listen: "${PORTAL_IP}:8080", public_url: "http://${PORTAL_IP}:8080"}
+server: {listen: "0.0.0.0:8080", public_url: "http://${PORTAL_IP}:8080"}
 dns: {upstreams: [${SERVER_IP}]}
 groups: [{name: eng}]
 users: [{email: a@example.com, groups: [eng]}]
@@ -235,6 +297,7 @@ relays: [{name: relay, token_hash: "${this.hashes.relay}"}]
 resources:
   - {name: lab, type: cidr, address: 198.18.65.0/24, sites: [lab]}
   - {name: extra, type: cidr, address: 198.18.66.0/24, sites: [lab]}
+  - {name: internet, type: internet, sites: [lab]}
 policies:
 ${policies}
 `,
@@ -279,6 +342,7 @@ ${policies}
   }
 
   async destroy(): Promise<void> {
+    if (!live.delete(this)) return;
     if (process.env['POSTERN_E2E_DUMP'] === '1') console.log(this.dump());
     for (const p of this.all) p.child.kill('SIGKILL');
     for (const n of this.ns.values()) await n.destroy();
