@@ -15,7 +15,7 @@
 // processes with `ip netns exec ns env ... node main.js`, so each child's pid is the app's own (for /proc).
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Netns, removeLeftovers, run } from '@postern/testing';
@@ -51,9 +51,27 @@ export interface Download {
   readonly ms: number;
 }
 
+/** Newest modification time (ms) of the source files under `dir` (node_modules and tests skipped). */
+function newestSource(dir: string): number {
+  let newest = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    if (e.name === 'node_modules' || e.name === 'test' || e.name === 'dist') continue;
+    const p = join(dir, e.name);
+    if (e.isDirectory()) newest = Math.max(newest, newestSource(p));
+    else if (/\.(ts|mjs|json)$/.test(e.name)) newest = Math.max(newest, statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+/** Builds the release bundles that are older than any source of the app or the libs (or missing). */
 export function buildApps(apps: readonly string[]): void {
   if (process.env['POSTERN_FAULTS_SKIP_BUILD'] === '1') return;
-  for (const app of apps) execFileSync(process.execPath, [join(ROOT, 'tools/scripts/build-app.mjs')], { cwd: join(ROOT, 'apps', app), stdio: 'pipe' });
+  const libs = newestSource(join(ROOT, 'libs'));
+  const stale = apps.filter((app) => {
+    const main = join(DIST, app, 'main.js');
+    return !existsSync(main) || statSync(main).mtimeMs < Math.max(libs, newestSource(join(ROOT, 'apps', app)));
+  });
+  for (const app of stale) execFileSync(process.execPath, [join(ROOT, 'tools/scripts/build-app.mjs')], { cwd: join(ROOT, 'apps', app), stdio: 'pipe' });
 }
 
 export function count(p: Proc | undefined, re: RegExp): number {
