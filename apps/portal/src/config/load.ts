@@ -47,7 +47,13 @@ export function parseConfigText(text: string, file = 'config'): PortalConfig {
       }),
     );
   }
-  const raw: unknown = doc.toJS();
+  let raw: unknown;
+  try {
+    // Aliases are resolved here: an unknown anchor or an alias bomb is a syntax error, not a crash.
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    throw new ConfigError('CONFIG_SYNTAX', [`${file}: ${err instanceof Error ? err.message : String(err)}`], { cause: err });
+  }
   const parsed = PortalConfigSchema.safeParse(raw ?? {});
   if (!parsed.success) {
     throw new ConfigError('CONFIG_INVALID', issues(parsed.error, doc, counter, file));

@@ -39,6 +39,12 @@ describe('config file', () => {
     expect(p.some((x) => /policies\[1\]\.resource: unknown resource "lab-wbe"/.test(x))).toBe(true);
   });
 
+  it('reports unknown YAML anchors and alias bombs as syntax errors (found by the fuzzer)', () => {
+    expect(() => parseConfigText('account: *nope\n', 'a.yaml')).toThrow(expect.objectContaining({ code: 'CONFIG_SYNTAX' }));
+    const bomb = 'a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\naccount: *c\n';
+    expect(() => parseConfigText(bomb, 'b.yaml')).toThrow(expect.objectContaining({ code: 'CONFIG_SYNTAX' }));
+  });
+
   it('reports YAML syntax errors with a line', () => {
     expect(problems('account: {name: x\nsites: [')[0]).toMatch(/^portal.yaml:\d+:\d+: /);
   });
