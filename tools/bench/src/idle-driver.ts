@@ -101,18 +101,25 @@ function initiate(c: Client): void {
   transmit(c.tunn.formatHandshakeInitiation(out, performance.now(), false));
 }
 
+let next = 0;
+
 function go(gw: { address: string; port: number }): void {
   gateway = gw;
   started = performance.now();
-  for (let i = 0; i < COUNT; i++) startClient(i);
-  // the authorisations are in flight on the websocket; the handshakes follow, paced under the gateway's
-  // cookie threshold (100 handshakes/s: above it, MAC2 is demanded)
-  let next = 0;
+  // Paced under the gateway's cookie threshold (100 handshakes/s: above it, MAC2 is demanded), and each
+  // client is authorised one tick before its handshake (the gateway gives a connection 10 s to handshake).
+  const perTick = Math.max(1, Math.round(RATE / 10));
+  let authorised = 0;
+  const authorise = (): void => {
+    for (const end = Math.min(COUNT, authorised + perTick); authorised < end; authorised++) startClient(authorised);
+  };
+  authorise();
   const pace = setInterval(() => {
-    for (let k = 0; k < Math.max(1, RATE / 10) && next < COUNT; k++, next++) {
+    for (const end = Math.min(authorised, next + perTick); next < end; next++) {
       const c = clients[next];
       if (c !== undefined) initiate(c);
     }
+    authorise();
     if (next >= COUNT) clearInterval(pace);
   }, 100);
   // WireGuard timers: retransmits, keepalives (the gateway forgets a client silent for 15 s)

@@ -76,6 +76,9 @@ export interface ErrorResult {
 
 export type TunnResult = DoneResult | WriteToNetworkResult | WriteToTunnelResult | ErrorResult;
 
+/** Error results are immutable: one per reason for the whole process (a map per Tunn was ~1 KiB each). */
+const ERRORS = new Map<DropReason, ErrorResult>(DROP_REASONS.map((r) => [r, Object.freeze({ kind: 'error', reason: r })]));
+
 /** Mutable twins of the public results, owned and reused by one Tunn. */
 export class ResultSlots {
   readonly done: DoneResult = { kind: 'done' };
@@ -91,7 +94,6 @@ export class ResultSlots {
     offset: 0,
     length: 0,
   };
-  private readonly errors = new Map<DropReason, ErrorResult>(DROP_REASONS.map((r) => [r, { kind: 'error', reason: r }]));
 
   toNetwork(buffer: Uint8Array, offset: number, length: number): WriteToNetworkResult {
     const n = this.network;
@@ -111,6 +113,6 @@ export class ResultSlots {
   }
 
   error(reason: DropReason): ErrorResult {
-    return this.errors.get(reason) ?? { kind: 'error', reason };
+    return ERRORS.get(reason) ?? { kind: 'error', reason };
   }
 }

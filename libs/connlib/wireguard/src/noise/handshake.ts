@@ -12,7 +12,6 @@ const ZERO_PSK = new Uint8Array(32);
 
 /** The remote static key and what is derived from it once per peer. */
 export class PeerKeys {
-  readonly publicKeyObject: KeyObject;
   /** HASH(LABEL_MAC1 || peer public key): MAC1 of messages we send to this peer. */
   readonly mac1Key: Uint8Array;
   /** HASH(LABEL_COOKIE || peer public key): decrypts cookie replies from this peer. */
@@ -29,12 +28,19 @@ export class PeerKeys {
     presharedKey: Uint8Array | undefined,
   ) {
     const b = identity.backend;
-    this.publicKeyObject = importPublicKey(publicKey);
     this.mac1Key = b.hash(LABEL_MAC1, publicKey);
     this.cookieKey = b.hash(LABEL_COOKIE, publicKey);
     this.initiatorHash = b.hash(initialHash(b), publicKey);
-    this.staticStatic = dh(identity.privateKey, this.publicKeyObject);
+    this.staticStatic = dh(identity.privateKey, importPublicKey(publicKey));
     this.presharedKey = presharedKey ?? ZERO_PSK;
+  }
+
+  /**
+   * The peer's static key as a KeyObject, imported per handshake rather than kept: an imported key holds
+   * ~0.5 KiB of native memory per peer, and handshakes are rare (every 2 minutes per peer).
+   */
+  get publicKeyObject(): KeyObject {
+    return importPublicKey(this.publicKey);
   }
 }
 
