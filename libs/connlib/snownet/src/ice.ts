@@ -25,8 +25,13 @@ export const CHECK_MAX_SENDS = 8;
 export const SELECTED_MAX_SENDS = 5;
 /** Keepalive (consent) check on the selected pair while it answers. */
 export const KEEPALIVE_CHECK_MS = 5_000;
-/** The controlling side nominates the best working pair at once when nothing better is pending, else this long after the first success. */
+/**
+ * The controlling side nominates the best working pair at once when nothing better is pending; otherwise it
+ * waits for better pairs this long after the first success (a relayed pair), or DIRECT_NOMINATION_DELAY_MS
+ * after a direct pair succeeded. A better pair that succeeds later still replaces the nominated one.
+ */
 export const NOMINATION_DELAY_MS = 1_500;
+export const DIRECT_NOMINATION_DELAY_MS = 200;
 
 export type LocalKind = 'host' | 'srflx' | 'relay';
 
@@ -86,6 +91,8 @@ export class IceAgent {
   selected: CandidatePair | undefined;
   private selectionChanged = false;
   private firstSuccessAt: number | undefined;
+  /** When a pending nomination is due (controlling, nothing selected yet). */
+  private nominationDue: number | undefined;
   private readonly out: IceTransmit[] = [];
   private readonly byTid = new Map<string, { pair: CandidatePair; useCandidate: boolean }>();
   private readonly localKey: Uint8Array;
@@ -142,6 +149,7 @@ export class IceAgent {
     for (const p of this.pairs) this.resetPair(p, now);
     this.byTid.clear();
     this.firstSuccessAt = undefined;
+    this.nominationDue = undefined;
     if (this.selected !== undefined) {
       this.selected = undefined;
       this.selectionChanged = true;
@@ -232,7 +240,7 @@ export class IceAgent {
   pollTimeout(): number | undefined {
     let t = Infinity;
     for (const p of this.pairs) if (p.state !== 'failed') t = Math.min(t, p.nextCheckAt);
-    if (this.controlling && this.selected === undefined && this.firstSuccessAt !== undefined) t = Math.min(t, this.firstSuccessAt + NOMINATION_DELAY_MS);
+    if (this.controlling && this.selected === undefined && this.nominationDue !== undefined) t = Math.min(t, this.nominationDue);
     return t === Infinity ? undefined : t;
   }
 
@@ -358,8 +366,14 @@ export class IceAgent {
     const target = best;
     if (this.selected === undefined) {
       const betterPending = this.pairs.some((p) => p.priority > target.priority && (p.state === 'waiting' || p.state === 'inProgress'));
-      if (betterPending && now < (this.firstSuccessAt ?? now) + NOMINATION_DELAY_MS) return;
+      const direct = target.local.kind !== 'relay' && target.remote.kind !== 'relay';
+      const due = direct ? (target.lastResponseAt ?? now) + DIRECT_NOMINATION_DELAY_MS : (this.firstSuccessAt ?? now) + NOMINATION_DELAY_MS;
+      if (betterPending && now < due) {
+        this.nominationDue = due;
+        return;
+      }
     }
+    this.nominationDue = undefined;
     best.nominating = true;
     best.unanswered = 0;
     best.nextCheckAt = now;

@@ -37,6 +37,7 @@ export {
   CHECK_MAX_SENDS,
   KEEPALIVE_CHECK_MS,
   NOMINATION_DELAY_MS,
+  DIRECT_NOMINATION_DELAY_MS,
   SELECTED_MAX_SENDS,
 } from './ice';
 export { relayInfosFromPortal, type PortalRelay } from './relays';
