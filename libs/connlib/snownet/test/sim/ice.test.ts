@@ -189,4 +189,36 @@ describe('ICE through simulated NATs and TURN relays', () => {
     w.run(5_000);
     expect(w.gateway.delivered.map((p) => p[p.length - 4])).toEqual([0, 1, 2]);
   });
+
+  it('dual-stack: both families allocated on one relay; with symmetric IPv4 NAT the IPv6 host pair wins', () => {
+    const w = new World({ clientNat: 'symmetric', gatewayNat: 'symmetric', relays: 1, ipv6: true });
+    w.useRelays();
+    w.run(500);
+    const relayed = w.client.node.relayStats()[0]?.relayed.map((a) => a.family);
+    expect(relayed).toEqual([4, 6]);
+    const relayCandidates = w.client.node.localCandidates().filter((c) => c.includes('typ relay'));
+    expect(relayCandidates.some((c) => c.includes(' fd00:18:32::10 '))).toBe(true);
+    w.connect();
+    w.run(5_000);
+    expect(w.client.node.stats('gateway')).toMatchObject({ path: 'host', connected: true, remoteCandidate: 'host [fd00:18:32::3]:52625' });
+    expect(w.traffic('client', 10)).toBe(10);
+    expect(w.traffic('gateway', 10)).toBe(10);
+  });
+
+  it('dual-stack, IPv6 host pairs removed: the connection moves to a relayed pair', () => {
+    const w = new World({ clientNat: 'symmetric', gatewayNat: 'symmetric', relays: 1, ipv6: true });
+    w.useRelays();
+    w.run(500);
+    w.connect();
+    w.run(5_000);
+    expect(w.client.node.stats('gateway')?.path).toBe('host');
+    // the gateway loses its IPv6 address (its host candidate is invalidated through the portal)
+    const v4Only = w.gateway.node.localCandidates().length;
+    w.gateway.node.setLocalAddresses([w.gateway.addr], w.now);
+    w.drain();
+    expect(w.gateway.node.localCandidates().length).toBe(v4Only - 1);
+    w.run(3_000);
+    expect(w.client.node.stats('gateway')?.path).toBe('relay');
+    expect(w.traffic('client', 10)).toBe(10);
+  });
 });

@@ -58,18 +58,35 @@ export class SimRelay {
     readonly secret: string,
     seed: number,
     nonceUses?: number,
+    /** Also an IPv6 address (dual-stack relay). */
+    readonly ip6?: string,
   ) {
     this.server = new TurnServer(
-      { publicIp4: ip, stampSecret: secret, lowestPort: 50_000, highestPort: 50_999, ...(nonceUses === undefined ? {} : { nonceUses }) },
+      {
+        publicIp4: ip,
+        ...(ip6 === undefined ? {} : { publicIp6: ip6 }),
+        stampSecret: secret,
+        lowestPort: 50_000,
+        highestPort: 50_999,
+        ...(nonceUses === undefined ? {} : { nonceUses }),
+      },
       seededRng(seed),
     );
     this.main = addr(ip, 3478);
+    this.main6 = ip6 === undefined ? undefined : addr(ip6, 3478);
+  }
+
+  readonly main6: NetAddr | undefined;
+
+  /** This relay's address of a family. */
+  at(family: 4 | 6, port: number): NetAddr {
+    return addr(family === 6 && this.ip6 !== undefined ? this.ip6 : this.ip, port);
   }
 
   /** Firezone credentials for a device, as the portal mints them. */
   info(salt: string): RelayInfo {
     const expiry = 4_000_000_000;
-    return { id: this.id, ipv4: this.ip, port: 3478, username: `${String(expiry)}:${salt}`, password: firezonePassword(this.secret, expiry, salt) };
+    return { id: this.id, ipv4: this.ip, ...(this.ip6 === undefined ? {} : { ipv6: this.ip6 }), port: 3478, username: `${String(expiry)}:${salt}`, password: firezonePassword(this.secret, expiry, salt) };
   }
 }
 
@@ -84,6 +101,8 @@ interface Host {
   readonly name: string;
   readonly node: Node;
   readonly addr: NetAddr;
+  /** The IPv6 address (never NATed), if the world is dual-stack. */
+  readonly addr6: NetAddr | undefined;
   readonly nat: Nat | undefined;
   readonly events: NodeEvent[];
   readonly delivered: Uint8Array[];
@@ -98,6 +117,8 @@ export interface WorldOptions {
   readonly seed?: number;
   /** Requests a relay nonce serves before the relay answers 438 (default: the server's 10 000). */
   readonly nonceUses?: number;
+  /** Dual-stack: hosts and relays also get IPv6 addresses (fd00:18:32::/64, no NAT for IPv6). */
+  readonly ipv6?: boolean;
 }
 
 export class World {
@@ -112,17 +133,19 @@ export class World {
 
   constructor(opts: WorldOptions) {
     const rng = seededRng(opts.seed ?? 7);
-    this.client = this.host('client', 'gateway', opts.clientNat, '198.18.32.2', '198.18.33.2', 40_000, '198.18.32.20', key(rng));
-    this.gateway = this.host('gateway', 'client', opts.gatewayNat, '198.18.32.3', '198.18.34.2', 52_625, '198.18.32.30', key(rng));
+    const v6 = opts.ipv6 === true;
+    this.client = this.host('client', 'gateway', opts.clientNat, '198.18.32.2', '198.18.33.2', 40_000, '198.18.32.20', key(rng), v6 ? 'fd00:18:32::2' : undefined);
+    this.gateway = this.host('gateway', 'client', opts.gatewayNat, '198.18.32.3', '198.18.34.2', 52_625, '198.18.32.30', key(rng), v6 ? 'fd00:18:32::3' : undefined);
     this.psk = key(rng);
-    for (let i = 0; i < (opts.relays ?? 1); i++) this.relays.push(new SimRelay(`relay-${String(i)}`, `198.18.32.${String(10 + i)}`, 'ab'.repeat(32), 40 + i, opts.nonceUses));
+    for (let i = 0; i < (opts.relays ?? 1); i++) this.relays.push(new SimRelay(`relay-${String(i)}`, `198.18.32.${String(10 + i)}`, 'ab'.repeat(32), 40 + i, opts.nonceUses, v6 ? `fd00:18:32::${String(10 + i)}` : undefined));
   }
 
-  private host(name: string, peer: string, nat: NatKind, wanIp: string, lanIp: string, port: number, natIp: string, privateKey: Uint8Array): Host {
+  private host(name: string, peer: string, nat: NatKind, wanIp: string, lanIp: string, port: number, natIp: string, privateKey: Uint8Array, ip6: string | undefined): Host {
     const node = new Node({ role: name === 'client' ? 'client' : 'gateway', privateKey, rng: seededRng(name === 'client' ? 1 : 2), wallClockAtZero: 1_700_000_000_000 });
     const a = addr(nat === 'none' ? wanIp : lanIp, port);
-    node.setLocalAddresses([a], 0);
-    return { name, node, addr: a, nat: nat === 'none' ? undefined : new Nat(natIp, nat), events: [], delivered: [], peer };
+    const a6 = ip6 === undefined ? undefined : addr(ip6, port);
+    node.setLocalAddresses(a6 === undefined ? [a] : [a, a6], 0);
+    return { name, node, addr: a, addr6: a6, nat: nat === 'none' ? undefined : new Nat(natIp, nat), events: [], delivered: [], peer };
   }
 
   /** Both sides learn every relay (the portal's `init.relays`). */
@@ -202,7 +225,7 @@ export class World {
       for (const r of this.relays) {
         for (let t = r.server.pollTransmit(); t !== undefined; t = r.server.pollTransmit()) {
           moved = true;
-          const from = t.source.kind === 'main' ? r.main : addr(r.ip, t.source.port);
+          const from = t.source.kind === 'main' ? (t.dst.family === 6 && r.main6 !== undefined ? r.main6 : r.main) : r.at(t.source.family, t.source.port);
           this.post(from, t.dst, t.payload);
         }
         while (r.server.pollEvent() !== undefined) moved = true;
@@ -212,6 +235,14 @@ export class World {
   }
 
   private send(h: Host, dst: NetAddr, payload: Uint8Array): void {
+    if (dst.family === 6) {
+      if (h.addr6 === undefined) {
+        this.dropped++;
+        return;
+      }
+      this.post(h.addr6, dst, payload);
+      return;
+    }
     const from = h.nat === undefined ? h.addr : h.nat.outbound(h.addr, dst);
     this.post(from, dst, payload);
   }
@@ -221,7 +252,7 @@ export class World {
   }
 
   private deliver(p: Packet): void {
-    const relay = this.relays.find((r) => r.ip === p.to.address);
+    const relay = this.relays.find((r) => r.ip === p.to.address || r.ip6 === p.to.address);
     if (relay !== undefined) {
       if (!relay.alive) {
         this.dropped++;
@@ -230,14 +261,15 @@ export class World {
       const f =
         p.to.port === 3478
           ? relay.server.handleClientInput(p.payload, p.from, this.now)
-          : relay.server.handlePeerInput(p.payload, p.from, 4, p.to.port, this.now);
+          : relay.server.handlePeerInput(p.payload, p.from, p.to.family, p.to.port, this.now);
       if (f !== undefined) this.forward(relay, f, p.payload);
       this.drain();
       return;
     }
     for (const h of [this.client, this.gateway]) {
       let to: NetAddr | undefined = p.to;
-      if (h.nat !== undefined) to = p.to.address === h.nat.publicIp ? h.nat.inbound(p.from, p.to.port) : undefined;
+      if (p.to.family === 6) to = p.to.key === h.addr6?.key ? p.to : undefined;
+      else if (h.nat !== undefined) to = p.to.address === h.nat.publicIp ? h.nat.inbound(p.from, p.to.port) : undefined;
       else if (p.to.key !== h.addr.key) to = undefined;
       if (to === undefined) continue;
       const r = h.node.decapsulate(p.from, p.payload, this.now);
@@ -250,13 +282,13 @@ export class World {
 
   private forward(relay: SimRelay, f: Forward, payload: Uint8Array): void {
     if (f.toPeer) {
-      this.post(addr(relay.ip, f.relayPort), f.dst, payload.slice(f.start, f.end));
+      this.post(relay.at(f.relayFamily, f.relayPort), f.dst, payload.slice(f.start, f.end));
       return;
     }
     const framed = new Uint8Array(4 + f.end - f.start);
     framed.set(payload.subarray(f.start, f.end), 4);
     writeChannelDataHeader(framed, 0, f.channel, f.end - f.start);
-    this.post(relay.main, f.dst, framed);
+    this.post(f.dst.family === 6 && relay.main6 !== undefined ? relay.main6 : relay.main, f.dst, framed);
   }
 }
 
