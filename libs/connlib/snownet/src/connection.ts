@@ -36,6 +36,8 @@ export class Connection {
   fallback: WgPath | undefined = undefined;
   /** The path in use (selected pair or fallback), cached. */
   path: WgPath | undefined = undefined;
+  /** Last WireGuard datagram sent (data path), for the quiet-peer probe. */
+  lastSentAt = Number.NEGATIVE_INFINITY;
   relayedTxBytes = 0;
   relayedRxBytes = 0;
   pathChanges = 0;

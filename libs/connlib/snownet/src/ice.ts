@@ -32,6 +32,8 @@ export const KEEPALIVE_CHECK_MS = 5_000;
  */
 export const NOMINATION_DELAY_MS = 1_500;
 export const DIRECT_NOMINATION_DELAY_MS = 200;
+/** See `probeSelected`. */
+export const QUIET_PROBE_MS = 2_000;
 
 export type LocalKind = 'host' | 'srflx' | 'relay';
 
@@ -235,6 +237,17 @@ export class IceAgent {
       this.sendCheck(pair, now);
     }
     this.maybeNominate(now);
+  }
+
+  /**
+   * The peer went quiet while we send: check the selected pair now instead of at the next keepalive, so that
+   * a dead path is found (and left) sooner. At most one such check per QUIET_PROBE_MS.
+   */
+  probeSelected(now: number): void {
+    const p = this.selected;
+    if (p?.state !== 'succeeded' || p.unanswered > 0 || p.nextCheckAt <= now) return;
+    if (now - (p.lastResponseAt ?? now) < QUIET_PROBE_MS) return;
+    p.nextCheckAt = now;
   }
 
   pollTimeout(): number | undefined {

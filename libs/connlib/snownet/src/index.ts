@@ -38,6 +38,7 @@ export {
   KEEPALIVE_CHECK_MS,
   NOMINATION_DELAY_MS,
   DIRECT_NOMINATION_DELAY_MS,
+  QUIET_PROBE_MS,
   SELECTED_MAX_SENDS,
 } from './ice';
 export { relayInfosFromPortal, type PortalRelay } from './relays';

@@ -26,7 +26,7 @@ import { Allocation, type AllocationEvent } from './allocation';
 import { candidatePriority, formatCandidate, formatHostCandidate, parseCandidate } from './candidate';
 import { Connection, type WgPath } from './connection';
 import { SnownetError } from './errors';
-import { IceAgent, type LocalCandidate } from './ice';
+import { IceAgent, QUIET_PROBE_MS, type LocalCandidate } from './ice';
 import type {
   ConnectionFailure,
   ConnectionParams,
@@ -52,6 +52,8 @@ const DEFAULT_IDLE_TIMEOUT = 15_000;
 const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
 const DEFAULT_KEEPALIVE_S = 5;
 const SCRATCH_LEN = 2048;
+/** A connection counts as sending if it sent WireGuard data this recently (quiet-peer probe). */
+const QUIET_SENDING_MS = 1_000;
 /** Room for a ChannelData header in front of WireGuard output. */
 const CD = 4;
 
@@ -373,6 +375,7 @@ export class Node {
         const remote = conn.ice === undefined ? conn.remote : path?.addr;
         if (remote === undefined) return drop('noRemote');
         if (path?.relayed === true) conn.relayedTxBytes += r.length;
+        conn.lastSentAt = now;
         this.scheduleTimer(now);
         return this.transmit(remote, r.buffer.subarray(r.offset, r.offset + r.length));
       }
@@ -416,6 +419,7 @@ export class Node {
           return drop('queued');
         }
         conn.relayedTxBytes += r.length;
+        conn.lastSentAt = now;
         this.drainAllocation(alloc, now);
         this.scheduleTimer(now);
         return this.transmit(server, buf.subarray(r.offset, r.offset + CD + r.length));
@@ -525,7 +529,11 @@ export class Node {
       a.handleTimeout(now);
       this.drainAllocation(a, now);
     }
-    for (const conn of [...this.byPeer.values()]) if (conn.ice !== undefined) this.pumpAgent(conn, now);
+    for (const conn of [...this.byPeer.values()]) {
+      if (conn.ice === undefined) continue;
+      if (now - conn.lastSentAt < QUIET_SENDING_MS && now - conn.lastReceivedAt >= QUIET_PROBE_MS) conn.ice.probeSelected(now);
+      this.pumpAgent(conn, now);
+    }
     this.checkDeadlines(now);
   }
 

@@ -98,11 +98,13 @@ describe('ICE through simulated NATs and TURN relays', () => {
     while (failedOverAt === undefined && w.now - start < 20_000) {
       delivered += w.traffic('client', 1, 100);
       sent++;
-      if (relayInUse(w) !== used) failedOverAt = w.now;
+      const now = relayInUse(w);
+      if (now !== used && now >= 0) failedOverAt = w.now;
     }
     const took = (failedOverAt ?? Infinity) - start;
     process.stdout.write(`relay died: failover after ${String(took)} ms, ${String(sent - delivered)}/${String(sent)} packets lost meanwhile\n`);
-    expect(took).toBeLessThan(12_000);
+    // 2 s of silence while sending triggers a check (QUIET_PROBE_MS), ~3.25 s of retransmits fail the pair
+    expect(took).toBeLessThan(6_000);
     expect(w.traffic('client', 20)).toBe(20);
     expect(w.traffic('gateway', 20)).toBe(20);
     expect(w.client.events.filter((e) => e.type === 'failed')).toEqual([]);
