@@ -107,6 +107,8 @@ async function run(c: ClientCliConfig, tokenValue: string): Promise<number> {
     userAgent: defaultUserAgent('headless-client', info.version),
     logger: log,
     topic: 'client',
+    // The portal websocket must bypass the tunnel (the Internet resource routes everything else into it).
+    mark: POSTERN_FWMARK,
     joinPayload: null,
     decode: parseClientIngress,
     ...(c.maxPartitionTimeMs === undefined ? {} : { maxPartitionTimeMs: c.maxPartitionTimeMs }),

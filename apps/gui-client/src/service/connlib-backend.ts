@@ -100,6 +100,8 @@ export class ConnlibBackend implements SessionBackend {
       userAgent: defaultUserAgent('gui-client', this.opts.version),
       logger: log,
       topic: 'client',
+      // The portal websocket must bypass the tunnel (the Internet resource routes everything else into it).
+      mark: POSTERN_FWMARK,
       joinPayload: null,
       decode: parseClientIngress,
     });
