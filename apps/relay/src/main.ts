@@ -63,7 +63,7 @@ async function run(c: RelayCliConfig): Promise<number> {
   });
   let joined = c.noPortal;
   const health = await startHealthCheck({ host: c.healthCheckAddr.host, port: c.healthCheckAddr.port, isReady: () => joined });
-  const metrics = c.metricsAddr ? await startMetricsServer(c.metricsAddr.host, c.metricsAddr.port, (now) => relay.server.metrics(now)) : undefined;
+  const metrics = c.metricsAddr ? await startMetricsServer(c.metricsAddr.host, c.metricsAddr.port, (now) => relay.server.metrics(now), () => relay) : undefined;
   let portal: PhoenixChannel<RelayIngressMessage> | undefined;
   let fatal: Promise<Error | undefined> = new Promise(() => undefined);
   if (!c.noPortal) {

@@ -19,17 +19,32 @@ const HELP: readonly [keyof RelayMetrics, string, 'gauge' | 'counter', string][]
   ['packetsDropped', 'postern_relay_dropped_packets_total', 'counter', 'Packets dropped (no allocation, channel or permission; garbage).'],
 ];
 
-export function renderMetrics(m: RelayMetrics): string {
+/** Counters of the IO shell (not of the sans-IO server). */
+export interface ShellMetrics {
+  /** Datagrams dropped because a socket's send queue was full. */
+  readonly sendQueueDrops: number;
+}
+
+export function renderMetrics(m: RelayMetrics, shell?: ShellMetrics): string {
   let out = '';
   for (const [key, name, type, help] of HELP) out += `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${name} ${m[key]}\n`;
+  if (shell) {
+    const name = 'postern_relay_send_queue_dropped_packets_total';
+    out += `# HELP ${name} Datagrams dropped because a socket's send queue was full (overload).\n# TYPE ${name} counter\n${name} ${shell.sendQueueDrops}\n`;
+  }
   return out;
 }
 
-export async function startMetricsServer(host: string, port: number, metrics: (now: number) => RelayMetrics): Promise<{ port: number; close(): Promise<void> }> {
+export async function startMetricsServer(
+  host: string,
+  port: number,
+  metrics: (now: number) => RelayMetrics,
+  shell?: () => ShellMetrics,
+): Promise<{ port: number; close(): Promise<void> }> {
   const server: Server = createServer((req, res) => {
     if (req.method === 'GET' && (req.url ?? '').split('?')[0] === '/metrics') {
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
-      res.end(renderMetrics(metrics(performance.now())));
+      res.end(renderMetrics(metrics(performance.now()), shell?.()));
     } else {
       res.writeHead(404);
       res.end('not found\n');

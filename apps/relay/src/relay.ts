@@ -2,7 +2,8 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { TurnServer, parseCidr, type Cidr, type Rng, type ServerEvent, type Transmit } from '@postern/relay-proto';
-import { bindUdp, type UdpBackend, type UdpSocket } from '@postern/socket-factory';
+import { BufferPoolError } from '@postern/bufferpool';
+import { bindUdp, type SendQueue, type SocketAddr, type UdpBackend, type UdpSocket } from '@postern/socket-factory';
 import { writeChannelDataHeader } from '@postern/stun';
 
 export interface RelayOptions {
@@ -45,6 +46,40 @@ function cidrs(list: readonly string[]): Cidr[] {
   });
 }
 
+/** A send queue whose pool is exhausted (the socket cannot keep up) drops the datagram, as a full router queue does. */
+function isQueueFull(err: unknown): boolean {
+  return err instanceof BufferPoolError && err.code === 'EXHAUSTED';
+}
+
+/** Queues one datagram; false (dropped) when the socket's send buffers are all in use. Other errors throw. */
+export function pushOrDrop(q: SendQueue, dst: SocketAddr, data: Uint8Array): boolean {
+  try {
+    q.push(dst, data);
+    return true;
+  } catch (err) {
+    if (isQueueFull(err)) return false;
+    throw err;
+  }
+}
+
+/**
+ * Queues ChannelData (4-byte header + payload) framed in place into the send batch, copying the payload once;
+ * false (dropped) when the socket's send buffers are all in use. Other errors throw.
+ */
+export function pushChannelDataOrDrop(q: SendQueue, dst: SocketAddr, channel: number, payload: Uint8Array): boolean {
+  let buf: Uint8Array;
+  try {
+    buf = q.reserve(dst, payload.length + 4);
+  } catch (err) {
+    if (isQueueFull(err)) return false;
+    throw err;
+  }
+  writeChannelDataHeader(buf, 0, channel, payload.length);
+  buf.set(payload, 4);
+  q.commit(payload.length + 4);
+  return true;
+}
+
 interface RelayedSockets {
   v4: UdpSocket | undefined;
   v6: UdpSocket | undefined;
@@ -61,6 +96,9 @@ export class Relay {
   private running = true;
   private readonly loops: Promise<void>[] = [];
   private readonly log: Logger;
+  /** Datagrams dropped because a send queue was full (the kernel did not take them fast enough). */
+  sendQueueDrops = 0;
+  private lastDropLog = -Infinity;
 
   private constructor(private readonly o: RelayOptions) {
     this.log = o.logger;
@@ -135,7 +173,7 @@ export class Relay {
         if (f === undefined) continue;
         const rs = this.relayed.get(f.relayPort);
         const out = f.relayFamily === 4 ? rs?.v4 : rs?.v6;
-        if (out) out.sendQueue.push(f.dst, d.data.subarray(f.start, f.end));
+        if (out && !pushOrDrop(out.sendQueue, f.dst, d.data.subarray(f.start, f.end))) this.dropped(now);
       }
       this.drain(now);
     }
@@ -153,29 +191,28 @@ export class Relay {
       for (const d of batch) {
         const f = server.handlePeerInput(d.data, d.from, family, port, now);
         if (f === undefined) continue;
-        const len = f.end - f.start;
-        // In-place framing: reserve header + payload in the send batch, write the 4-byte header, copy once.
-        const buf = q.reserve(f.dst, len + 4);
-        writeChannelDataHeader(buf, 0, f.channel, len);
-        buf.set(d.data.subarray(f.start, f.end), 4);
-        q.commit(len + 4);
+        if (!pushChannelDataOrDrop(q, f.dst, f.channel, d.data.subarray(f.start, f.end))) this.dropped(now);
       }
       this.drain(now);
     }
   }
 
-  private send(t: Transmit): void {
-    if (t.source.kind === 'main') {
-      this.main?.sendQueue.push(t.dst, t.payload);
-      return;
+  private send(t: Transmit, now: number): void {
+    const rs = t.source.kind === 'main' ? undefined : this.relayed.get(t.source.port);
+    const sock = t.source.kind === 'main' ? this.main : t.source.family === 4 ? rs?.v4 : rs?.v6;
+    if (sock && !pushOrDrop(sock.sendQueue, t.dst, t.payload)) this.dropped(now);
+  }
+
+  private dropped(now: number): void {
+    this.sendQueueDrops++;
+    if (now - this.lastDropLog >= 10_000) {
+      this.lastDropLog = now;
+      this.log.warn({ total: this.sendQueueDrops }, 'send queue full: dropping datagrams (the relay is overloaded)');
     }
-    const rs = this.relayed.get(t.source.port);
-    const sock = t.source.family === 4 ? rs?.v4 : rs?.v6;
-    sock?.sendQueue.push(t.dst, t.payload);
   }
 
   private drain(now: number): void {
-    for (let t = this.server.pollTransmit(); t; t = this.server.pollTransmit()) this.send(t);
+    for (let t = this.server.pollTransmit(); t; t = this.server.pollTransmit()) this.send(t, now);
     for (let e = this.server.pollEvent(); e; e = this.server.pollEvent()) this.onEvent(e);
     this.schedule(now);
   }
