@@ -1,6 +1,6 @@
 import { buildUdp, parseIp } from '@postern/ip-packet';
 import { describe, expect, it } from 'vitest';
-import { Node, formatHostCandidate, netAddr, parseCandidate, type NodeEvent } from '../../src/index';
+import { Node, formatHostCandidate, netAddr, parseCandidate, relayInfosFromPortal, type NodeEvent } from '../../src/index';
 import { addr } from '../support/addr';
 import { key, seededRng } from '../support/rng';
 
@@ -162,5 +162,36 @@ describe('candidates', () => {
     expect(parseCandidate('candidate:1 1 tcp 2130706431 1.2.3.4 4000 typ host')).toBeUndefined();
     expect(parseCandidate('nonsense')).toBeUndefined();
     expect(netAddr('1.2.3.4', 70000)).toBeUndefined();
+  });
+});
+
+describe('relays from the portal', () => {
+  it('merges the per-family entries of a relay id and skips stun and malformed entries', () => {
+    const relays = relayInfosFromPortal([
+      { type: 'turn', id: 'r1', addr: '198.18.32.10:3478', username: '4000000000:salt', password: 'pw' },
+      { type: 'turn', id: 'r1', addr: '[fd00::10]:3478', username: '4000000000:salt', password: 'pw' },
+      { type: 'turn', id: 'r2', addr: 'not-an-address', username: 'u', password: 'p' },
+      { type: 'stun', id: 'r3', addr: '198.18.32.12:3478' },
+      { type: 'turn', id: 'r4', addr: '198.18.32.13:3479', username: 'u4', password: 'p4' },
+    ]);
+    expect(relays).toEqual([
+      { id: 'r1', ipv4: '198.18.32.10', ipv6: 'fd00::10', port: 3478, username: '4000000000:salt', password: 'pw' },
+      { id: 'r4', ipv4: '198.18.32.13', port: 3479, username: 'u4', password: 'p4' },
+    ]);
+  });
+
+  it('setRelays allocates new relays and deallocates the ones no longer listed', () => {
+    const { client } = pair();
+    client.setLocalAddresses([CLIENT_ADDR], 0);
+    const r1 = { id: 'r1', ipv4: '198.18.32.10', port: 3478, username: 'u', password: 'p' };
+    const r2 = { id: 'r2', ipv4: '198.18.32.11', port: 3478, username: 'u', password: 'p' };
+    client.setRelays([r1, r2], 0);
+    expect(client.relayStats().map((r) => [r.relayId, r.state])).toEqual([['r1', 'binding'], ['r2', 'binding']]);
+    const sent = [client.pollTransmit()?.dst.key, client.pollTransmit()?.dst.key];
+    expect(sent).toEqual(['198.18.32.10:3478', '198.18.32.11:3478']);
+    client.setRelays([r2], 1);
+    expect(client.relayStats().map((r) => r.relayId)).toEqual(['r2']);
+    // a relay's datagram that is not STUN/ChannelData is consumed by the allocation, never thrown
+    expect(client.decapsulate(addr('198.18.32.11:3478'), new Uint8Array([0xff, 1, 2]), 2)).toEqual({ kind: 'handled', peerId: undefined });
   });
 });
