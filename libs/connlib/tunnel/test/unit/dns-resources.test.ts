@@ -152,6 +152,18 @@ describe('DNS resources (client + gateway in memory)', () => {
     sim.send(udp(proxy, 5000, 9));
     expect(delivered(gw).at(-1)).toBe('100.64.0.1:5000>10.1.2.3:7000#9');
     expect(gw.state.dns.natEntries('client-1')).toHaveLength(1);
+    // checksums fixed incrementally both ways
+    const valid = (b: Uint8Array): boolean => {
+      const p = IpPacket.parse(b);
+      return !(p instanceof Error) && p.checksumsValid();
+    };
+    expect(gw.tun.every(valid)).toBe(true);
+    expect(sim.clientTun.every(valid)).toBe(true);
+    // TCP too, with the same source port as the UDP flow (a separate NAT entry per protocol)
+    sim.send(buildTcpSeg({ source: ip('100.64.0.1'), destination: ip(proxy), sourcePort: 5000, destinationPort: 443, seq: 1, flags: 0x02 }));
+    const syn = IpPacket.parse(gw.tun.at(-1) ?? new Uint8Array(0));
+    expect(syn instanceof Error ? '' : `${syn.destinationText()}:${String(syn.destinationPort)} ${String(syn.checksumsValid())}`).toBe('10.1.2.3:443 true');
+    expect(gw.state.dns.natEntries('client-1').map((e) => e.inside.protocol).sort()).toEqual(['tcp', 'udp']);
   });
 
   it('two names on one real IP stay apart: the NAT picks another outside port and replies find their proxy IP', () => {
