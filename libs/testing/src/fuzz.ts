@@ -112,3 +112,50 @@ export function argvInput(input: unknown): string[] {
   if (!Array.isArray(input) || !input.every((a): a is string => typeof a === 'string')) throw new Error('corpus input must be an array of strings');
   return input;
 }
+
+/** The flag table shape the apps share (`--name` -> optional environment variable, value or boolean). */
+export interface FuzzFlagTable {
+  readonly [name: string]: { readonly env?: string; readonly kind: string };
+}
+
+/** Values that break naive parsers: empty, huge, unicode, numbers out of range, URLs, durations, paths. */
+export function nastyValue(): fc.Arbitrary<string> {
+  return fc.oneof(
+    fc.string({ maxLength: 20 }),
+    fc.constantFrom('', ' ', '0', '-1', '65536', '1e3', 'NaN', '0x10', '30s', '15m', '99999999999999999999d', 'wss://x', 'ws://[::1]:1/', 'http://', 'json', 'human', 'true', 'yes', '../../etc/passwd', '\u0000', 'é', 'a'.repeat(300)),
+    fc.nat(70_000).map(String),
+    fc.tuple(fc.constantFrom('ws', 'wss', 'http', 'https', 'ftp', 'javascript'), fc.string({ maxLength: 12 })).map(([s, rest]) => `${s}://${rest}`),
+  );
+}
+
+/**
+ * argv for an app with this flag table: known flags as `--f v` / `--f=v` / bare, unknown and prototype-named
+ * flags, positionals, dangling `--f`; plus an environment filled from the table's variables.
+ */
+export function cliInput(flags: FuzzFlagTable): fc.Arbitrary<{ argv: string[]; env: Record<string, string> }> {
+  const names = Object.keys(flags);
+  const envNames = Object.values(flags).flatMap((f) => (f.env === undefined ? [] : [f.env]));
+  const arg = fc.oneof(
+    { weight: 6, arbitrary: fc.tuple(fc.constantFrom(...names), nastyValue(), fc.constantFrom('space', 'eq', 'bare')).map(([n, v, how]) => (how === 'space' ? [`--${n}`, v] : how === 'eq' ? [`--${n}=${v}`] : [`--${n}`])) },
+    { weight: 1, arbitrary: fc.constantFrom('--__proto__', '--constructor', '--toString', '--hasOwnProperty=x', '--', '--=', '-', '-x', 'positional', '--unknown-flag').map((a) => [a]) },
+    { weight: 1, arbitrary: fc.string({ maxLength: 10 }).map((a) => [a]) },
+  );
+  const env = envNames.length === 0 ? fc.constant({}) : fc.dictionary(fc.constantFrom(...envNames), nastyValue(), { maxKeys: 4 });
+  return fc.record({ argv: fc.array(arg, { maxLength: 6 }).map((a) => a.flat()), env });
+}
+
+/**
+ * Runs a parser on bad input: it returns (then `onResult` checks the result's invariants) or throws an error
+ * that `typed` accepts (a package's error class with a stable code and a one-line message); anything else fails.
+ */
+export function parsesOrRefuses<T>(parse: () => T, onResult: (result: T) => void, typed: (err: unknown) => boolean): void {
+  let result: T;
+  try {
+    result = parse();
+  } catch (err) {
+    if (!typed(err)) throw new Error(`untyped failure: ${String(err)}`, { cause: err });
+    if (err instanceof Error && err.message.includes('\n')) throw new Error(`multi-line error message: ${JSON.stringify(err.message)}`);
+    return;
+  }
+  onResult(result);
+}
