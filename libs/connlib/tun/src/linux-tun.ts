@@ -273,7 +273,11 @@ class LinuxTun implements Tun {
       const seen = Atomics.load(this.bell, BELL_RX);
       const got = this.tryRecvMany(max);
       if (got.length > 0 || this.closedFlag) return got;
-      if (this.readersFailed()) throw this.workerError();
+      if (this.readersFailed()) {
+        // During close() the readers stop before the device is marked closed: that is the end, not a failure.
+        if (this.closing !== undefined) return [];
+        throw this.workerError();
+      }
       await this.waitBell(BELL_RX, seen);
     }
   }

@@ -170,8 +170,15 @@ describe('TUN backpressure and shutdown', () => {
           /* fill */
         }
         const t1 = performance.now();
+        // A consumer keeps reading through the close: it must end with [] (not a worker failure).
+        const consumer = (async () => {
+          while ((await tun.recvMany(64)).length > 0) {
+            /* drain */
+          }
+        })();
         await sleep(5);
         const report = await tun.close();
+        await consumer;
         durations.push(report.durationMs);
         if (process.env['TUN_DEBUG']) process.stdout.write(`${i} open ${(t1 - t0).toFixed(0)} ms, close ${report.durationMs.toFixed(0)} ms\n`);
         expect(report.stuckWorkers).toBe(0);
