@@ -80,6 +80,15 @@ export function peakRssMiB(pid: number): number | null {
   }
 }
 
+/**
+ * The isolate tag ("0x43d55d20") of the main thread in a `--trace-gc` log: the first GC line's (the main
+ * isolate collects while loading the bundle, before any worker thread exists). Worker isolates have their own
+ * tags and their own time origin.
+ */
+export function mainIsolate(text: string): string | undefined {
+  return /\[\d+:(0x[0-9a-f]+)\]\s+\d+ ms: (?:Scavenge|Mark)/.exec(text)?.[1];
+}
+
 /** Resident set size now (VmRSS) in MiB, or null when the process is gone. */
 export function rssMiB(pid: number): number | null {
   try {
@@ -110,16 +119,17 @@ export interface GcStats {
  * Sums the pauses of `node --trace-gc` lines ("[pid:0x..]  8075 ms: Scavenge 4.1 (6.0) -> 3.2 (7.0) MB, 0.52 / 0.00 ms ...").
  * With a window, only GCs whose time stamp (ms since the isolate started) lies in [fromMs, toMs] count.
  */
-export function parseTraceGc(text: string, window?: { fromMs: number; toMs: number }): GcStats {
+export function parseTraceGc(text: string, window?: { fromMs: number; toMs: number }, isolate?: string): GcStats {
   let count = 0;
   let totalMs = 0;
   let maxMs = 0;
-  const re = /(?:(\d+) ms: )?(?:Scavenge|Mark-Compact|Mark-sweep|Minor Mark-Compact|Mark-Compact \(reduce\))[^\n]*?MB,\s*([\d.]+)\s*\/\s*[\d.]+\s*ms/g;
+  const re = /(?:\[\d+:(0x[0-9a-f]+)\]\s+)?(?:(\d+) ms: )?(?:Scavenge|Mark-Compact|Mark-sweep|Minor Mark-Compact|Mark-Compact \(reduce\))[^\n]*?MB,\s*([\d.]+)\s*\/\s*[\d.]+\s*ms/g;
   for (const m of text.matchAll(re)) {
-    const ms = Number(m[2]);
+    const ms = Number(m[3]);
     if (!Number.isFinite(ms)) continue;
+    if (isolate !== undefined && m[1] !== isolate) continue;
     if (window !== undefined) {
-      const at = Number(m[1]);
+      const at = Number(m[2]);
       if (!Number.isFinite(at) || at < window.fromMs || at > window.toMs) continue;
     }
     count++;

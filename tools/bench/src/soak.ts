@@ -3,7 +3,7 @@
 // time stamps are ms since the isolate started; the window is placed with the process's start time).
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { BenchError, parseTraceGc, processAgeMs, rssMiB, type GcStats } from './proc';
+import { BenchError, mainIsolate, parseTraceGc, processAgeMs, rssMiB, type GcStats } from './proc';
 
 export interface SoakSide {
   readonly name: string;
@@ -74,7 +74,9 @@ export async function soak(ns: string, server: string, seconds: number, sides: r
     const age = ages.get(s.name);
     if (s.log !== undefined && age !== undefined) {
       // isolate time at t0 ~ the process age at t0 (Node starts its isolate within a few ms of exec)
-      gc[s.name] = parseTraceGc(readFileSync(s.log, 'utf8'), { fromMs: age, toMs: age + (t1 - t0) });
+      // the main thread's isolate only: worker isolates count time from their own start
+      const text = readFileSync(s.log, 'utf8');
+      gc[s.name] = parseTraceGc(text, { fromMs: age, toMs: age + (t1 - t0) }, mainIsolate(text));
     }
   }
   return { seconds, gbps, rss, gc };

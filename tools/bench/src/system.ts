@@ -553,7 +553,7 @@ function cases(c: Collected): CaseInput[] {
   for (const side of ['client', 'gateway']) {
     const g = c.gc[side];
     const gcNote = notes({ 'wireguard-go': 'Go runtime: not measured' });
-    out.push({ name: `GC max pause, ${side} (node --trace-gc, whole run)`, unit: 'ms', better: 'lower', posternPath: 'postern', referencePath: 'wireguard-go', runs: g === undefined ? {} : { postern: [g.maxMs] }, notes: gcNote });
+    out.push({ name: `GC max pause, ${side} (node --trace-gc, whole run, all isolates)`, unit: 'ms', better: 'lower', posternPath: 'postern', referencePath: 'wireguard-go', runs: g === undefined ? {} : { postern: [g.maxMs] }, notes: gcNote });
     out.push({ name: `GC total pause, ${side} (${g === undefined ? '?' : String(g.count)} GCs, whole run)`, unit: 'ms', better: 'lower', posternPath: 'postern', referencePath: 'wireguard-go', runs: g === undefined ? {} : { postern: [g.totalMs] }, notes: gcNote });
   }
   out.push(...soakCases(c));

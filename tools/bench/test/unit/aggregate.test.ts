@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { aggregateCase, buildResults, median, ratio, toMarkdown, toSvg } from '../../src/aggregate';
-import { parseTraceGc } from '../../src/proc';
+import { mainIsolate, parseTraceGc } from '../../src/proc';
 import { logTime, parseIperf } from '../../src/system';
 
 describe('median', () => {
@@ -77,6 +77,18 @@ describe('parsers', () => {
     expect(parseTraceGc(log, { fromMs: 1000, toMs: 3000 })).toEqual({ count: 1, totalMs: 3.25, maxMs: 3.25 });
     expect(parseTraceGc(log, { fromMs: 0, toMs: 600 })).toEqual({ count: 1, totalMs: 0.52, maxMs: 0.52 });
     expect(parseTraceGc(log, { fromMs: 3000, toMs: 9000 })).toEqual({ count: 0, totalMs: 0, maxMs: 0 });
+  });
+
+  it('tells the main isolate from worker isolates', () => {
+    const log = [
+      '[7:0x4a]      300 ms: Scavenge 4.1 (6.0) -> 3.2 (7.0) MB, 1.50 / 0.00 ms  allocation failure;',
+      '[7:0x7f01]     40 ms: Scavenge 1.1 (2.0) -> 1.0 (2.0) MB, 9.00 / 0.00 ms  allocation failure;',
+      '[7:0x4a]      900 ms: Scavenge 4.1 (6.0) -> 3.2 (7.0) MB, 2.50 / 0.00 ms  task;',
+    ].join('\n');
+    expect(mainIsolate(log)).toBe('0x4a');
+    expect(parseTraceGc(log, undefined, '0x4a')).toEqual({ count: 2, totalMs: 4, maxMs: 2.5 });
+    expect(parseTraceGc(log, undefined, '0x7f01')).toEqual({ count: 1, totalMs: 9, maxMs: 9 });
+    expect(mainIsolate('no gc here')).toBeUndefined();
   });
 });
 
