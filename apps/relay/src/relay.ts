@@ -46,6 +46,16 @@ function cidrs(list: readonly string[]): Cidr[] {
   });
 }
 
+/**
+ * Lets the event loop run its I/O and check phases. A batched socket's recvMany() resolves at once while data
+ * is waiting, so a receive loop that only awaits it runs in microtasks forever under sustained load: the send
+ * queues' setImmediate flushes and node:dgram's send callbacks (which return the buffers to the pool) never
+ * ran, and the relay stopped relaying (every datagram dropped as "send queue full").
+ */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /** A send queue whose pool is exhausted (the socket cannot keep up) drops the datagram, as a full router queue does. */
 function isQueueFull(err: unknown): boolean {
   return err instanceof BufferPoolError && err.code === 'EXHAUSTED';
@@ -176,6 +186,7 @@ export class Relay {
         if (out && !pushOrDrop(out.sendQueue, f.dst, d.data.subarray(f.start, f.end))) this.dropped(now);
       }
       this.drain(now);
+      await yieldToEventLoop();
     }
   }
 
@@ -194,6 +205,7 @@ export class Relay {
         if (!pushChannelDataOrDrop(q, f.dst, f.channel, d.data.subarray(f.start, f.end))) this.dropped(now);
       }
       this.drain(now);
+      await yieldToEventLoop();
     }
   }
 
