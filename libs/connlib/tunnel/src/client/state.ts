@@ -333,7 +333,10 @@ export class ClientState {
   /** DNS resource traffic waits until the gateway has set up the NAT for the name (assigned_ips -> Active). */
   private natReady(gatewayId: string, resourceId: string, p: IpPacket, now: number): boolean {
     const g = this.dns.gate(gatewayId, resourceId, p, now);
-    if (g.kind === 'send') return true;
+    if (g.kind === 'send') {
+      if (g.control !== undefined) this.transmitTo(gatewayId, g.control, now);
+      return true;
+    }
     if (g.kind === 'unreachable') {
       this.icmp(p, 'network_unreachable');
       this.drop('dnsInactive');

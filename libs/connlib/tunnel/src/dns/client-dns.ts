@@ -23,6 +23,8 @@ const MAX_FORWARDS = 4096;
 export const MAX_NAT_BUFFERED = 64;
 /** assigned_ips is sent again after this long without a domain_status while traffic continues. */
 export const ASSIGNED_IPS_RESEND_MS = 2_000;
+/** While traffic flows, assigned_ips is repeated this often so that the gateway follows DNS changes of the name. */
+export const NAT_REFRESH_MS = 60_000;
 
 /** A query for the IO shell to send to `upstream` (UDP, from a socket that bypasses the tunnel). */
 export interface DnsForward {
@@ -64,7 +66,8 @@ interface NatSetup {
 
 /** What to do with a packet for a DNS resource once its gateway is known. */
 export type GateResult =
-  | { readonly kind: 'send' }
+  /** Send it; with `control`, send that first (a periodic assigned_ips: the gateway resolves the name again). */
+  | { readonly kind: 'send'; readonly control?: Uint8Array }
   | { readonly kind: 'held'; readonly control: Uint8Array | undefined }
   | { readonly kind: 'unreachable' };
 
@@ -204,7 +207,11 @@ export class ClientDns implements ClientDnsHook {
     if (owner === undefined) return { kind: 'unreachable' };
     const key = `${gatewayId}\u0000${resourceId}\u0000${owner.name}`;
     let s = this.nat.get(key);
-    if (s?.status === 'Active') return { kind: 'send' };
+    if (s?.status === 'Active') {
+      if (now - s.sentAt < NAT_REFRESH_MS) return { kind: 'send' };
+      s.sentAt = now;
+      return { kind: 'send', control: this.assignedIps(resourceId, owner.name) };
+    }
     if (s === undefined) {
       s = { status: 'pending', sentAt: Number.NEGATIVE_INFINITY, buffered: [] };
       this.nat.set(key, s);
@@ -218,11 +225,14 @@ export class ClientDns implements ClientDnsHook {
     if (now - s.sentAt < ASSIGNED_IPS_RESEND_MS) return { kind: 'held', control: undefined };
     s.sentAt = now;
     s.status = 'pending';
+    return { kind: 'held', control: this.assignedIps(resourceId, owner.name) };
+  }
+
+  /** The assigned_ips control packet for `domain`: its proxy IPs of the resource's address families. */
+  private assignedIps(resourceId: string, domain: string): Uint8Array {
     const stack = this.ipStacks.get(resourceId) ?? 'dual';
-    const proxyIps = this.stub
-      .proxyIpsFor(owner.name)
-      .filter((ip) => (ip.includes(':') ? stack !== 'ipv4_only' : stack !== 'ipv6_only'));
-    return { kind: 'held', control: encodeP2pControl({ type: 'assigned_ips', resource: resourceId, domain: owner.name, proxyIps }) };
+    const proxyIps = this.stub.proxyIpsFor(domain).filter((ip) => (ip.includes(':') ? stack !== 'ipv4_only' : stack !== 'ipv6_only'));
+    return encodeP2pControl({ type: 'assigned_ips', resource: resourceId, domain, proxyIps });
   }
 
   /**
@@ -232,6 +242,7 @@ export class ClientDns implements ClientDnsHook {
   handleDomainStatus(gatewayId: string, resourceId: string, domain: string, status: NatStatus, now: number): Uint8Array[] {
     const s = this.nat.get(`${gatewayId}\u0000${resourceId}\u0000${domain}`);
     if (s === undefined) return [];
+    // a refresh answered Inactive (the name is gone) stops the traffic like a first set-up would
     s.status = status;
     s.sentAt = status === 'Inactive' ? now : s.sentAt;
     const held = s.buffered.splice(0);

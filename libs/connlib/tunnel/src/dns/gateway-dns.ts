@@ -178,13 +178,14 @@ export class GatewayDns implements GatewayDnsHook {
     const target = c?.proxies.get(proxy);
     const key = natKey(p, 'outbound');
     if (c === undefined || target?.real === undefined || key === undefined) return false;
-    const real = parseIpBytes(target.real);
-    if (real?.length !== p.addressLength) return false;
     const r = c.table.translateOutbound({ protocol: key.protocol, port: key.port, ip: proxy }, target.real, now, tcpSignals(p));
     if (r.kind !== 'ok') {
       this.drop(`nat:${r.kind}`);
       return false;
     }
+    // an existing flow keeps the address it started with, even after the name moved
+    const real = parseIpBytes(r.outside.ip);
+    if (real?.length !== p.addressLength) return false;
     p.setDestination(real);
     if (r.outside.port !== key.port) setNatPort(p, key.protocol, 'source', r.outside.port);
     return true;

@@ -166,6 +166,24 @@ describe('DNS resources (client + gateway in memory)', () => {
     expect(gw.state.dns.natEntries('client-1').map((e) => e.inside.protocol).sort()).toEqual(['tcp', 'udp']);
   });
 
+  it('while traffic flows, assigned_ips is repeated every minute: the gateway follows a DNS change for new flows, existing flows keep their address', () => {
+    const { sim, gw } = world();
+    const proxy = ask(sim, 'app.corp.internal')[0] ?? '';
+    sim.send(udp(proxy, 5000, 1));
+    sim.advance(10);
+    resolveAll(sim, gw, { 'app.corp.internal': ['10.1.2.3'] });
+    for (let i = 0; i < 6; i++) {
+      sim.advance(10_000);
+      sim.send(udp(proxy, 5000, 2));
+    }
+    sim.advance(1_000);
+    sim.send(udp(proxy, 5001, 3)); // due: assigned_ips goes along, the packet too (old mapping)
+    expect(resolveAll(sim, gw, { 'app.corp.internal': ['10.9.9.9'] })).toEqual(['app.corp.internal']);
+    sim.send(udp(proxy, 5002, 4));
+    sim.send(udp(proxy, 5000, 5));
+    expect(delivered(gw).slice(-3)).toEqual(['100.64.0.1:5001>10.1.2.3:7000#3', '100.64.0.1:5002>10.9.9.9:7000#4', '100.64.0.1:5000>10.1.2.3:7000#5']);
+  });
+
   it('two names on one real IP stay apart: the NAT picks another outside port and replies find their proxy IP', () => {
     const { sim, gw } = world();
     const p1 = ask(sim, 'app.corp.internal')[0] ?? '';
