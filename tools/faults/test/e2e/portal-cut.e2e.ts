@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApps, EXTRA_IP, FaultWorld, sleep, waitFor, destroyWorlds } from './world';
 
 const isRoot = process.getuid?.() === 0;
-const CUT_S = Number(process.env['PORTAL_CUT_SECONDS'] ?? 30);
+const CUT_S = Number(process.env['PORTAL_CUT_SECONDS'] ?? 20);
 
 describe.runIf(isRoot)(`portal unreachable for ${String(CUT_S)} s`, () => {
   let w: FaultWorld;

@@ -32,10 +32,10 @@ describe.runIf(isRoot)(`soak: ${String(MINUTES)} min of steady traffic, no growt
     let downloads = 0;
     let bytes = 0;
     const failures: string[] = [];
-    // traffic: back-to-back 2 MiB downloads at up to 4 MiB/s, and a new TCP connection for each
+    // traffic: back-to-back 2 MiB downloads paced by the server at 4 MiB/s, and a new TCP connection for each
     const traffic = (async () => {
       while (performance.now() < end) {
-        const r = await w.download('blob-2m', { maxTimeS: 30, limitRate: '4M' });
+        const r = await w.download('blob-2m', { maxTimeS: 30, serverRate: 4 << 20 });
         downloads++;
         bytes += r.bytes;
         if (!r.ok) failures.push(`#${String(downloads)}: ${r.error || 'wrong sha256'}`);

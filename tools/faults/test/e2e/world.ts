@@ -332,10 +332,11 @@ ${policies}
   }
 
   /** Downloads a served file from the client namespace through the tunnel and hashes what arrived. */
-  async download(file: string, o: { maxTimeS: number; limitRate?: string; host?: string }): Promise<Download> {
+  /** `serverRate`: bytes per second the server paces the response to (see file-server.mjs). */
+  async download(file: string, o: { maxTimeS: number; limitRate?: string; serverRate?: number; host?: string }): Promise<Download> {
     const target = join(this.dir, `dl-${file}-${String(Math.random()).slice(2)}`);
     const start = performance.now();
-    const args = ['-sS', '--max-time', String(o.maxTimeS), '-o', target, ...(o.limitRate === undefined ? [] : ['--limit-rate', o.limitRate]), `http://${o.host ?? SERVER_IP}/${file}`];
+    const args = ['-sS', '--max-time', String(o.maxTimeS), '-o', target, ...(o.limitRate === undefined ? [] : ['--limit-rate', o.limitRate]), `http://${o.host ?? SERVER_IP}/${file}${o.serverRate === undefined ? '' : `?rate=${String(o.serverRate)}`}`];
     let error = '';
     try {
       await this.get('cl').exec('curl', args, { timeoutMs: (o.maxTimeS + 5) * 1000 });
