@@ -194,6 +194,7 @@ export class GatewayDns implements GatewayDnsHook {
   translateInbound(clientId: string, p: IpPacket, now: number): boolean {
     const c = this.clients.get(clientId);
     if (c === undefined || c.table.size === 0) return false;
+    if (p.isIcmpError()) return this.translateIcmpError(c, p, now);
     const key = natKey(p, 'inbound');
     if (key === undefined) return false;
     const r = c.table.translateInbound({ protocol: key.protocol, port: key.port, ip: p.sourceText() }, now, tcpSignals(p));
@@ -202,6 +203,26 @@ export class GatewayDns implements GatewayDnsHook {
     if (proxy?.length !== p.addressLength) return false;
     p.setSource(proxy);
     if (r.inside.port !== key.port) setNatPort(p, key.protocol, 'destination', r.inside.port);
+    return true;
+  }
+
+  /**
+   * An ICMP error about a NATed packet (e.g. port unreachable from the real host): the quoted packet gets its
+   * proxy destination and inside port back, and the error comes from the proxy IP, so the client accepts it.
+   */
+  private translateIcmpError(c: ClientNat, p: IpPacket, now: number): boolean {
+    const quote = p.icmpErrorQuote();
+    if (quote instanceof Error) return false;
+    const key = natKey(quote, 'outbound');
+    if (key === undefined) return false;
+    const r = c.table.translateInbound({ protocol: key.protocol, port: key.port, ip: quote.destinationText() }, now);
+    if (r.kind !== 'ok') return false;
+    const proxy = parseIpBytes(r.inside.ip);
+    if (proxy?.length !== p.addressLength) return false;
+    quote.setDestination(proxy);
+    if (r.inside.port !== key.port) setNatPort(quote, key.protocol, 'source', r.inside.port);
+    p.setSource(proxy);
+    p.updateChecksums();
     return true;
   }
 
