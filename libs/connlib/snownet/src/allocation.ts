@@ -243,7 +243,7 @@ export class Allocation {
   /** Asks for permissions for peers' IPs ahead of traffic (their checks to our relayed address need them). */
   permit(peer: NetAddr, now: number): void {
     if (this.state === 'failed' || this.state === 'closed') return;
-    const ip = peer.family === 6 ? `[${peer.address}]` : peer.address;
+    const ip = ipKey(peer);
     let p = this.permissions.get(ip);
     if (p === undefined) {
       p = { createdAt: now, inflight: false, lastUsedAt: now };
@@ -383,15 +383,16 @@ export class Allocation {
     this.setLifetime(lifetime, now);
     for (const r of relayed) this.events.push({ type: 'newCandidate', kind: 'relay', addr: r, base: this.mapped.get(r.family) ?? this.server ?? r });
     // Buffered work: channels and permissions asked for before the allocation existed.
-    for (const ch of this.channelsByPeer.values()) {
-      if (ch.state !== 'buffered') continue;
-      if (this.hasRelayedFamily(ch.peer.family)) this.sendChannelBind(ch, now);
-      else this.dropChannel(ch);
-    }
     for (const ip of [...this.permissions.keys()]) {
       const peer = permissionPeer(ip);
       if (peer !== undefined && this.hasRelayedFamily(peer.family)) this.sendPermission(ip, peer, now);
       else this.permissions.delete(ip);
+    }
+    // (after the permissions: a CHANNEL-BIND installs its peer's permission itself)
+    for (const ch of this.channelsByPeer.values()) {
+      if (ch.state !== 'buffered') continue;
+      if (this.hasRelayedFamily(ch.peer.family)) this.sendChannelBind(ch, now);
+      else this.dropChannel(ch);
     }
   }
 
@@ -478,9 +479,17 @@ export class Allocation {
     for (const [ip, perm] of this.permissions) {
       if (perm.inflight || now - perm.createdAt < PERMISSION_REFRESH_MS) continue;
       const peer = permissionPeer(ip);
-      if (peer === undefined || now - perm.lastUsedAt > PERMISSION_REFRESH_MS + 60_000) this.permissions.delete(ip);
+      const used = Math.max(perm.lastUsedAt, this.channelUse(ip));
+      if (peer === undefined || now - used > PERMISSION_REFRESH_MS + 60_000) this.permissions.delete(ip);
       else this.sendPermission(ip, peer, now);
     }
+  }
+
+  /** When a channel to a peer at `ip` (a permission key) last carried data. */
+  private channelUse(ip: string): number {
+    let last = Number.NEGATIVE_INFINITY;
+    for (const ch of this.channelsByPeer.values()) if (ipKey(ch.peer) === ip) last = Math.max(last, ch.lastUsedAt);
+    return last;
   }
 
   pollTimeout(): number | undefined {
@@ -579,6 +588,11 @@ export class Allocation {
       { name: 'XOR-PEER-ADDRESS', address: ch.peer },
     ];
     this.request(Method.ChannelBind, attrs, this.serverOrFirst(), { kind: 'channel', channel: ch }, now);
+    // The binding installs (or refreshes) the permission for the peer's IP; keep it refreshed from then on.
+    const ip = ipKey(ch.peer);
+    const perm = this.permissions.get(ip);
+    if (perm === undefined) this.permissions.set(ip, { createdAt: now, inflight: false, lastUsedAt: now });
+    else if (!perm.inflight) perm.createdAt = now;
   }
 
   private sendPermission(ip: string, peer: NetAddr, now: number): void {
@@ -692,6 +706,11 @@ export class Allocation {
 
 const NOT_OURS: AllocationInput = { kind: 'notOurs' };
 const HANDLED: AllocationInput = { kind: 'handled' };
+
+/** Permission key of a peer: `a.b.c.d` / `[v6]`. */
+function ipKey(peer: NetAddr): string {
+  return peer.family === 6 ? `[${peer.address}]` : peer.address;
+}
 
 /** Permission keys are `a.b.c.d` / `[v6]`: back to an address (port 0) for XOR-PEER-ADDRESS. */
 function permissionPeer(ip: string): NetAddr | undefined {

@@ -238,6 +238,23 @@ describe('Allocation', () => {
     expect(at).toEqual([240_000]);
   });
 
+  it('a peer reached over a channel keeps its permission refreshed while the channel carries data', () => {
+    const a = allocated();
+    a.channelTo(PEER2, 0);
+    answer(a, must(a), 'success', [], 0);
+    const perms: number[] = [];
+    for (let now = 1_000; now <= 600_000; now += 1_000) {
+      if (now % 30_000 === 0) a.channelTo(PEER2, now);
+      a.handleTimeout(now);
+      for (let m = next(a); m !== undefined; m = next(a)) {
+        if (m.method === Method.CreatePermission) perms.push(now);
+        answer(a, m, 'success', m.method === Method.Refresh ? [{ name: 'LIFETIME', seconds: 600 }] : m.method === Method.Binding ? [{ name: 'XOR-MAPPED-ADDRESS', address: MAPPED_V4 }] : [], now);
+      }
+    }
+    // every 4 min after the CHANNEL-BIND (which installed it); the channel refresh at 9 min renews it too
+    expect(perms).toEqual([240_000, 480_000]);
+  });
+
   it('channels are refreshed at 9 minutes when they carried data', () => {
     const a = allocated();
     a.channelTo(PEER1, 0);
