@@ -102,6 +102,9 @@ export class Allocation {
   readonly relayId: string;
   state: AllocationState = 'binding';
   failure: AllocationFailure | undefined;
+  /** When it failed (`now` of the last input), for a later retry. */
+  failedAt = Infinity;
+  private lastNow = 0;
   /** The server address in use (the first one that answered a BINDING). */
   server: NetAddr | undefined;
   readonly servers: readonly NetAddr[];
@@ -149,6 +152,7 @@ export class Allocation {
     }
     this.servers = servers;
     this.lastSentAt = now;
+    this.lastNow = now;
     this.input = { kind: 'data', peer: servers[0] ?? { family: 4, address: '0.0.0.0', port: 0, key: '0.0.0.0:0' }, payload: new Uint8Array(0) };
     this.start(now);
   }
@@ -259,6 +263,7 @@ export class Allocation {
    */
   handleInput(from: NetAddr, datagram: Uint8Array, now: number): AllocationInput {
     if (!this.isServer(from)) return NOT_OURS;
+    this.lastNow = now;
     const kind = classifyPacket(datagram);
     if (kind === 'channel-data') {
       const len = channelDataPayloadLength(datagram);
@@ -441,6 +446,7 @@ export class Allocation {
   // ------------------------------------------------------------------------------------ time
 
   handleTimeout(now: number): void {
+    this.lastNow = now;
     if (this.state === 'failed' || this.state === 'closed') return;
     for (const [key, p] of this.pending) {
       if (now < p.nextAt) continue;
@@ -659,6 +665,7 @@ export class Allocation {
     if (this.state === 'allocated') this.invalidateRelayed();
     this.state = 'failed';
     this.failure = reason;
+    this.failedAt = this.lastNow;
     this.pending.clear();
     this.channelsByPeer.clear();
     this.channelsByNumber.clear();

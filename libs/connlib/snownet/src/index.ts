@@ -1,6 +1,6 @@
 // @postern/snownet: a sans-IO node holding one WireGuard connection per peer (Firezone snownet `Node`), an
 // ICE agent per connection and a TURN client allocation per relay.
-export { Node, TIMER_INTERVAL_MS } from './node';
+export { Node, TIMER_INTERVAL_MS, ALLOCATION_RETRY_MS } from './node';
 export { type NetAddr, netAddr, parseNetAddr } from './addr';
 export {
   type Candidate,

@@ -52,6 +52,8 @@ const DEFAULT_IDLE_TIMEOUT = 15_000;
 const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
 const DEFAULT_KEEPALIVE_S = 5;
 const SCRATCH_LEN = 2048;
+/** An allocation that failed for lack of answers is tried again after this long. */
+export const ALLOCATION_RETRY_MS = 60_000;
 /** A connection counts as sending if it sent WireGuard data this recently (quiet-peer probe). */
 const QUIET_SENDING_MS = 1_000;
 /** Room for a ChannelData header in front of WireGuard output. */
@@ -528,6 +530,12 @@ export class Node {
     for (const a of [...this.allocations.values()]) {
       a.handleTimeout(now);
       this.drainAllocation(a, now);
+      const info = this.relays.get(a.relayId);
+      if (a.state === 'failed' && a.failure === 'noResponse' && info !== undefined && now >= a.failedAt + ALLOCATION_RETRY_MS) {
+        this.allocations.delete(a.relayId);
+        this.byServer = undefined;
+        this.allocate(info, now);
+      }
     }
     for (const conn of [...this.byPeer.values()]) {
       if (conn.ice === undefined) continue;
@@ -546,7 +554,10 @@ export class Node {
       at(this.deadlineOf(conn));
       at(conn.ice?.pollTimeout());
     }
-    for (const a of this.allocations.values()) at(a.pollTimeout());
+    for (const a of this.allocations.values()) {
+      at(a.pollTimeout());
+      if (a.state === 'failed' && a.failure === 'noResponse') at(a.failedAt + ALLOCATION_RETRY_MS);
+    }
     return t;
   }
 

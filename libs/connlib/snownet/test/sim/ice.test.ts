@@ -223,4 +223,20 @@ describe('ICE through simulated NATs and TURN relays', () => {
     expect(w.client.node.stats('gateway')?.path).toBe('relay');
     expect(w.traffic('client', 10)).toBe(10);
   });
+
+  it('an allocation that lost its relay is made again once the relay answers (retry after 60 s)', () => {
+    const w = connectedWorld('symmetric', 'symmetric', 1);
+    const relay = w.relays[0];
+    if (relay === undefined) throw new Error('no relay');
+    relay.alive = false;
+    // ICE leaves the relayed pair first; 25 s later the keepalive BINDING goes unanswered for 8 s
+    w.run(60_000);
+    expect(w.client.node.relayStats()[0]?.state).toBe('failed');
+    expect(w.client.node.localCandidates().filter((c) => c.includes('typ relay'))).toEqual([]);
+    relay.alive = true;
+    w.run(70_000);
+    expect(w.client.node.relayStats()[0]?.state).toBe('allocated');
+    expect(w.gateway.node.relayStats()[0]?.state).toBe('allocated');
+    expect(w.client.node.localCandidates().filter((c) => c.includes('typ relay'))).toHaveLength(1);
+  });
 });
