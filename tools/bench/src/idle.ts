@@ -23,6 +23,8 @@ export interface IdleResult {
 
 export interface IdleOptions {
   readonly root: string;
+  /** The release builds (dist/apps or the bench's private copy of it). */
+  readonly apps: string;
   readonly work: string;
   readonly clients: number;
   /** Extra node flags for the gateway (BENCH_NODE_FLAGS). */
@@ -95,7 +97,7 @@ class Driver {
 }
 
 export async function idleClients(o: IdleOptions): Promise<IdleResult> {
-  const gwMain = join(o.root, 'dist', 'apps', 'gateway', 'main.js');
+  const gwMain = join(o.apps, 'gateway', 'main.js');
   if (!existsSync(gwMain)) throw new BenchError('NOT_BUILT', 'dist/apps/gateway/main.js missing');
   const driverFile = await bundleIdleDriver(o.root);
   const procs: Started[] = [];

@@ -12,7 +12,7 @@
 // the client can relay.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildResults, type CaseInput, type PathName, type Results } from './aggregate';
@@ -261,6 +261,11 @@ export async function runBench(o: BenchOptions): Promise<Results> {
   const procs: Started[] = [];
   const c: Collected = { runs: {}, setupMs: {}, setupSteps: {}, rss: {}, gc: {}, notes: {} };
   const loadStart = loadAverage();
+  // A private copy of the release builds: other people rebuild dist/apps while the bench runs. Inside the repo,
+  // so that native packages still resolve up the tree (koffi's binaries live in the root node_modules).
+  const apps = join(o.root, 'dist', 'bench', `apps-${String(process.pid)}`);
+  rmSync(apps, { recursive: true, force: true });
+  if (existsSync(join(o.root, 'dist', 'apps'))) cpSync(join(o.root, 'dist', 'apps'), apps, { recursive: true });
   cleanupLeftovers();
   try {
     createTopology();
@@ -286,14 +291,14 @@ export async function runBench(o: BenchOptions): Promise<Results> {
     // 3. Postern direct.
     if (want('postern')) {
       o.log('path Postern direct');
-      await postern(o, work, c, procs);
+      await postern(o, work, c, procs, apps);
     } else c.notes.postern = 'skipped (BENCH_PATHS)';
 
     // 4. Memory per idle client: a gateway, a minimal portal and N WireGuard initiators.
-    if (o.idleClients > 0 && existsSync(join(o.root, 'dist', 'apps', 'gateway', 'main.js'))) {
+    if (o.idleClients > 0 && existsSync(join(apps, 'gateway', 'main.js'))) {
       o.log(`idle clients: ${String(o.idleClients)} WireGuard initiators against one postern-gateway`);
       try {
-        c.idle = await idleClients({ root: o.root, work, clients: o.idleClients, nodeFlags: NODE_FLAGS, log: o.log });
+        c.idle = await idleClients({ root: o.root, apps, work, clients: o.idleClients, nodeFlags: NODE_FLAGS, log: o.log });
       } catch (e) {
         c.idleNote = `failed: ${e instanceof Error ? e.message : String(e)}`;
         o.log(`  ${c.idleNote}`);
@@ -308,6 +313,7 @@ export async function runBench(o: BenchOptions): Promise<Results> {
     mkdirSync(logs, { recursive: true });
     for (const f of readdirSync(work).filter((n) => n.endsWith('.log'))) copyFileSync(join(work, f), join(logs, f));
     rmSync(work, { recursive: true, force: true });
+    rmSync(apps, { recursive: true, force: true });
   }
   return buildResults(cases(c), {
     mode: o.quick ? 'quick' : 'full',
@@ -318,8 +324,8 @@ export async function runBench(o: BenchOptions): Promise<Results> {
     loadavgEnd: loadAverage(),
     wireguardGo: run('dpkg-query', ['-W', '-f=${Version}', 'wireguard-go'], { allowFail: true }).trim() || 'unknown',
     iperf3: (run('iperf3', ['--version'], { allowFail: true }).split('\n')[0] ?? '').trim(),
-    posternGateway: run('node', [join(o.root, 'dist', 'apps', 'gateway', 'main.js'), '--version'], { allowFail: true }).trim() || 'not built',
-    posternClient: run('node', [join(o.root, 'dist', 'apps', 'headless-client', 'main.js'), '--version'], { allowFail: true }).trim() || 'not built',
+    posternGateway: run('node', [join(apps, 'gateway', 'main.js'), '--version'], { allowFail: true }).trim() || 'not built',
+    posternClient: run('node', [join(apps, 'headless-client', 'main.js'), '--version'], { allowFail: true }).trim() || 'not built',
   }, new Date());
 }
 
@@ -362,8 +368,7 @@ async function wireguardGo(o: BenchOptions, work: string, c: Collected, procs: S
   await stop(gw);
 }
 
-async function postern(o: BenchOptions, work: string, c: Collected, procs: Started[]): Promise<void> {
-  const dist = join(o.root, 'dist', 'apps');
+async function postern(o: BenchOptions, work: string, c: Collected, procs: Started[], dist: string): Promise<void> {
   const missing = ['portal', 'relay', 'gateway', 'headless-client'].filter((a) => !existsSync(join(dist, a, 'main.js')));
   if (missing.length > 0) {
     c.notes.postern = `not available: dist/apps/{${missing.join(',')}}/main.js missing (npx nx run-many -t build -p portal relay gateway headless-client)`;
@@ -469,13 +474,69 @@ policies: [{group: bench, resource: lab-net}]
   c.rss['postern relay'] = peakRssMiB(relay.pid) ?? Number.NaN;
   c.rss['postern portal'] = peakRssMiB(portal.pid) ?? Number.NaN;
   await stop(cl);
+  const startClient = (log: string): Started =>
+    startIn('pbn-client', ['node', ...NODE_FLAGS, join(dist, 'headless-client', 'main.js'), '--dns-control', 'disabled', '--log-format', 'json'], log, {
+      POSTERN_TOKEN: clientToken,
+      POSTERN_API_URL: api,
+      POSTERN_ID: 'bench-client',
+      POSTERN_CONFIG_DIR: join(work, 'client-config'),
+    });
+  await relayed(o, work, c, procs, startClient);
   await stop(gw);
   nsRun('pbn-gw', ['bash', join(dist, 'gateway', 'setup-forwarding.sh'), 'down'], { allowFail: true });
   c.gc['client'] = parseTraceGc(readFileSync(clientLog, 'utf8'));
   c.gc['gateway'] = parseTraceGc(readFileSync(gwLog, 'utf8'));
 }
 
-const RELAY_NOTE = 'not available: postern-client has no relayed (TURN) path yet (NAT traversal not landed)';
+const COTURN_NOTE =
+  "not available: the portal only hands out postern-relays (token-registered); pointing clients at coturn's turnserver needs a portal relay entry with coturn's TURN REST secret (not built)";
+
+/** nft in pbn-client: every UDP datagram to or from the gateway's WAN address is dropped (ICE must relay). */
+const BLOCK_DIRECT = `table inet pbn_block {
+  chain out { type filter hook output priority 0; ip daddr ${GW_WAN} meta l4proto udp counter drop; }
+  chain in { type filter hook input priority 0; ip saddr ${GW_WAN} meta l4proto udp counter drop; }
+}
+`;
+
+/**
+ * Postern relayed through postern-relay: the client is started again with direct UDP to the gateway blocked, so
+ * the only working ICE pair goes through the relay (198.19.0.3). TCP upload and download, same runs as direct.
+ */
+async function relayed(o: BenchOptions, work: string, c: Collected, procs: Started[], startClient: (log: string) => Started): Promise<void> {
+  o.log('path Postern relayed (direct UDP client <-> gateway dropped by nft)');
+  nsRun('pbn-client', ['nft', '-f', '-'], { input: BLOCK_DIRECT });
+  try {
+    const t0 = Date.now();
+    const first = startFirstByteProber();
+    const cl = startClient(join(work, 'client-relayed.log'));
+    procs.push(cl);
+    const fb = await first;
+    if (fb instanceof BenchError) {
+      c.notes['postern-relay'] = `not available: ${fb.message} with direct UDP blocked`;
+      o.log(`  ${c.notes['postern-relay']}; client log tail: ${readFileSync(join(work, 'client-relayed.log'), 'utf8').slice(-800)}`);
+      return;
+    }
+    c.setupMs['postern-relay'] = fb - t0;
+    o.log(`  Postern relayed set-up (client start to first byte): ${String(fb - t0)} ms`);
+    const m: PathMeasure = { tcpUp: [], tcpDown: [], tcp4: [], udpPps: [], cpuPerGb: {} };
+    for (const [name, into, extra] of [['TCP upload', m.tcpUp, []], ['TCP download', m.tcpDown, ['-R']]] as const) {
+      for (let i = 0; i < o.runs; i++) {
+        const r = iperf(o.seconds, extra);
+        into.push(r.bitsPerSecond / 1e9);
+        o.log(`  postern-relay ${name} run ${String(i + 1)}: ${(r.bitsPerSecond / 1e9).toFixed(3)} Gbit/s (load ${loadAverage()})`);
+      }
+    }
+    c.runs['postern-relay'] = m;
+    // proof that nothing went direct: the drop counters only count what the client tried before ICE settled
+    o.log(`  nft drops in pbn-client: ${nsRun('pbn-client', ['nft', 'list', 'table', 'inet', 'pbn_block'], { allowFail: true }).match(/packets \d+/g)?.join(', ') ?? '?'}`);
+    await stop(cl);
+  } catch (e) {
+    c.notes['postern-relay'] = `failed during measurement: ${e instanceof Error ? e.message : String(e)}`;
+    o.log(`  ${c.notes['postern-relay']}`);
+  } finally {
+    nsRun('pbn-client', ['nft', 'delete', 'table', 'inet', 'pbn_block'], { allowFail: true });
+  }
+}
 
 function cases(c: Collected): CaseInput[] {
   const notes = (extra: Partial<Record<PathName, string>> = {}): Partial<Record<PathName, string>> => ({ ...extra, ...(c.notes.postern !== undefined ? { postern: c.notes.postern } : {}) });
@@ -494,16 +555,16 @@ function cases(c: Collected): CaseInput[] {
     tp('TCP download (-R)', (m) => m.tcpDown),
     tp('TCP 4 streams (-P 4)', (m) => m.tcp4),
     tp('UDP loss-free rate', (m) => m.udpPps, 'packets/s'),
-    {
-      name: 'TCP upload, relayed',
+    ...(['TCP upload', 'TCP download (-R)'] as const).map((name): CaseInput => ({
+      name: `${name}, relayed`,
       unit: 'Gbit/s',
       better: 'higher',
       posternPath: 'postern-relay',
       referencePath: 'coturn',
-      runs: {},
-      notes: { 'postern-relay': RELAY_NOTE, coturn: RELAY_NOTE },
+      runs: c.runs['postern-relay'] === undefined ? {} : { 'postern-relay': name === 'TCP upload' ? c.runs['postern-relay'].tcpUp : c.runs['postern-relay'].tcpDown },
+      notes: { coturn: COTURN_NOTE, ...(c.notes['postern-relay'] === undefined ? {} : { 'postern-relay': c.notes['postern-relay'] }) },
       chart: true,
-    },
+    })),
     {
       name: "set-up: client start to 'connected to gateway' (client log)",
       unit: 'ms',
