@@ -2,12 +2,15 @@
 // whose policy routing sends every unmarked packet to an unreachable route (as the client's `not fwmark X lookup
 // <postern table>` rule sends it into the TUN), a marked channel joins the portal and an unmarked one cannot
 // connect. Needs root. Namespace pftpc, 198.18.79.0/30 (tools/faults' range, see docs/conventions.md).
-import { closeSync, symlinkSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { bundleApp, Netns, removeLeftovers, run } from '@postern/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { markedTcpFd, resolveTarget, socketMark, tlsOptionsFor, urlPort } from '../../src/marked-socket';
-import { PhoenixChannelError } from '../../src/index';
+import { PhoenixChannel, PhoenixChannelError, type ChannelEvent } from '../../src/index';
 import { MisbehavingPortal, wellBehaved } from './misbehaving-portal';
 
 const isRoot = process.getuid?.() === 0;
@@ -43,6 +46,66 @@ describe('marked sockets (no namespace)', () => {
         closeSync(fd);
       }
     }
+  });
+});
+
+describe.runIf(isRoot)('marked wss: (TLS over the marked socket, host name resolved first)', () => {
+  let dir: string;
+  let tls: { key: string; cert: string };
+  let portal: MisbehavingPortal | undefined;
+  let channel: PhoenixChannel<unknown> | undefined;
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'postern-pftpc-tls-'));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+    tls = { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') };
+  });
+
+  afterEach(async () => {
+    await channel?.close();
+    await portal?.close();
+    channel = undefined;
+    portal = undefined;
+  });
+
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const connect = async (ca: string | undefined): Promise<ChannelEvent<unknown>> => {
+    portal = await new MisbehavingPortal(() => wellBehaved(), tls).listen('localhost');
+    const ch = new PhoenixChannel<unknown>({
+      url: new URL(portal.url),
+      token: 'test-token',
+      userAgent: 'test/1 headless-client/0.1.0 (x86_64; 6.1.0)',
+      topic: 'client',
+      joinPayload: null,
+      decode: () => ({ ok: false, error: new Error('no events expected') }),
+      logger: pino({ level: 'silent' }),
+      mark: MARK,
+      ...(ca === undefined ? {} : { wsOptions: { ca } }),
+    });
+    channel = ch;
+    const first = new Promise<ChannelEvent<unknown>>((resolve) => {
+      ch.onEvent((e) => {
+        if (e.type === 'joined' || e.type === 'hiccup' || e.type === 'fatal') resolve(e);
+      });
+    });
+    ch.start();
+    return first;
+  };
+
+  it('joins over TLS with the CA from wsOptions, SNI and Host from the URL', async () => {
+    const e = await connect(tls.cert);
+    expect(e.type).toBe('joined');
+    expect(portal?.upgrades[0]?.headers.host).toMatch(/^localhost:\d+$/);
+  });
+
+  it('refuses a certificate it cannot verify (TLS really runs over the marked socket)', async () => {
+    const e = await connect(undefined);
+    expect(e.type).toBe('hiccup');
+    expect(e.type === 'hiccup' && e.error.code).toBe('CONNECT_FAILED');
+    expect(e.type === 'hiccup' && e.error.message).toMatch(/self.signed|certificate/i);
   });
 });
 

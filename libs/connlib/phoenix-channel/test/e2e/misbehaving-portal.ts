@@ -1,5 +1,6 @@
 // A real `ws` portal on 127.0.0.1 whose behaviour per connection attempt is scripted by the test.
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 
@@ -24,15 +25,20 @@ export interface Upgrade {
 export class MisbehavingPortal {
   readonly upgrades: Upgrade[] = [];
   readonly received: Frame[] = [];
-  private readonly http: Server;
+  private readonly http: Server | TlsServer;
   private readonly wss = new WebSocketServer({ noServer: true });
   private readonly sockets = new Set<Duplex>();
   port = 0;
 
-  constructor(private readonly script: (attempt: number) => Attempt) {
-    this.http = createServer((_req, res) => {
+  /** `tls`: serve wss: with this key and certificate (PEM). */
+  constructor(
+    private readonly script: (attempt: number) => Attempt,
+    private readonly tls?: { readonly key: string; readonly cert: string },
+  ) {
+    const notFound = (_req: IncomingMessage, res: ServerResponse): void => {
       res.writeHead(404).end();
-    });
+    };
+    this.http = tls === undefined ? createServer(notFound) : createTlsServer({ key: tls.key, cert: tls.cert }, notFound);
     this.http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
@@ -74,7 +80,7 @@ export class MisbehavingPortal {
   }
 
   get url(): string {
-    return `ws://${this.host}:${this.port}/client/v2/websocket?external_id=abc&name=test`;
+    return `${this.tls === undefined ? 'ws' : 'wss'}://${this.host}:${this.port}/client/v2/websocket?external_id=abc&name=test`;
   }
 
   async close(): Promise<void> {
