@@ -68,7 +68,7 @@ describe('gui-client bad input', () => {
     const content = fc.oneof(
       fc.string({ maxLength: 80 }),
       fc.json({ maxDepth: 3 }),
-      fc.record({ authUrl: fc.oneof(fc.webUrl(), fc.string()), apiUrl: fc.oneof(fc.constantFrom('wss://a.example', 'ws://[::1]:1'), fc.string()), logFilter: fc.string({ maxLength: 20 }) }, { requiredKeys: [] }).map((o) => JSON.stringify(o)),
+      fc.record({ authUrl: fc.oneof(fc.constantFrom('https://app.example', 'http://127.0.0.1:1', 'javascript:x'), fc.string()), apiUrl: fc.oneof(fc.constantFrom('wss://a.example', 'ws://[::1]:1'), fc.string()), logFilter: fc.string({ maxLength: 20 }) }, { requiredKeys: [] }).map((o) => JSON.stringify(o)),
     );
     fc.assert(
       fc.property(content, (text) => {
@@ -77,7 +77,7 @@ describe('gui-client bad input', () => {
         expect(AdvancedSettingsSchema.safeParse(r.settings).success).toBe(true);
         if (r.problem !== undefined) expect(r.settings).toEqual(DEFAULT_SETTINGS);
       }),
-      { numRuns: RUNS },
+      { numRuns: Math.ceil(RUNS / 4) },
     );
   });
 });
