@@ -69,6 +69,16 @@ function udp(dst: string, sport: number, n: number): Uint8Array {
   return buildUdp({ source: ip('100.64.0.1'), destination: ip(dst), sourcePort: sport, destinationPort: 7000, payload: new Uint8Array([n]) });
 }
 
+/** A world where app.corp.internal is set up on the gateway (-> 10.1.2.3) by a first UDP packet from port 5000. */
+function activeApp(): { sim: Sim; gw: SimGateway; proxy: string } {
+  const { sim, gw } = world();
+  const proxy = ask(sim, 'app.corp.internal')[0] ?? '';
+  sim.send(udp(proxy, 5000, 1));
+  sim.advance(10);
+  resolveAll(sim, gw, { 'app.corp.internal': ['10.1.2.3'] });
+  return { sim, gw, proxy };
+}
+
 const delivered = (gw: SimGateway): string[] =>
   gw.tun.flatMap((b) => {
     const p = parseIpPacket(b);
@@ -167,11 +177,7 @@ describe('DNS resources (client + gateway in memory)', () => {
   });
 
   it('while traffic flows, assigned_ips is repeated every minute: the gateway follows a DNS change for new flows, existing flows keep their address', () => {
-    const { sim, gw } = world();
-    const proxy = ask(sim, 'app.corp.internal')[0] ?? '';
-    sim.send(udp(proxy, 5000, 1));
-    sim.advance(10);
-    resolveAll(sim, gw, { 'app.corp.internal': ['10.1.2.3'] });
+    const { sim, gw, proxy } = activeApp();
     for (let i = 0; i < 6; i++) {
       sim.advance(10_000);
       sim.send(udp(proxy, 5000, 2));
@@ -231,11 +237,7 @@ describe('DNS resources (client + gateway in memory)', () => {
   });
 
   it('the gateway refuses assigned_ips for a name outside the resource or a resource not authorised', () => {
-    const { sim, gw } = world();
-    const proxy = ask(sim, 'app.corp.internal')[0] ?? '';
-    sim.send(udp(proxy, 5000, 1));
-    sim.advance(10);
-    resolveAll(sim, gw, { 'app.corp.internal': ['10.1.2.3'] });
+    const { sim, gw } = activeApp();
     // the client (compromised) claims another name for the authorised resource
     const status: string[] = [];
     const d = gw.state.dns;
@@ -251,11 +253,7 @@ describe('DNS resources (client + gateway in memory)', () => {
   });
 
   it('SRV/TXT of a resource go to its gateway (in-tunnel DNS, port 53535) once authorised; other names there are refused', () => {
-    const { sim, gw } = world();
-    const proxy = ask(sim, 'app.corp.internal')[0] ?? '';
-    sim.send(udp(proxy, 5000, 1));
-    sim.advance(10);
-    resolveAll(sim, gw, { 'app.corp.internal': ['10.1.2.3'] });
+    const { sim, gw } = activeApp();
     sim.clientTun.length = 0;
     sim.send(udpToSentinel(query('app.corp.internal', 'TXT', 0x5151), 41000));
     expect(sim.client.pollDnsForward()).toBeUndefined(); // not to the upstream
