@@ -266,6 +266,8 @@ export async function runBench(o: BenchOptions): Promise<Results> {
   const apps = join(o.root, 'dist', 'bench', `apps-${String(process.pid)}`);
   rmSync(apps, { recursive: true, force: true });
   if (existsSync(join(o.root, 'dist', 'apps'))) cpSync(join(o.root, 'dist', 'apps'), apps, { recursive: true });
+  const version = (app: string): string => run('node', [join(apps, app, 'main.js'), '--version'], { allowFail: true }).trim() || 'not built';
+  const versions = { gateway: version('gateway'), client: version('headless-client') };
   cleanupLeftovers();
   try {
     createTopology();
@@ -324,8 +326,8 @@ export async function runBench(o: BenchOptions): Promise<Results> {
     loadavgEnd: loadAverage(),
     wireguardGo: run('dpkg-query', ['-W', '-f=${Version}', 'wireguard-go'], { allowFail: true }).trim() || 'unknown',
     iperf3: (run('iperf3', ['--version'], { allowFail: true }).split('\n')[0] ?? '').trim(),
-    posternGateway: run('node', [join(apps, 'gateway', 'main.js'), '--version'], { allowFail: true }).trim() || 'not built',
-    posternClient: run('node', [join(apps, 'headless-client', 'main.js'), '--version'], { allowFail: true }).trim() || 'not built',
+    posternGateway: versions.gateway,
+    posternClient: versions.client,
   }, new Date());
 }
 
