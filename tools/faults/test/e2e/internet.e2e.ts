@@ -4,18 +4,13 @@
 // websocket (phoenix-channel's `mark` option). The client reaches the portal through a router by its default
 // route, and the gateway has no route to that address: a portal connection that entered the tunnel would die.
 // Needs root.
-//
-// Opt-in (POSTERN_E2E_INTERNET=1) until apps/headless-client passes `mark: POSTERN_FWMARK` to its PhoenixChannel
-// (one line in apps/headless-client/src/main.ts, not this project's file). Without it the client's portal
-// connection enters the tunnel and dies, and this suite fails (seen: no TUN traffic, no marked socket); with it
-// (checked with a patched client bundle, POSTERN_FAULTS_CLIENT_MAIN=<main.js>) both tests pass.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApps, count, FaultWorld, INTERNET_IP, PORTAL_FAR_IP, sleep, waitFor, destroyWorlds } from './world';
 
 const isRoot = process.getuid?.() === 0;
 const WATCH_S = 20;
 
-describe.runIf(isRoot && process.env['POSTERN_E2E_INTERNET'] === '1')('Internet resource: all traffic through the gateway, the portal connection stays outside', () => {
+describe.runIf(isRoot)('Internet resource: all traffic through the gateway, the portal connection stays outside', () => {
   let w: FaultWorld;
 
   beforeAll(async () => {
