@@ -40,10 +40,27 @@ export function currentInputs(): number {
   return counted;
 }
 
-/** Installs the counting plugin and the per-test hooks; idempotent. */
+/**
+ * Per-property time cap of a bounded (CI) run: FUZZ_TIME_LIMIT_MS, default 8000; none when FUZZ_RUNS or
+ * POSTERN_FUZZ_RUNS asks for a longer run (or FUZZ_TIME_LIMIT_MS=0). A capped property stops generating and
+ * passes with the inputs it tried (the count printed is the real one).
+ */
+export function fuzzTimeLimitMs(): number | undefined {
+  const raw = process.env['FUZZ_TIME_LIMIT_MS'];
+  if (raw !== undefined && raw !== '') {
+    const n = Number(raw);
+    return Number.isFinite(n) && n > 0 ? n : undefined;
+  }
+  return process.env['FUZZ_RUNS'] !== undefined || process.env['POSTERN_FUZZ_RUNS'] !== undefined ? undefined : 8000;
+}
+
+/** Installs the counting plugin, the CI time cap and the per-test hooks; idempotent. */
 export function installFuzzCounter(): void {
   if (installed) return;
   installed = true;
+  // The time cap is the outer plugin, so that the counter inside it counts only inputs really run.
+  const limit = fuzzTimeLimitMs();
+  if (limit !== undefined) fc.installGlobalPlugin(fc.interruptAfterTimeLimit(limit));
   fc.installGlobalPlugin(() => ({
     decorateRun: (run) => (value) => {
       counted++;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { currentInputs, fuzzRuns, hexInput, installFuzzCounter, loadCorpus, replayCorpus, textInput } from '../../src/index';
+import { currentInputs, fuzzRuns, fuzzTimeLimitMs, hexInput, installFuzzCounter, loadCorpus, replayCorpus, textInput } from '../../src/index';
 
 installFuzzCounter();
 const dir = mkdtempSync(join(tmpdir(), 'pfuzz-'));
@@ -30,6 +30,24 @@ describe('fuzz helpers', () => {
     delete process.env['POSTERN_FUZZ_RUNS'];
     if (saved[0] !== undefined) process.env['FUZZ_RUNS'] = saved[0];
     if (saved[1] !== undefined) process.env['POSTERN_FUZZ_RUNS'] = saved[1];
+  });
+
+  it('cap each property at 8 s in bounded runs, not in long ones, FUZZ_TIME_LIMIT_MS overriding', () => {
+    const keys = ['FUZZ_RUNS', 'POSTERN_FUZZ_RUNS', 'FUZZ_TIME_LIMIT_MS'] as const;
+    const saved = keys.map((k) => process.env[k]);
+    for (const k of keys) Reflect.deleteProperty(process.env, k);
+    expect(fuzzTimeLimitMs()).toBe(8000);
+    process.env['FUZZ_RUNS'] = '100000';
+    expect(fuzzTimeLimitMs()).toBeUndefined();
+    process.env['FUZZ_TIME_LIMIT_MS'] = '2500';
+    expect(fuzzTimeLimitMs()).toBe(2500);
+    process.env['FUZZ_TIME_LIMIT_MS'] = '0';
+    expect(fuzzTimeLimitMs()).toBeUndefined();
+    keys.forEach((k, i) => {
+      const v = saved[i];
+      if (v === undefined) Reflect.deleteProperty(process.env, k);
+      else process.env[k] = v;
+    });
   });
 
   it('count every input fast-check runs, also with an explicit numRuns, and corpus replays', () => {
