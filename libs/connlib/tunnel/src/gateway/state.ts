@@ -164,6 +164,8 @@ export class GatewayState {
       }
       this.node.removeConnection(id);
     }
+    // Delete our TURN allocations (REFRESH lifetime 0) so relays free the ports at once.
+    this.node.shutdown(now);
     this.drainNode(now);
   }
 
