@@ -102,7 +102,18 @@ function countVitest(targets, failed) {
 
 if (staticTargets.length) countStatic(staticTargets, await runTargets(staticTargets, 2));
 if (testTargets.length) countVitest(testTargets, await runTargets(testTargets, 2));
-if (e2eTargets.length) countVitest(e2eTargets, await runTargets(e2eTargets, 1));
+// Secrets never logged: e2e suites keep the logs of the processes they start and register the tokens, keys and
+// passwords they use (libs/testing logs.ts); check-secrets greps every kept log for them (one check).
+const checkSecrets = (args) => spawnSync(process.execPath, [join(root, 'tools/scripts/check-secrets.mjs'), ...args], { stdio: 'inherit' }).status;
+if (e2eTargets.length) {
+  checkSecrets(['--reset']);
+  countVitest(e2eTargets, await runTargets(e2eTargets, 1));
+  if (checkSecrets([]) === 0) passed++;
+  else {
+    failedCount++;
+    failures.push('check-secrets (a secret appears in an e2e log)');
+  }
+}
 
 if (failures.length) console.log(`\nfailures:\n${failures.map((f) => `  ${f}`).join('\n')}`);
 console.log(`\n${passed} passed, ${failedCount} failed${skipped ? `, ${skipped} skipped` : ''}`);

@@ -4,8 +4,8 @@
 // The apps are the release builds (dist/apps/*), run as real processes.
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { Netns, removeLeftovers, run } from '@postern/testing';
+import { basename, join } from 'node:path';
+import { keepLogs, Netns, registerSecret, removeLeftovers, run } from '@postern/testing';
 
 export const ROOT = join(import.meta.dirname, '../../../..');
 export const DIST = join(ROOT, 'dist/apps');
@@ -21,6 +21,8 @@ export function buildApps(apps: readonly string[]): void {
 }
 
 export function hashToken(token: string): string {
+  // every token a test hashes is handed to a process: check-secrets looks for it in every kept log
+  registerSecret(token, 'gateway e2e token');
   return execFileSync(process.execPath, [join(DIST, 'portal/main.js'), 'hash-token', token], { encoding: 'utf8' }).trim();
 }
 
@@ -67,6 +69,7 @@ export class World {
   spawn(ns: string, cmd: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Proc {
     const child = this.get(ns).spawn('env', [...Object.entries(env).map(([k, v]) => `${k}=${v ?? ''}`), cmd, ...args]);
     const p: Proc = { child, output: '' };
+    keepLogs(child, 'gateway', `${ns}-${basename(cmd)}`);
     const append = (b: Buffer): void => {
       p.output += b.toString('utf8');
     };

@@ -18,7 +18,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Netns, removeLeftovers, run } from '@postern/testing';
+import { keepLogs, Netns, registerSecret, removeLeftovers, run } from '@postern/testing';
 
 export const ROOT = join(import.meta.dirname, '../../../..');
 export const DIST = join(ROOT, 'dist/apps');
@@ -151,6 +151,7 @@ export class FaultWorld {
   private async setup(): Promise<void> {
     const hash = (t: string): string => execFileSync(process.execPath, [join(DIST, 'portal/main.js'), 'hash-token', t], { encoding: 'utf8' }).trim();
     this.hashes = { gateway: hash(TOKENS.gateway), client: hash(TOKENS.client), relay: hash(TOKENS.relay) };
+    for (const [role, token] of Object.entries(TOKENS)) registerSecret(token, `faults ${role} token`);
     this.writeConfig();
     mkdirSync(this.www);
     for (const [name, size] of Object.entries(this.opts.files ?? {})) {
@@ -242,6 +243,7 @@ export class FaultWorld {
     const [cmd, ...args] = [...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...argv];
     const child = this.get(ns).spawn('env', [cmd ?? 'true', ...args]);
     const p: Proc = { name, child, output: '' };
+    keepLogs(child, 'faults', name);
     const append = (b: Buffer): void => {
       p.output += b.toString('utf8');
       if (p.output.length > 4_000_000) p.output = p.output.slice(-2_000_000);
