@@ -112,7 +112,7 @@ async function run(c: GatewayCliConfig, tokenValue: string): Promise<number> {
     onEvent: (ev) => {
       switch (ev.type) {
         case 'clientConnected':
-          log.info({ clientId: ev.clientId }, 'client connected');
+          log.info({ clientId: ev.clientId, path: ev.path, via: ev.via }, 'client connected');
           break;
         case 'clientDisconnected':
           log.info({ clientId: ev.clientId, reason: ev.reason }, 'client disconnected');

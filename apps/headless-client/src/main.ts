@@ -157,7 +157,7 @@ async function run(c: ClientCliConfig, tokenValue: string): Promise<number> {
           log.debug({ resources: ev.resources.map((r) => `${r.name}:${r.status}`) }, 'resources');
           break;
         case 'gatewayConnected':
-          log.info({ gatewayId: ev.gatewayId }, 'connected to gateway');
+          log.info({ gatewayId: ev.gatewayId, path: ev.path, via: ev.via }, 'connected to gateway');
           break;
         case 'gatewayDisconnected':
           log.info({ gatewayId: ev.gatewayId, reason: ev.reason }, 'gateway disconnected');

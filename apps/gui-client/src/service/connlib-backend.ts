@@ -136,7 +136,7 @@ export class ConnlibBackend implements SessionBackend {
             sink.resources(ev.resources.map(toIpcResource));
             break;
           case 'gatewayConnected':
-            log.info({ gatewayId: ev.gatewayId }, 'connected to gateway');
+            log.info({ gatewayId: ev.gatewayId, path: ev.path, via: ev.via }, 'connected to gateway');
             break;
           case 'gatewayDisconnected':
             log.info({ gatewayId: ev.gatewayId, reason: ev.reason }, 'gateway disconnected');

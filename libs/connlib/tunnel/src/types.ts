@@ -2,7 +2,7 @@
 // implement them; tests may pass their own).
 import type { IpPacket } from '@postern/ip-packet';
 import type { Rng } from '@postern/wireguard';
-import type { NetAddr, Transmit } from '@postern/snownet';
+import type { NetAddr, PathKind, Transmit } from '@postern/snownet';
 
 export type { NetAddr, Transmit, Rng };
 
@@ -58,12 +58,13 @@ export interface TunConfig {
 export type ClientEvent =
   | { readonly type: 'tunConfigChanged'; readonly config: TunConfig }
   | { readonly type: 'resourcesChanged'; readonly resources: readonly ResourceView[] }
-  | { readonly type: 'gatewayConnected'; readonly gatewayId: string }
+  /** `path`: the ICE pair in use (`host`, `srflx` or `relay`; undefined without ICE); `via`: the pair, ours -> theirs. */
+  | { readonly type: 'gatewayConnected'; readonly gatewayId: string; readonly path: PathKind | undefined; readonly via: string | undefined }
   | { readonly type: 'gatewayDisconnected'; readonly gatewayId: string; readonly reason: string }
   | { readonly type: 'authorizationFailed'; readonly resourceId: string; readonly reason: string };
 
 export type GatewayEvent =
-  | { readonly type: 'clientConnected'; readonly clientId: string }
+  | { readonly type: 'clientConnected'; readonly clientId: string; readonly path: PathKind | undefined; readonly via: string | undefined }
   | { readonly type: 'clientDisconnected'; readonly clientId: string; readonly reason: string }
   | { readonly type: 'accessExpired'; readonly clientId: string; readonly resourceId: string };
 

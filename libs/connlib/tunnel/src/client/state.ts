@@ -1,6 +1,7 @@
 // ClientState (Firezone tunnel `ClientState`): sans-IO. Packets from the TUN are routed to a resource,
 // checked against its filters, authorised through the portal (buffered meanwhile) and encrypted for the
 // gateway that serves it; datagrams from gateways are decrypted, checked and handed to the TUN.
+import { pathOf } from '../path';
 import {
   buildDestinationUnreachable,
   buildUdp,
@@ -428,7 +429,7 @@ export class ClientState {
     switch (ev.type) {
       case 'connected':
         this.connectedGateways.add(ev.peerId);
-        this.events.push({ type: 'gatewayConnected', gatewayId: ev.peerId });
+        this.events.push({ type: 'gatewayConnected', gatewayId: ev.peerId, ...pathOf(this.node.stats(ev.peerId)) });
         this.resourcesChanged();
         break;
       case 'failed':

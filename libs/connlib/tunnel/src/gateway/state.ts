@@ -1,6 +1,7 @@
 // GatewayState (Firezone tunnel `GatewayState`): sans-IO. Datagrams from clients are decrypted, checked
 // (anti-spoofing, resource, filters, expiry, destination class) and handed to the TUN; packets from the TUN
 // go back only to a client whose resources they come from.
+import { pathOf } from '../path';
 import {
   buildDestinationUnreachable,
   decodeP2pControl,
@@ -366,7 +367,7 @@ export class GatewayState {
   private onNodeEvent(ev: NodeEvent, _now: number): void {
     switch (ev.type) {
       case 'connected':
-        this.events.push({ type: 'clientConnected', clientId: ev.peerId });
+        this.events.push({ type: 'clientConnected', clientId: ev.peerId, ...pathOf(this.node.stats(ev.peerId)) });
         break;
       case 'failed': {
         // Firezone: a failed connection forgets the client; it asks the portal again

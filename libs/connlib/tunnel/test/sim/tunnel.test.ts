@@ -63,7 +63,10 @@ group('tunnel simulation', () => {
     expect(sim.requests.map((r) => r.resourceId)).toEqual(['res-10', 'res-10-5']);
     expect(sim.client.gatewayFor('res-10')).toBe(sim.client.gatewayFor('res-10-5'));
     expect(sim.delivered()).toEqual(['10.0.0.1:80#1', '10.0.0.5:53#2']);
-    expect(sim.clientEvents.filter((e) => e.type === 'gatewayConnected')).toHaveLength(1);
+    const connected = sim.clientEvents.filter((e) => e.type === 'gatewayConnected');
+    expect(connected).toHaveLength(1);
+    // the event names the ICE pair in use (what the apps log): host candidates on both sides here
+    expect(connected[0]).toMatchObject({ path: 'host', via: expect.stringMatching(/^host .+ -> host .+$/) as unknown });
   });
 
   it('does not reach CIDRs the policy does not authorise, nor addresses of no resource', () => {
