@@ -276,7 +276,15 @@ export class GatewayState {
     }
     if (!client.sourceIsClient(p)) { this.drop('spoofedSource'); return; }
     if (this.isGatewayAddress(p, p.destinationOffset)) {
-      if (!p.isUdp() || p.destinationPort !== SITE_DNS_PORT) return p.bytes;
+      // The gateway host is not a resource: a client may ping the gateway's tunnel IP (diagnostics) and ask its
+      // in-tunnel DNS (port 53535), nothing else. Firezone lets every packet to the TUN IP through
+      // (gw_traffic_to_gateway_tun_ip); that would expose every service listening on the gateway host.
+      if (p.icmpIdentifier !== undefined) return p.bytes;
+      if (!p.isUdp() || p.destinationPort !== SITE_DNS_PORT) {
+        this.reject(clientId, p, 'prohibited', now);
+        this.drop('toGateway');
+        return undefined;
+      }
       const patterns = [...client.resources.values()].flatMap((r) => (r.type === 'dns' && r.address !== undefined && client.isLive(r, now) ? [r.address] : []));
       this.dns.handleSiteQuery(clientId, p, patterns, now);
       this.drainDns(now);
