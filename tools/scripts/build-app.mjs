@@ -108,6 +108,17 @@ function copyPackage(name) {
     filter: (p) => name === 'koffi' || !/^(deps|src)(\/|$)/.test(relative(dir, p)),
   });
   for (const dep of Object.keys(meta.dependencies ?? {})) copyPackage(dep);
+  // Optional dependencies that are installed here are part of the runtime too: koffi's native module lives in
+  // @koromix/koffi-<platform>-<arch>. Those for other platforms are not installed and are skipped.
+  for (const dep of Object.keys(meta.optionalDependencies ?? {})) {
+    let installed = true;
+    try {
+      packageDir(dep);
+    } catch {
+      installed = false;
+    }
+    if (installed) copyPackage(dep);
+  }
 }
 for (const n of usedNative) copyPackage(n);
 
