@@ -7,11 +7,12 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Netns, removeLeftovers, run } from '@postern/testing';
+import { Netns, registerSecret, removeLeftovers, run } from '@postern/testing';
 import { ARTIFACTS, buildBundles, cleanupDir, dirsEnv, EMAIL, guiDirs, launchBrowser, PASSWORD, ROOT, startGui, startPortal, startProc, waitFor, type Bundles, type GuiDirs, type Proc } from './support';
 
 const isRoot = process.getuid?.() === 0;
 const GATEWAY_TOKEN = 'postern-demo-gateway-token'; // its hash is in support.ts's portal config
+registerSecret(GATEWAY_TOKEN, 'gui e2e gateway token');
 
 function removeHostLink(): void {
   try {

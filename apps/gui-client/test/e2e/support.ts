@@ -5,12 +5,13 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
-import { bundleApp } from '@postern/testing';
+import { bundleApp, keepLogs, registerSecret } from '@postern/testing';
 
 export const ROOT = join(import.meta.dirname, '../../../..');
 export const ARTIFACTS = join(ROOT, 'dist/test-artifacts/gui');
 export const EMAIL = 'alice@example.com';
 export const PASSWORD = 'correct horse battery staple';
+registerSecret(PASSWORD, 'gui sign-in password');
 const ALICE_HASH = 'scrypt$16384$8$1$cG9zdGVybi1kZW1vLXNhbHQ=$myazIMeYLv4b8y50YBRueMD3JWnUTKzrpougmBpqHK0=';
 
 export function portalConfig(): string {
@@ -42,6 +43,7 @@ export interface Proc {
 /** Spawns a process (optionally through `ip netns exec`), collecting stdout+stderr. */
 export function startProc(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv): Proc {
   const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  keepLogs(child, 'gui', basename(args[0] ?? cmd));
   const p: Proc = {
     child,
     out: '',

@@ -13,9 +13,9 @@
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Netns, removeLeftovers, run } from '@postern/testing';
+import { keepLogs, Netns, registerSecret, removeLeftovers, run } from '@postern/testing';
 
 const isRoot = process.getuid?.() === 0;
 const ROOT = join(import.meta.dirname, '../../../..');
@@ -33,6 +33,7 @@ interface Proc {
 }
 
 function hashToken(token: string): string {
+  registerSecret(token, 'dns e2e token');
   return execFileSync(process.execPath, [join(DIST, 'portal/main.js'), 'hash-token', token], { encoding: 'utf8' }).trim();
 }
 
@@ -81,6 +82,7 @@ describe.runIf(isRoot)('DNS resources end to end (portal, gateway, client, dnsma
 
   const spawn = (name: string, cmd: string, args: readonly string[]): Proc => {
     const child = get(name).spawn(cmd, args);
+    keepLogs(child, 'dns', `${name}-${basename(cmd)}`);
     const p: Proc = { child, output: '' };
     const append = (b: Buffer): void => {
       p.output += b.toString('utf8');

@@ -16,8 +16,8 @@
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { bundleApp, Netns, removeLeftovers, run } from '@postern/testing';
+import { basename, join } from 'node:path';
+import { bundleApp, keepLogs, Netns, registerSecret, removeLeftovers, run } from '@postern/testing';
 
 export const ROOT = join(import.meta.dirname, '../../../..');
 /** Private copies of the release bundles: other suites rebuild dist/apps/* while this one runs. */
@@ -182,6 +182,7 @@ export class NatWorld {
   /** A process in `ns` with extra environment variables; its output is collected, it dies with the world. */
   spawn(ns: string, cmd: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Proc {
     const child = this.get(ns).spawn(cmd, args, { env: { ...process.env, ...env } });
+    keepLogs(child, 'nat', `${ns}-${basename(cmd)}`);
     let output = '';
     child.stdout?.on('data', (b: Buffer) => (output += b.toString('utf8')));
     child.stderr?.on('data', (b: Buffer) => (output += b.toString('utf8')));
@@ -207,6 +208,7 @@ export class NatWorld {
 
   /** Writes the portal configuration and starts the portal and both relays; waits until the relays joined. */
   async startControlPlane(): Promise<void> {
+    for (const [role, token] of Object.entries(TOKENS)) registerSecret(token, `nat ${role} token`);
     const hash = (t: string): string => execFileSync(process.execPath, [join(DIST, 'portal/main.js'), 'hash-token', t], { encoding: 'utf8' }).trim();
     const config = join(this.dir, 'portal.yaml');
     writeFileSync(
