@@ -1,4 +1,5 @@
 // Test support: a fake RNG, and a tiny long-term-credential TURN client that speaks to a TurnServer in memory.
+import { xorshiftRng } from '@postern/testing';
 import {
   decodeMessageOrThrow,
   encodeChannelData,
@@ -12,21 +13,7 @@ import {
 import { endpoint, TurnServer, type Endpoint, type Rng, type TurnServerConfig } from '../../src/index';
 
 export function seqRng(seed = 1): Rng {
-  let x = seed >>> 0 || 1;
-  const next = (): number => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-  return {
-    fill(b: Uint8Array) {
-      for (let i = 0; i < b.length; i++) b[i] = next() & 0xff;
-    },
-    nextU32: next,
-  };
+  return xorshiftRng(seed);
 }
 
 export const RELAY_IP4 = '198.18.16.1';

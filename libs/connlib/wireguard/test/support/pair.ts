@@ -1,24 +1,11 @@
 // Two Tunns wired together in memory with a fake clock and a seeded Rng (test support).
 import { randomBytes } from 'node:crypto';
+import { xorshiftRng } from '@postern/testing';
 import { StaticIdentity, Tunn, generateKeyPair, type Rng, type TunnConfig, type TunnResult } from '../../src/index';
 
 /** Deterministic xorshift Rng (not cryptographic: tests only). */
 export function seededRng(seed: number): Rng {
-  let x = seed >>> 0 || 1;
-  const next = (): number => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-  return {
-    fill(bytes: Uint8Array): void {
-      for (let i = 0; i < bytes.length; i++) bytes[i] = next() & 0xff;
-    },
-    nextU32: next,
-  };
+  return xorshiftRng(seed);
 }
 
 /** A minimal IPv4 packet (20-byte header, no checksum) with `payloadLen` bytes of payload. */
