@@ -12,7 +12,7 @@
 // {"event":"inner","client":N,"packet":"<hex>"} (a packet the gateway sent to client N through its tunnel).
 import { createSocket } from 'node:dgram';
 import { createInterface } from 'node:readline';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { createAuthorization, gatewayInit, TestPhoenixPortal } from '@postern/testing';
 import { StaticIdentity, Tunn, cryptoRng, generateKeyPair, keyToBase64, messageType, peerSlotOf, receiverIndexOf, type TunnResult } from '@postern/wireguard';
 
 const [listen = '198.18.27.2', portStr = '8082', gatewayUdp = '198.18.27.1:52625'] = process.argv.slice(2);
@@ -20,13 +20,6 @@ const [gwAddress = '', gwPort = ''] = gatewayUdp.split(':');
 const say = (o: Record<string, unknown>): void => {
   process.stdout.write(JSON.stringify(o) + '\n');
 };
-
-interface Frame {
-  readonly topic: string;
-  readonly event: string;
-  readonly payload: unknown;
-  readonly ref: string | number | null;
-}
 
 interface Command {
   readonly cmd: string;
@@ -48,12 +41,14 @@ interface Client {
 const clients = new Map<number, Client>();
 const out = new Uint8Array(4096);
 const udp = createSocket('udp4');
-let gatewayKey: Uint8Array | undefined;
-let ws: WebSocket | undefined;
-
-function send(socket: WebSocket, topic: string, event: string, payload: unknown, ref: Frame['ref'] = null): void {
-  socket.send(JSON.stringify({ topic, event, payload, ref }));
-}
+const portal = new TestPhoenixPortal({
+  host: listen,
+  port: Number(portStr),
+  init: gatewayInit({ apiHost: listen, masquerade: false }),
+  onJoin: () => {
+    say({ event: 'joined' });
+  },
+});
 
 function transmit(r: TunnResult): void {
   if (r.kind !== 'writeToNetwork') return;
@@ -88,7 +83,9 @@ udp.on('message', (msg: Buffer) => {
 
 /** Authorises client N for a resource (create_authorization); a new client then starts its handshake. */
 function authorize(c: Command): void {
-  if (ws === undefined || gatewayKey === undefined || c.ipv4 === undefined) throw new Error('authorize before the gateway joined');
+  const key = portal.publicKey;
+  if (!portal.joined || key === undefined || c.ipv4 === undefined) throw new Error('authorize before the gateway joined');
+  const gatewayKey = new Uint8Array(Buffer.from(key, 'base64'));
   let cl = clients.get(c.client);
   const fresh = cl === undefined;
   if (cl === undefined) {
@@ -106,15 +103,15 @@ function authorize(c: Command): void {
     });
     cl = { tunn, publicKey: keys.publicKey, psk, connected: false };
   }
-  send(ws, 'gateway', 'create_authorization', {
+  portal.push('create_authorization', createAuthorization({
     ref: `ref-${String(c.client)}-${String(Date.now())}`,
     resource: c.resource,
-    client: { id: `client-${String(c.client)}`, public_key: keyToBase64(cl.publicKey), preshared_key: keyToBase64(cl.psk), ipv4: c.ipv4, ipv6: `fd00:2021:1111::${c.client.toString(16)}` },
-    client_ice_credentials: { username: 'evil', password: 'evilevilevilevilevilev' },
-    gateway_ice_credentials: { username: 'gate', password: 'gategategategategatega' },
-    ...(c.expires_at === undefined ? {} : { expires_at: c.expires_at }),
-    flow_logs_ingest_token: 'security',
-  });
+    client: { id: `client-${String(c.client)}`, publicKey: keyToBase64(cl.publicKey), presharedKey: keyToBase64(cl.psk), ipv4: c.ipv4, ipv6: `fd00:2021:1111::${c.client.toString(16)}` },
+    iceUser: 'evil',
+    icePassword: 'evilevilevilevilevilev',
+    flowLogsToken: 'security',
+    ...(c.expires_at === undefined ? {} : { expiresAt: c.expires_at }),
+  }));
   if (!fresh) return;
   const started = cl;
   // the handshake one moment later, once the gateway has taken the authorisation
@@ -131,8 +128,8 @@ function command(c: Command): void {
     const cl = clients.get(c.client);
     if (cl === undefined) throw new Error(`no client ${String(c.client)}`);
     transmit(cl.tunn.encapsulate(new Uint8Array(Buffer.from(c.packet, 'hex')), out, performance.now()));
-  } else if (c.cmd === 'reject' && ws !== undefined) {
-    send(ws, 'gateway', 'reject_access', { client_id: `client-${String(c.client)}`, resource_id: c.resource_id });
+  } else if (c.cmd === 'reject' && portal.joined) {
+    portal.push('reject_access', { client_id: `client-${String(c.client)}`, resource_id: c.resource_id });
   }
 }
 
@@ -144,26 +141,6 @@ setInterval(() => {
     check(n, c, now);
   }
 }, 250).unref();
-
-const wss = new WebSocketServer({ host: listen, port: Number(portStr) });
-wss.on('connection', (socket, req) => {
-  const key = new URL(req.url ?? '/', 'http://portal').searchParams.get('public_key');
-  if (key !== null) gatewayKey = new Uint8Array(Buffer.from(key, 'base64'));
-  socket.on('message', (data: Buffer) => {
-    const f = JSON.parse(data.toString('utf8')) as Frame;
-    if (f.event === 'heartbeat' || f.event === 'phx_join') send(socket, f.topic, 'phx_reply', { status: 'ok', response: {} }, f.ref);
-    if (f.event === 'phx_join' && f.topic === 'gateway') {
-      ws = socket;
-      send(socket, 'gateway', 'init', {
-        interface: { ipv4: '100.64.0.1', ipv6: 'fd00:2021:1111::1' },
-        config: { ipv4_masquerade_enabled: false, ipv6_masquerade_enabled: false },
-        flow_logs: { api_url: `http://${listen}`, upload_interval_secs: 0, upload_batch_size: 0 },
-        relays: [],
-      });
-      say({ event: 'joined' });
-    }
-  });
-});
 
 createInterface({ input: process.stdin }).on('line', (line) => {
   if (line.trim() === '') return;
