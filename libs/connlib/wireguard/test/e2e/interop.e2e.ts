@@ -1,12 +1,17 @@
 // Our WireGuard on a real TUN in namespace pwg-a against wireguard-go + wg in pwg-b (underlay
 // 198.18.4.0/26, tunnel 198.18.4.64/26). Steps run in order and share the namespaces.
-import { Netns, link, removeLeftovers } from '@postern/testing';
-import { rmSync } from 'node:fs';
+// Both private keys and every PSK are registered for check-secrets, and the output of every process started here
+// (wireguard-go, wg, ping, iperf3, tcpdump) is kept under <test logs>/wireguard/.
+import { Netns, keepLogs, link, registerSecret, removeLeftovers, writeLog } from '@postern/testing';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cryptoRng, generateKeyPair, type KeyPair } from '../../src/index';
+import { cryptoRng, generateKeyPair, keyToBase64, type KeyPair } from '../../src/index';
 import { closeFd, enterNetns, openNetns, openTun } from './support/native';
 import { OurPeer } from './support/our-peer';
-import { WireguardGo, type WgGoConfig } from './support/wireguard-go';
+import { LOG_SUITE, WireguardGo, type WgGoConfig } from './support/wireguard-go';
 
 const PREFIX = 'pwg';
 const OUR_UNDERLAY = '198.18.4.1';
@@ -68,8 +73,15 @@ async function startTheirs(extra: Partial<WgGoConfig['peer']> = {}): Promise<Wir
   return theirs;
 }
 
+/** Runs a command in `ns` and keeps its output in `<ns>-<cmd>.log`. */
+async function logged(ns: Netns, cmd: string, args: readonly string[], timeoutMs: number): Promise<string> {
+  const out = await ns.exec(cmd, args, { timeoutMs });
+  writeLog(LOG_SUITE, `${ns.name}-${cmd}`, `$ ${cmd} ${args.join(' ')}\n${out}`);
+  return out;
+}
+
 async function ping(from: Netns, to: string, args: string[] = ['-c', '3', '-i', '0.3', '-W', '3']): Promise<string> {
-  return from.exec('ping', ['-n', ...args, to], { timeoutMs: 40_000 });
+  return logged(from, 'ping', ['-n', ...args, to], 40_000);
 }
 
 async function csumErrors(ns: Netns): Promise<number> {
@@ -79,10 +91,11 @@ async function csumErrors(ns: Netns): Promise<number> {
 }
 
 async function iperf(reverse: boolean): Promise<{ bps: number; retransmits: number }> {
-  const server = nsB().spawn('iperf3', ['-s', '-1', '-B', THEIR_TUNNEL, '-p', '5201'], { stdio: 'ignore' });
+  const server = nsB().spawn('iperf3', ['-s', '-1', '-B', THEIR_TUNNEL, '-p', '5201'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  keepLogs(server, LOG_SUITE, `${nsB().name}-iperf3-server`);
   await sleep(700);
   try {
-    const out = await nsA().exec('iperf3', ['-c', THEIR_TUNNEL, '-p', '5201', '-t', '10', '-J', ...(reverse ? ['-R'] : [])], { timeoutMs: 30_000 });
+    const out = await logged(nsA(), 'iperf3', ['-c', THEIR_TUNNEL, '-p', '5201', '-t', '10', '-J', ...(reverse ? ['-R'] : [])], 30_000);
     const j = JSON.parse(out);
     return { bps: Number(j.end.sum_received.bits_per_second), retransmits: Number(j.end.sum_sent.retransmits ?? 0) };
   } finally {
@@ -113,6 +126,8 @@ describe('interop with wireguard-go', () => {
     removeLeftovers(PREFIX);
     ourKeys = generateKeyPair(cryptoRng);
     theirKeys = generateKeyPair(cryptoRng);
+    registerSecret(keyToBase64(ourKeys.privateKey), 'wireguard e2e: our private key');
+    registerSecret(keyToBase64(theirKeys.privateKey), 'wireguard e2e: wireguard-go private key');
     try {
       a = await Netns.create('pwg-a');
       b = await Netns.create('pwg-b');
@@ -152,6 +167,7 @@ describe('interop with wireguard-go', () => {
   for (const withPsk of [false, true]) {
     it(`answers a handshake wireguard-go initiates, ${withPsk ? 'with' : 'without'} a preshared key`, async () => {
       psk = withPsk ? generateKeyPair(cryptoRng).privateKey : undefined;
+      if (psk) registerSecret(keyToBase64(psk), 'wireguard e2e: preshared key');
       await startTheirs();
       const p = await startOurs();
       const out = await ping(nsB(), OUR_TUNNEL);
@@ -190,10 +206,26 @@ describe('interop with wireguard-go', () => {
     await ping(nsA(), THEIR_TUNNEL, ['-c', '1', '-W', '5']);
     // count 32-byte WireGuard keepalives (UDP length 40) from us on the wire in pwg-b
     const filter = `udp and src host ${OUR_UNDERLAY} and udp[4:2] = 40`;
-    const captured = await nsB().exec('sh', ['-c', `timeout 4 tcpdump -i pwg-vb -n -l '${filter}' 2>/dev/null; true`], { timeoutMs: 10_000 });
+    const captured = await logged(nsB(), 'sh', ['-c', `timeout 4 tcpdump -i pwg-vb -n -l '${filter}' 2>/dev/null; true`], 10_000);
     const onWire = captured.split('\n').filter((l) => l.includes(`${OUR_UNDERLAY}.${PORT} >`)).length;
     process.stdout.write(`keepalives: ${onWire} from us seen on the wire in 4 s, ${p.counters.keepalivesReceived} from wireguard-go received\n`);
     expect(onWire).toBeGreaterThanOrEqual(2);
     expect(p.counters.keepalivesReceived).toBeGreaterThanOrEqual(2);
   }, 30_000);
+
+  it('would fail check-secrets had the keys been logged: `wg show dump` prints them, so it is parsed, never kept', async () => {
+    const dump = await nsB().exec('wg', ['show', 'pwg-wg', 'dump']);
+    const dir = mkdtempSync(join(tmpdir(), 'pwg-leak-'));
+    try {
+      writeFileSync(join(dir, 'secrets.txt'), `wireguard-go private key\t${keyToBase64(theirKeys.privateKey)}\n`);
+      writeFileSync(join(dir, 'wg-dump.log'), dump);
+      const check = join(import.meta.dirname, '..', '..', '..', '..', '..', 'tools', 'scripts', 'check-secrets.mjs');
+      const r = spawnSync(process.execPath, [check, '--dir', dir], { encoding: 'utf8' });
+      expect(r.status).toBe(1);
+      expect(r.stdout).toMatch(/wg-dump\.log:1: wireguard-go private key \(as is\)/);
+      expect(r.stdout).not.toContain(keyToBase64(theirKeys.privateKey));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

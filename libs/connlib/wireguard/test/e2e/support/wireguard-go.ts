@@ -1,9 +1,11 @@
-// Test harness: a wireguard-go instance in a network namespace, configured with `wg`.
+// Test harness: a wireguard-go instance in a network namespace, configured with `wg`. Its output (LOG_LEVEL=debug)
+// and that of every `wg` call but `show dump` (which prints the keys: parsed, never logged) is kept under
+// <test logs>/wireguard/ for check-secrets; the private key and PSK reach `wg` through 0600 files, never argv.
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Netns } from '@postern/testing';
+import { keepLogs, writeLog, type Netns } from '@postern/testing';
 import { keyToBase64 } from '../../../src/index';
 
 export interface WgGoConfig {
@@ -22,6 +24,8 @@ export interface WgGoConfig {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+export const LOG_SUITE = 'wireguard';
+
 export class WireguardGo {
   private constructor(
     private readonly ns: Netns,
@@ -31,7 +35,8 @@ export class WireguardGo {
 
   static async start(ns: Netns, config: WgGoConfig): Promise<WireguardGo> {
     rmSync(`/var/run/wireguard/${config.ifname}.sock`, { force: true });
-    const child = ns.spawn('env', ['WG_PROCESS_FOREGROUND=1', 'wireguard-go', config.ifname], { stdio: 'ignore' });
+    const child = ns.spawn('env', ['WG_PROCESS_FOREGROUND=1', 'LOG_LEVEL=debug', 'wireguard-go', config.ifname], { stdio: ['ignore', 'pipe', 'pipe'] });
+    keepLogs(child, LOG_SUITE, `${ns.name}-wireguard-go`);
     const wg = new WireguardGo(ns, child, config);
     for (let i = 0; ; i++) {
       try {
@@ -70,14 +75,21 @@ export class WireguardGo {
       }
       args.push('endpoint', c.peer.endpoint, 'allowed-ips', c.peer.allowedIps);
       if (c.peer.persistentKeepalive !== undefined) args.push('persistent-keepalive', String(c.peer.persistentKeepalive));
-      await this.ns.exec('wg', args);
+      await this.wg(args);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   }
 
+  /** Runs `wg` in the namespace and keeps its output. */
+  private async wg(args: readonly string[]): Promise<string> {
+    const out = await this.ns.exec('wg', args);
+    writeLog(LOG_SUITE, `${this.ns.name}-wg`, `$ wg ${args.join(' ')}\n${out}`);
+    return out;
+  }
+
   async setPersistentKeepalive(seconds: number): Promise<void> {
-    await this.ns.exec('wg', ['set', this.config.ifname, 'peer', keyToBase64(this.config.peer.publicKey), 'persistent-keepalive', String(seconds)]);
+    await this.wg(['set', this.config.ifname, 'peer', keyToBase64(this.config.peer.publicKey), 'persistent-keepalive', String(seconds)]);
   }
 
   /** `wg show <if> dump` peer line fields: rx and tx bytes, latest handshake (unix seconds). */
@@ -89,6 +101,8 @@ export class WireguardGo {
   }
 
   async stop(): Promise<void> {
+    // the human-readable state (keys shown as "(hidden)") goes to the log; `dump` would print them
+    await this.wg(['show', this.config.ifname]).catch(() => '');
     if (this.child.exitCode === null && this.child.signalCode === null) {
       const exited = new Promise((r) => this.child.once('exit', r));
       this.child.kill('SIGKILL');
