@@ -1,5 +1,8 @@
 // coturn interop in network namespaces: turnutils_uclient against postern-relay with coturn's turnserver as
 // the anchor (same traffic, same run), and our TURN client (stun codec) against a real coturn turnserver.
+// The output of every process (postern-relay, turnserver, turnutils_peer, each turnutils_uclient run) is kept under
+// <test logs>/relay/ and the --user password is registered, for check-secrets.
+import { registerSecret } from '@postern/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, getAttribute } from '@postern/stun';
 import {
@@ -28,7 +31,8 @@ const need = (): Topology => {
 };
 
 beforeAll(async () => {
-  topo = await createTopology('relay-e2e');
+  registerSecret(PASSWORD, 'relay interop --user password');
+  topo = await createTopology('relay-e2e', { keepLogs: true });
   startPeer(topo);
   await startCoturn(topo);
   await startPostern(topo);

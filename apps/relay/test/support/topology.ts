@@ -5,7 +5,7 @@ import type { ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { link, Netns, removeLeftovers, run } from '@postern/testing';
+import { keepLogs, link, Netns, removeLeftovers, run } from '@postern/testing';
 
 export const PREFIX = 'prl';
 export const RELAY_IP = '198.18.16.1';
@@ -18,7 +18,8 @@ export const POSTERN_PORT = 3478;
 export const COTURN_PORT = 3479;
 export const PEER_PORT = 3480;
 export const USER = 'prluser';
-export const PASSWORD = 'prlpass';
+/** Long enough for check-secrets (registerSecret refuses fewer than 8 characters). */
+export const PASSWORD = 'prl-relay-password-4c1e';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..', '..');
 
@@ -27,6 +28,8 @@ export interface Topology {
   readonly clientNs: Netns;
   readonly bundle: string;
   readonly procs: ChildProcess[];
+  /** Where the output of every process started on this topology is kept (libs/testing keepLogs), if anywhere. */
+  readonly logs?: { readonly suite: string; readonly prefix: string };
   destroy(): Promise<void>;
 }
 
@@ -52,7 +55,8 @@ export async function bundleRelay(name: string): Promise<string> {
   return file;
 }
 
-export async function createTopology(name: string): Promise<Topology> {
+/** `keepLogs`: keep every process's output under <test logs>/relay/<name>-<process>.log (for check-secrets). */
+export async function createTopology(name: string, opts: { keepLogs?: boolean } = {}): Promise<Topology> {
   removeLeftovers(PREFIX);
   const bundle = await bundleRelay(name);
   const relayNs = await Netns.create(`${PREFIX}-relay`);
@@ -70,6 +74,7 @@ export async function createTopology(name: string): Promise<Topology> {
     clientNs,
     bundle,
     procs,
+    ...(opts.keepLogs === true ? { logs: { suite: 'relay', prefix: name } } : {}),
     async destroy() {
       for (const p of procs) p.kill('SIGKILL');
       await relayNs.destroy();
@@ -89,7 +94,8 @@ export async function waitFor(what: string, check: () => Promise<boolean>, timeo
   throw new Error(`timed out waiting for ${what}`);
 }
 
-function collectOutput(p: ChildProcess): { text: () => string } {
+function collectOutput(t: Topology, p: ChildProcess, name: string): { text: () => string } {
+  if (t.logs) keepLogs(p, t.logs.suite, `${t.logs.prefix}-${name}`);
   let out = '';
   p.stdout?.on('data', (b: Buffer) => (out += b.toString()));
   p.stderr?.on('data', (b: Buffer) => (out += b.toString()));
@@ -119,7 +125,7 @@ export async function startPostern(t: Topology, extra: readonly string[] = []): 
     ...extra,
   ]);
   t.procs.push(proc);
-  const o = collectOutput(proc);
+  const o = collectOutput(t, proc, 'postern-relay');
   await waitFor('postern-relay /healthz', async () => (await fetch(`http://${RELAY_HOST_SIDE_IP}:8080/healthz`)).ok);
   return { proc, output: o.text };
 }
@@ -154,7 +160,7 @@ export async function startCoturn(t: Topology): Promise<ChildProcess> {
     `/tmp/${PREFIX}-turnserver-${process.pid}.pid`,
   ]);
   t.procs.push(proc);
-  const o = collectOutput(proc);
+  const o = collectOutput(t, proc, 'turnserver');
   await waitFor('coturn to listen', () => Promise.resolve(/Total (UDP|General) servers|listener opened on|IPv4\. UDP listener/i.test(o.text())), 10_000).catch(
     async () => {
       await new Promise((r) => setTimeout(r, 1500));
@@ -166,6 +172,7 @@ export async function startCoturn(t: Topology): Promise<ChildProcess> {
 export function startPeer(t: Topology): ChildProcess {
   const proc = t.clientNs.spawn('turnutils_peer', ['-L', PEER_IP, '-p', String(PEER_PORT)]);
   t.procs.push(proc);
+  if (t.logs) keepLogs(proc, t.logs.suite, `${t.logs.prefix}-turnutils_peer`);
   return proc;
 }
 
@@ -182,7 +189,7 @@ export interface UclientResult {
 export async function runUclient(t: Topology, port: number, args: readonly string[], opts: { password?: string; timeoutMs?: number } = {}): Promise<UclientResult> {
   const started = performance.now();
   const proc = t.clientNs.spawn('turnutils_uclient', ['-u', USER, '-w', opts.password ?? PASSWORD, '-e', PEER_IP, '-r', String(PEER_PORT), '-p', String(port), ...args, RELAY_IP]);
-  const o = collectOutput(proc);
+  const o = collectOutput(t, proc, 'turnutils_uclient');
   const timer = setTimeout(() => proc.kill('SIGKILL'), opts.timeoutMs ?? 90_000);
   const exitCode = await new Promise<number | null>((resolve) => {
     proc.on('exit', (code) => {
