@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { xorshiftRng } from '@postern/testing';
 import { join } from 'node:path';
 import { compileConfig, type CompiledConfig } from '../src/config/compile';
-import { parseConfigText } from '../src/config/load';
+import { ConfigError, parseConfigText } from '../src/config/load';
 import type { ConnectQuery } from '../src/core/auth';
 import { PortalCore } from '../src/core/portal';
 import type { Rng } from '../src/core/rng';
@@ -24,6 +24,17 @@ export const STAMP = 'ab'.repeat(32);
 
 export function config(text: string = EXAMPLE): CompiledConfig {
   return compileConfig(parseConfigText(text, 'test.yaml'));
+}
+
+/** The problems (`file:line:col: path: message`) of a config text named portal.yaml; [] when it is valid. */
+export function problems(text: string): string[] {
+  try {
+    parseConfigText(text, 'portal.yaml');
+  } catch (err) {
+    if (err instanceof ConfigError) return [...err.problems];
+    throw err;
+  }
+  return [];
 }
 
 /** A deterministic Rng (xorshift32). */

@@ -1,7 +1,7 @@
 // Turns a validated config into lookups the broker uses: ids resolved, policies indexed.
 import type { ClientResourceWire, Filter, GatewayResourceWire } from '@postern/model';
 import { uuidFromName } from '../core/secrets';
-import type { PortalConfig } from './schema';
+import type { PortalConfig, TurnServerConfig } from './schema';
 
 export interface SiteInfo {
   readonly id: string;
@@ -17,6 +17,14 @@ export interface ResourceInfo {
   readonly ipStack: 'dual' | 'ipv4_only' | 'ipv6_only' | undefined;
   readonly filters: readonly Filter[];
   readonly sites: readonly SiteInfo[];
+}
+
+/** An externally operated TURN server (`turn_servers`), with its stable relay id. */
+export interface TurnServerInfo {
+  readonly id: string;
+  readonly name: string;
+  readonly addresses: readonly string[];
+  readonly auth: TurnServerConfig['auth'];
 }
 
 export interface UserInfo {
@@ -38,6 +46,7 @@ export interface CompiledConfig {
   readonly gatewayTokens: ReadonlyMap<string, { readonly siteId: string; readonly name: string | undefined }>;
   readonly clientTokens: ReadonlyMap<string, { readonly email: string; readonly name: string | undefined }>;
   readonly relayTokens: ReadonlyMap<string, { readonly name: string }>;
+  readonly turnServers: readonly TurnServerInfo[];
   /** resource id -> group names allowed */
   readonly policies: ReadonlyMap<string, ReadonlySet<string>>;
   readonly clientTokenTtlMs: number;
@@ -111,6 +120,7 @@ export function compileConfig(cfg: PortalConfig): CompiledConfig {
     gatewayTokens: new Map(cfg.gateways.map((g) => [g.token_hash, { siteId: siteByName.get(g.site)?.id ?? '', name: g.name }])),
     clientTokens: new Map(cfg.clients.map((c) => [c.token_hash, { email: c.user.toLowerCase(), name: c.name }])),
     relayTokens: new Map(cfg.relays.map((r) => [r.token_hash, { name: r.name }])),
+    turnServers: cfg.turn_servers.map((t) => ({ id: t.id ?? uuidFromName(`turn-server:${cfg.account.slug}:${t.name}`), name: t.name, addresses: t.addresses, auth: t.auth })),
     policies,
     clientTokenTtlMs: cfg.tokens.client_token_ttl_hours * 3_600_000,
     turnTtlSecs: Math.round(cfg.tokens.turn_credentials_ttl_hours * 3600),

@@ -54,6 +54,45 @@ const ResourceConfigSchema = z.discriminatedUnion('type', [
 ]);
 export type ResourceConfig = z.output<typeof ResourceConfigSchema>;
 
+/** `ipv4:port` or `[ipv6]:port` of an externally operated TURN server. */
+export function parseHostPort(value: string): { family: 4 | 6; ip: string; port: number } | undefined {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|(\d{1,3}(?:\.\d{1,3}){3})):(\d{1,5})$/.exec(value);
+  if (!m) return undefined;
+  const ip = m[1] ?? m[2] ?? '';
+  const family = isIP(ip);
+  const port = Number(m[3]);
+  if (port < 1 || port > 65535) return undefined;
+  if (m[1] !== undefined && family === 6) return { family: 6, ip, port };
+  if (m[2] !== undefined && family === 4) return { family: 4, ip, port };
+  return undefined;
+}
+
+/**
+ * "Bring your own TURN": an externally operated TURN server (coturn) handed to clients and gateways in their relay
+ * lists next to the token-registered postern-relays. `auth.type: rest` is coturn's TURN REST scheme
+ * (`--use-auth-secret --static-auth-secret=<secret>`: per-device, expiring credentials); `auth.type: static` is
+ * one long-term user for everyone (`--user <username>:<password>`). The server's realm must be `firezone`
+ * (`--realm firezone`): Postern's TURN client, like Firezone's, sends that realm before the first challenge.
+ */
+const TurnServerSchema = z.strictObject({
+  name,
+  /** At most one IPv4 and one IPv6 address, same port (`198.18.29.2:3478`, `[fd00::2]:3478`). */
+  addresses: z
+    .array(z.string().refine((v) => parseHostPort(v) !== undefined, 'expected ipv4:port or [ipv6]:port'))
+    .min(1, 'a TURN server needs an address')
+    .refine((list) => {
+      const families = list.map((a) => parseHostPort(a)?.family);
+      return families.filter((f) => f === 4).length <= 1 && families.filter((f) => f === 6).length <= 1;
+    }, 'at most one IPv4 and one IPv6 address per TURN server')
+    .refine((list) => new Set(list.flatMap((a) => parseHostPort(a)?.port ?? [])).size <= 1, 'the addresses of one TURN server must use the same port'),
+  auth: z.discriminatedUnion('type', [
+    z.strictObject({ type: z.literal('rest'), secret: z.string().min(16, 'use a secret of at least 16 characters') }),
+    z.strictObject({ type: z.literal('static'), username: z.string().min(1).max(256).regex(/^[^:]+$/, 'no ":" in a TURN username'), password: z.string().min(1).max(256) }),
+  ]),
+  id: uuid.optional(),
+});
+export type TurnServerConfig = z.output<typeof TurnServerSchema>;
+
 const upstream = z.string().refine((v) => isIP(v) !== 0 || /^https:\/\/\S+$/.test(v), 'expected an IP address (Do53) or an https:// URL (DoH)');
 
 export const PortalConfigSchema = z
@@ -107,6 +146,8 @@ export const PortalConfigSchema = z
     /** Long-lived client tokens (headless clients), each acting as a user. */
     clients: z.array(z.strictObject({ user: z.email(), token_hash: TokenHashSchema, name: z.string().optional() })).default([]),
     relays: z.array(z.strictObject({ name, token_hash: TokenHashSchema })).default([]),
+    /** Externally operated TURN servers (coturn), handed out next to the postern-relays. */
+    turn_servers: z.array(TurnServerSchema).default([]),
     resources: z.array(ResourceConfigSchema).default([]),
     policies: z.array(z.strictObject({ group: name, resource: name, description: z.string().optional() })).default([]),
   })
@@ -122,6 +163,7 @@ export const PortalConfigSchema = z
     const groups = unique(cfg.groups.map((g) => g.name), (i) => ['groups', i, 'name'], 'group');
     const sites = unique(cfg.sites.map((s) => s.name), (i) => ['sites', i, 'name'], 'site');
     const resources = unique(cfg.resources.map((r) => r.name), (i) => ['resources', i, 'name'], 'resource');
+    unique(cfg.turn_servers.map((t) => t.name), (i) => ['turn_servers', i, 'name'], 'TURN server');
     const users = unique(cfg.users.map((u) => u.email.toLowerCase()), (i) => ['users', i, 'email'], 'user');
     unique(
       [...cfg.gateways, ...cfg.clients, ...cfg.relays].map((t) => t.token_hash),

@@ -5,13 +5,15 @@ import { clientResource, gatewayResource, isAllowed, visibleResources, type Comp
 import { clientTokenUser } from './auth';
 import { failAuthorization } from './broker';
 import type { ClientConn, Conn, State } from './state';
-import { clientInterface, log, toClient, toGateway } from './views';
+import { turnServerChanges, turnServerRelays } from './turn-servers';
+import { clientInterface, joinedDevices, log, relaysPresence, toClient, toGateway, turnExpiry } from './views';
 
 function closeConn(state: State, conn: Conn, code: number, reason: string): void {
   state.outbox.push({ kind: 'close', connId: conn.connId, code, reason });
 }
 
 export function applyConfig(state: State, cfg: CompiledConfig, nowMs: number): void {
+  const turn = turnServerChanges(state.cfg.turnServers, cfg.turnServers);
   state.cfg = cfg;
   // 1. Tokens that went away.
   for (const conn of [...state.conns.values()]) {
@@ -26,6 +28,11 @@ export function applyConfig(state: State, cfg: CompiledConfig, nowMs: number): v
     } else if (!cfg.relayTokens.has(conn.tokenHash)) {
       closeConn(state, conn, 4001, 'token revoked');
     }
+  }
+  // 1b. External TURN servers added, removed or changed: every device hears it (relays_presence).
+  if (turn.gone.length > 0 || turn.added.length > 0) {
+    const expires = turnExpiry(state, nowMs);
+    for (const d of joinedDevices(state)) relaysPresence(state, d, turn.gone, turnServerRelays(turn.added, d.publicKey, expires));
   }
   // 2. Clients: resources created, updated, deleted; interface changes.
   for (const conn of state.conns.values()) if (conn.role === 'client' && conn.joined) pushClientChanges(state, conn);

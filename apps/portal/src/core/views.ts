@@ -11,6 +11,7 @@ import {
 } from '@postern/model';
 import { clientResource, visibleResources } from '../config/compile';
 import type { ClientConn, Conn, GatewayConn, Output, State } from './state';
+import { turnServerRelays } from './turn-servers';
 
 export function send(state: State, connId: number, topic: string, event: string, payload: unknown): void {
   state.outbox.push({ kind: 'send', connId, text: encodeFrame({ topic, event, payload, ref: null }) });
@@ -46,9 +47,17 @@ export function flowLogs(state: State): { api_url: string; upload_interval_secs:
   return { api_url: state.publicUrl, upload_interval_secs: 0, upload_batch_size: 0 };
 }
 
-/** TURN entries of every joined relay for one device (one per address family). */
+/** Expiry (unix seconds) of TURN credentials issued now. */
+export function turnExpiry(state: State, nowMs: number): number {
+  return Math.floor(nowMs / 1000) + state.cfg.turnTtlSecs;
+}
+
+/**
+ * TURN entries of every joined relay for one device (one per address family), then every configured external TURN
+ * server (`turn_servers`), unless `only` names one postern-relay.
+ */
 export function relaysFor(state: State, devicePublicKey: string, nowMs: number, only?: string): TurnRelay[] {
-  const expires = Math.floor(nowMs / 1000) + state.cfg.turnTtlSecs;
+  const expires = turnExpiry(state, nowMs);
   const out: TurnRelay[] = [];
   for (const [relayId, connId] of state.relays) {
     if (only !== undefined && relayId !== only) continue;
@@ -58,6 +67,7 @@ export function relaysFor(state: State, devicePublicKey: string, nowMs: number, 
     const addrs = [relay.ipv4 ? `${relay.ipv4}:${relay.port}` : undefined, relay.ipv6 ? `[${relay.ipv6}]:${relay.port}` : undefined];
     for (const addr of addrs) if (addr) out.push({ type: 'turn', id: relayId, addr, ...creds });
   }
+  if (only === undefined) out.push(...turnServerRelays(state.cfg.turnServers, devicePublicKey, expires));
   return out;
 }
 

@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfigText } from '../../src/config/load';
+import { parseConfigText } from '../../src/config/load';
 import { hashPassword, hashToken, uuidFromName, verifyPassword, verifyToken } from '../../src/core/secrets';
-import { EXAMPLE } from '../support';
-
-function problems(text: string): string[] {
-  try {
-    parseConfigText(text, 'portal.yaml');
-  } catch (err) {
-    if (err instanceof ConfigError) return [...err.problems];
-    throw err;
-  }
-  return [];
-}
+import { EXAMPLE, problems } from '../support';
 
 describe('config file', () => {
   it('accepts the example config', () => {
