@@ -43,6 +43,10 @@ const result = await esbuild.build({
   platform: 'node',
   format: 'esm',
   target: 'node20',
+  // Start-up time (issue 11): V8 reads and pre-parses the whole bundle before anything runs; whitespace and
+  // syntax minification make it ~30 % smaller (identifiers stay readable in stack traces).
+  minifyWhitespace: true,
+  minifySyntax: true,
   sourcemap: 'linked',
   metafile: true,
   logLevel: 'warning',

@@ -26,6 +26,7 @@ import { bindUdp } from '@postern/socket-factory';
 import { openTun } from '@postern/tun';
 import { ClientState, Tunnel, type TunConfig } from '@postern/tunnel';
 import { CliError, parseCli, resolveToken, USAGE, type ClientCliConfig } from './cli';
+import { EarlyPortal } from './early-portal';
 import { outwardAddress } from './local-address';
 
 const info = buildInfo('postern-client');
@@ -82,7 +83,6 @@ async function run(c: ClientCliConfig, tokenValue: string): Promise<number> {
   const log = logging.logger;
   log.info(versionLine(info));
 
-  const deviceId = c.id ?? (await getOrCreateDeviceId({ appId: DEVICE_ID_APP.client, configDir: knownDir('serviceConfig') })).id;
   const privateKey = new Uint8Array(randomBytes(32));
   const state = new ClientState({
     privateKey,
@@ -91,14 +91,27 @@ async function run(c: ClientCliConfig, tokenValue: string): Promise<number> {
     internetResourceActive: c.activateInternetResource,
   });
 
+  // Start-up runs concurrently (issue 11): the UDP socket, the TUN device (each with its worker threads), the
+  // route to the portal and DNS control open while the portal connection is made; the portal's first messages
+  // are held by EarlyPortal until the tunnel loop exists.
+  const t0 = performance.now();
+  const took = <T>(p: Promise<T>): Promise<[T, number]> => p.then((v) => [v, Math.round(performance.now() - t0)]);
   // Marked so that our own datagrams bypass Postern's routing table (no loop through the TUN).
-  const socket = await bindUdp({ port: 0, mark: POSTERN_FWMARK, sendBufferSize: SOCKET_BUFFER_BYTES, recvBufferSize: SOCKET_BUFFER_BYTES, logger: log });
-  let local = await outwardAddress(c.apiUrl);
-  const tun = await openTun({ name: c.tunName, queues: 1, logger: log });
-  const tdm = new TunDeviceManager({ tunName: c.tunName, logger: log });
-  const dns: DnsController | undefined = c.dnsControl === 'disabled' ? undefined : await createDnsController({ method: c.dnsControl, tunName: c.tunName, logger: log });
-  log.info({ tun: c.tunName, udp: socket.local.key, hostCandidate: `${local}:${String(socket.local.port)}`, backend: socket.backend }, 'data plane ready');
+  const socketP = took(bindUdp({ port: 0, mark: POSTERN_FWMARK, sendBufferSize: SOCKET_BUFFER_BYTES, recvBufferSize: SOCKET_BUFFER_BYTES, logger: log }));
+  const tunP = took(openTun({ name: c.tunName, queues: 1, logger: log }));
+  const localP = took(outwardAddress(c.apiUrl));
+  const dnsP = took<DnsController | undefined>(c.dnsControl === 'disabled' ? Promise.resolve(undefined) : createDnsController({ method: c.dnsControl, tunName: c.tunName, logger: log }));
+  // Whatever opened is closed again when another part fails (the error is the first failure's).
+  const opening = Promise.all([socketP, tunP, localP, dnsP]);
+  opening.catch(async () => {
+    const [s, t] = await Promise.allSettled([socketP, tunP]);
+    if (s.status === 'fulfilled') await s.value[0].close();
+    if (t.status === 'fulfilled') await t.value[0].close();
+  }).catch((err: unknown) => {
+    log.debug(`closing after a failed start: ${errWithSources(err)}`);
+  });
 
+  const deviceId = c.id ?? (await getOrCreateDeviceId({ appId: DEVICE_ID_APP.client, configDir: knownDir('serviceConfig') })).id;
   const url = buildLoginUrl({ role: 'client', apiUrl: c.apiUrl, deviceId, name: c.name ?? hostname(), publicKey: state.publicKey });
   if (url instanceof Error) throw url;
   const portal = new PhoenixChannel<ClientIngressMessage>({
@@ -113,6 +126,22 @@ async function run(c: ClientCliConfig, tokenValue: string): Promise<number> {
     decode: parseClientIngress,
     ...(c.maxPartitionTimeMs === undefined ? {} : { maxPartitionTimeMs: c.maxPartitionTimeMs }),
   });
+  const early = new EarlyPortal<ClientIngressMessage>(portal);
+  portal.start();
+
+  let opened;
+  try {
+    opened = await opening;
+  } catch (err) {
+    await portal.close();
+    throw err;
+  }
+  const [[socket, socketMs], [tun, tunMs], [firstLocal, localMs], [dns, dnsMs]] = opened;
+  let local = firstLocal;
+  const tdm = new TunDeviceManager({ tunName: c.tunName, logger: log });
+  // openedMs: when each part was ready, in ms after they started (concurrently).
+  const openedMs = { socket: socketMs, tun: tunMs, route: localMs, dns: dnsMs };
+  log.info({ tun: c.tunName, udp: socket.local.key, hostCandidate: `${local}:${String(socket.local.port)}`, backend: socket.backend, openedMs }, 'data plane ready');
 
   let tunnelUp!: () => void;
   const up = new Promise<void>((resolve) => {
@@ -146,7 +175,7 @@ async function run(c: ClientCliConfig, tokenValue: string): Promise<number> {
     state,
     tun,
     socket,
-    portal,
+    portal: early,
     logger: log,
     onEvent: (ev) => {
       switch (ev.type) {
