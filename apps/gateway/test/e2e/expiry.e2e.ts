@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerSecret } from '@postern/testing';
 import { buildApps, curl, DIST, hashToken, ROOT, waitFor, World, writeConfig, type Proc } from './world';
 
 const isRoot = process.getuid?.() === 0;
@@ -27,6 +28,8 @@ describe.runIf(isRoot)('access expiry (expires_at from a short-lived signed-in t
     buildApps(['portal', 'gateway', 'headless-client']);
     dir = mkdtempSync(join(tmpdir(), 'postern-ptn-expiry-'));
     const config = join(dir, 'portal.yaml');
+    // the portal sees the sign-in password and issues the client's token: check-secrets looks for both
+    registerSecret(PASSWORD, 'gateway expiry e2e sign-in password');
     const tokens = { gw1: hashToken('expiry-gw1-token'), gw2: hashToken('expiry-gw2-token'), client: hashToken('expiry-unused-client-token') };
     const passwordHash = execFileSync(process.execPath, [join(DIST, 'portal/main.js'), 'hash-password', PASSWORD], { encoding: 'utf8' }).trim();
     writeConfig(config, { ...tokens, policies: ['lab'], signIn: { passwordHash, tokenTtlHours: TTL_S / 3600, redirect: REDIRECT } });
@@ -53,6 +56,7 @@ describe.runIf(isRoot)('access expiry (expires_at from a short-lived signed-in t
     const after = Date.now();
     const token = new URL(location.trim()).searchParams.get('token');
     if (token === null) throw new Error(`no token in the sign-in redirect: ${location}`);
+    registerSecret(token, 'gateway expiry e2e signed-in client token');
     // expires_at is whole seconds: floor((issue + ttl) / 1000)
     expiresAtMs = Math.floor((after + TTL_S * 1000) / 1000) * 1000;
     earliestExpiryMs = Math.floor((before + TTL_S * 1000) / 1000) * 1000;

@@ -10,9 +10,10 @@
 //   {"cmd":"reject","client":N,"resource_id":"..."}
 // stdout, one JSON object per line: {"event":"joined"} | {"event":"connected","client":N} |
 // {"event":"inner","client":N,"packet":"<hex>"} (a packet the gateway sent to client N through its tunnel).
+// With POSTERN_TEST_LOGS set, every client's private key and PSK is registered there for check-secrets.
 import { createSocket } from 'node:dgram';
 import { createInterface } from 'node:readline';
-import { createAuthorization, gatewayInit, TestPhoenixPortal } from '@postern/testing';
+import { createAuthorization, gatewayInit, registerSecret, TestPhoenixPortal } from '@postern/testing';
 import { StaticIdentity, Tunn, cryptoRng, generateKeyPair, keyToBase64, messageType, peerSlotOf, receiverIndexOf, type TunnResult } from '@postern/wireguard';
 
 const [listen = '198.18.27.2', portStr = '8082', gatewayUdp = '198.18.27.1:52625'] = process.argv.slice(2);
@@ -92,6 +93,11 @@ function authorize(c: Command): void {
     const keys = generateKeyPair(cryptoRng);
     const psk = new Uint8Array(32);
     cryptoRng.fill(psk);
+    // the gateway receives the PSK (and could log it); the private key never leaves this process
+    if (process.env['POSTERN_TEST_LOGS'] !== undefined) {
+      registerSecret(keyToBase64(psk), `gateway security e2e: client ${String(c.client)} PSK`);
+      registerSecret(keyToBase64(keys.privateKey), `gateway security e2e: client ${String(c.client)} private key`);
+    }
     const tunn = new Tunn({
       identity: new StaticIdentity(keys.privateKey),
       peerPublicKey: gatewayKey,

@@ -14,7 +14,7 @@ import type { ChildProcess } from 'node:child_process';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildUdp, parseIp, IpPacket, IpPacketError } from '@postern/ip-packet';
-import { keepLogs, Netns, registerSecret, removeLeftovers, run } from '@postern/testing';
+import { keepLogs, Netns, registerSecret, removeLeftovers, run, testLogDir } from '@postern/testing';
 import { buildApps, DIST, ROOT, waitFor } from './world';
 
 const isRoot = process.getuid?.() === 0;
@@ -149,6 +149,7 @@ describe.runIf(isRoot)('gateway security: a malicious client against the real ga
 
     for (const where of ['ptns-lan', 'ptns-gw']) {
       const obs = get(where).spawn(process.execPath, ['-e', OBSERVER]);
+      keepLogs(obs, 'gateway', `security-observer-${where}`);
       let ready = false;
       lines(obs, (o) => {
         if (o['ready'] === true) ready = true;
@@ -157,7 +158,9 @@ describe.runIf(isRoot)('gateway security: a malicious client against the real ga
       await waitFor(`the observer in ${where}`, () => ready, 10_000, 50);
     }
 
-    driver = get('ptns-cl').spawn(process.execPath, [driverFile, PORTAL, String(PORTAL_PORT), `${GW_WAN}:52625`]);
+    // the driver registers its clients' keys and PSKs in the same secrets list; its own output is kept too
+    driver = get('ptns-cl').spawn(process.execPath, [driverFile, PORTAL, String(PORTAL_PORT), `${GW_WAN}:52625`], { env: { ...process.env, POSTERN_TEST_LOGS: testLogDir() } });
+    keepLogs(driver, 'gateway', 'security-driver');
     driver.stderr?.on('data', (b: Buffer) => process.stderr.write(b));
     lines(driver, (o) => {
       if (o['event'] === 'joined') joined = true;
