@@ -2,14 +2,14 @@
 //
 //   pbn-wan (bridge br0, 198.19.0.0/24)
 //     ├── pbn-portal 198.19.0.2   postern-portal
-//     ├── pbn-relay  198.19.0.3   postern-relay
+//     ├── pbn-relay  198.19.0.3   postern-relay :3478, coturn turnserver :3479 (one after the other)
 //     ├── pbn-gw     198.19.0.4   postern-gateway | wireguard-go ── LAN 198.19.1.1/24 ── pbn-srv 198.19.1.10
 //     └── pbn-client 198.19.0.5   postern-client  | wireguard-go                        (iperf3 -s, first-byte server)
 //
 // Paths, one after the other over the same namespaces: veth (the client routes the LAN via the gateway's WAN
 // address: the ceiling), wireguard-go (Debian, MTU 1280, 198.19.2.0/24 inside), Postern direct (portal + gateway
-// + client from dist/apps, the way scripts/demo.sh runs them). Relayed paths are reported "not available" until
-// the client can relay.
+// + client from dist/apps, the way scripts/demo.sh runs them), Postern relayed through postern-relay, then the
+// same relayed through coturn's turnserver (the portal's `turn_servers`), direct UDP blocked by nft.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -41,6 +41,10 @@ const FIRST_BYTE_PORT = 7001;
 const UDP_LEN = 1200;
 /** Extra node flags for the Postern gateway and client, e.g. BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
 const NODE_FLAGS = (process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
+/** Extra `node` flags for postern-relay (e.g. `--cpu-prof --cpu-prof-dir=/tmp/pbn-relay-prof`). */
+const RELAY_NODE_FLAGS = (process.env['BENCH_RELAY_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
+/** postern-relay's `--relay-socket-backend` (auto, batched, dgram); unset: the relay's default. */
+const RELAY_BACKEND = process.env['BENCH_RELAY_BACKEND'];
 
 /** Removes every pbn-* namespace (and the processes in it). */
 export function cleanupLeftovers(): void {
@@ -383,9 +387,10 @@ async function postern(o: BenchOptions, work: string, c: Collected, procs: Start
   const relayToken = tok();
   const hash = (t: string): string => run('node', [join(dist, 'portal', 'main.js'), 'hash-token', t]).trim();
   const config = join(work, 'portal.yaml');
-  writeFileSync(
-    config,
-    `account: {name: Postern Bench, slug: bench}
+  const writeConfig = (relays: string): void => {
+    writeFileSync(
+      config,
+      `account: {name: Postern Bench, slug: bench}
 server: {listen: "198.19.0.2:8080", public_url: "http://198.19.0.2:8080"}
 state: {sqlite: ${join(work, 'portal-state.sqlite')}}
 dns:
@@ -395,12 +400,14 @@ users: [{email: bench@example.com, name: Bench, groups: [bench]}]
 sites: [{name: lab}]
 gateways: [{site: lab, name: bench-gateway, token_hash: "${hash(gwToken)}"}]
 clients: [{user: bench@example.com, name: bench-client, token_hash: "${hash(clientToken)}"}]
-relays: [{name: bench-relay, token_hash: "${hash(relayToken)}"}]
+${relays}
 resources:
   - {name: lab-net, type: cidr, address: 198.19.1.0/24, sites: [lab]}
 policies: [{group: bench, resource: lab-net}]
 `,
-  );
+    );
+  };
+  writeConfig(`relays: [{name: bench-relay, token_hash: "${hash(relayToken)}"}]`);
   const api = 'ws://198.19.0.2:8080';
   const portal = startIn('pbn-portal', ['node', join(dist, 'portal', 'main.js'), '--config', config, '--log-format', 'json'], join(work, 'portal.log'));
   procs.push(portal);
@@ -413,7 +420,12 @@ policies: [{group: bench, resource: lab-net}]
     c.notes.postern = 'not available: the portal did not come up within 20 s';
     return;
   }
-  const relay = startIn('pbn-relay', ['node', join(dist, 'relay', 'main.js'), '--public-ip4-addr', '198.19.0.3', '--api-url', api, '--log-format', 'json'], join(work, 'relay.log'), { POSTERN_TOKEN: relayToken });
+  const relay = startIn(
+    'pbn-relay',
+    ['node', ...RELAY_NODE_FLAGS, join(dist, 'relay', 'main.js'), '--public-ip4-addr', '198.19.0.3', '--api-url', api, '--log-format', 'json', ...(RELAY_BACKEND === undefined ? [] : ['--relay-socket-backend', RELAY_BACKEND])],
+    join(work, 'relay.log'),
+    { POSTERN_TOKEN: relayToken },
+  );
   procs.push(relay);
   nsRun('pbn-gw', ['bash', join(dist, 'gateway', 'setup-forwarding.sh'), 'up']);
   const gwLog = join(work, 'gateway.log');
@@ -483,15 +495,47 @@ policies: [{group: bench, resource: lab-net}]
       POSTERN_ID: 'bench-client',
       POSTERN_CONFIG_DIR: join(work, 'client-config'),
     });
-  await relayed(o, work, c, procs, startClient);
+  await relayed(o, work, c, procs, startClient, { path: 'postern-relay', pid: relay.pid });
+  // The same through coturn: the portal config now lists coturn (`turn_servers`) instead of the postern-relay
+  // token (the relay's connection is closed: relays_presence tells the gateway), postern-relay is stopped.
+  await stop(relay);
+  const coturn = await startCoturn(o, work, procs);
+  if (coturn !== undefined) {
+    writeConfig(`relays: []\nturn_servers:\n  - {name: bench-coturn, addresses: ["198.19.0.3:${String(COTURN_PORT)}"], auth: {type: static, username: bench, password: bench-coturn-no-auth}}`);
+    portal.child.kill('SIGHUP');
+    if (!(await waitForLog(join(work, 'portal.log'), 'configuration reloaded', 10_000))) c.notes.coturn = 'not available: the portal did not reload its configuration';
+    else {
+      await sleep(1000); // the gateway allocates on coturn (relays_presence)
+      await relayed(o, work, c, procs, startClient, { path: 'coturn', pid: coturn.pid });
+    }
+    await stop(coturn);
+  } else c.notes.coturn = "not available: coturn's turnserver did not start (apt-get install coturn)";
   await stop(gw);
   nsRun('pbn-gw', ['bash', join(dist, 'gateway', 'setup-forwarding.sh'), 'down'], { allowFail: true });
   c.gc['client'] = parseTraceGc(readFileSync(clientLog, 'utf8'));
   c.gc['gateway'] = parseTraceGc(readFileSync(gwLog, 'utf8'));
 }
 
-const COTURN_NOTE =
-  "not available: the portal only hands out postern-relays (token-registered); pointing clients at coturn's turnserver needs a portal relay entry with coturn's TURN REST secret (not built)";
+/** coturn's port in pbn-relay (postern-relay has 3478). */
+const COTURN_PORT = 3479;
+
+/**
+ * coturn's `turnserver` in pbn-relay, configured fairly: its default threads (one UDP relay thread per CPU),
+ * default logging (no --verbose), no TLS/DTLS/CLI. `--no-auth`: Postern's TURN client sends its first ALLOCATE
+ * with credentials and no NONCE (Firezone style), which an authenticating coturn answers with 400 (see
+ * apps/portal README, "Bring your own TURN"); ChannelData is never authenticated, so the data path is the same.
+ */
+async function startCoturn(o: BenchOptions, work: string, procs: Started[]): Promise<Started | undefined> {
+  const log = join(work, 'coturn.log');
+  const args = ['turnserver', '-n', '--no-tls', '--no-dtls', '--no-cli', '-L', '198.19.0.3', '--relay-ip', '198.19.0.3', '--listening-port', String(COTURN_PORT)];
+  args.push('--no-auth', '--realm', 'firezone', '--min-port', '55000', '--max-port', '59999', '--log-file', 'stdout', '--pidfile', join(work, 'turnserver.pid'));
+  const p = startIn('pbn-relay', args, log);
+  procs.push(p);
+  if (await waitForLog(log, 'Total General servers', 10_000)) return p;
+  o.log(`  coturn did not start; log tail: ${readFileSync(log, 'utf8').slice(-800)}`);
+  await stop(p);
+  return undefined;
+}
 
 /** nft in pbn-client: every UDP datagram to or from the gateway's WAN address is dropped (ICE must relay). */
 const BLOCK_DIRECT = `table inet pbn_block {
@@ -501,40 +545,57 @@ const BLOCK_DIRECT = `table inet pbn_block {
 `;
 
 /**
- * Postern relayed through postern-relay: the client is started again with direct UDP to the gateway blocked, so
- * the only working ICE pair goes through the relay (198.19.0.3). TCP upload and download, same runs as direct.
+ * Postern relayed: the client is started again with direct UDP to the gateway blocked, so the only working ICE
+ * pair goes through the relay the portal lists (postern-relay, or coturn after the config switch; both at
+ * 198.19.0.3). TCP upload and download, same runs as direct; the relay's CPU s/GB over those runs is logged.
  */
-async function relayed(o: BenchOptions, work: string, c: Collected, procs: Started[], startClient: (log: string) => Started): Promise<void> {
-  o.log('path Postern relayed (direct UDP client <-> gateway dropped by nft)');
+async function relayed(
+  o: BenchOptions,
+  work: string,
+  c: Collected,
+  procs: Started[],
+  startClient: (log: string) => Started,
+  via: { path: 'postern-relay' | 'coturn'; pid: number },
+): Promise<void> {
+  const path = via.path;
+  o.log(`path Postern relayed through ${path} (direct UDP client <-> gateway dropped by nft)`);
   nsRun('pbn-client', ['nft', '-f', '-'], { input: BLOCK_DIRECT });
+  const log = join(work, `client-relayed-${path}.log`);
   try {
     const t0 = Date.now();
     const first = startFirstByteProber();
-    const cl = startClient(join(work, 'client-relayed.log'));
+    const cl = startClient(log);
     procs.push(cl);
     const fb = await first;
     if (fb instanceof BenchError) {
-      c.notes['postern-relay'] = `not available: ${fb.message} with direct UDP blocked`;
-      o.log(`  ${c.notes['postern-relay']}; client log tail: ${readFileSync(join(work, 'client-relayed.log'), 'utf8').slice(-800)}`);
+      c.notes[path] = `not available: ${fb.message} with direct UDP blocked`;
+      o.log(`  ${c.notes[path] ?? ''}; client log tail: ${readFileSync(log, 'utf8').slice(-800)}`);
+      await stop(cl);
       return;
     }
-    c.setupMs['postern-relay'] = fb - t0;
-    o.log(`  Postern relayed set-up (client start to first byte): ${String(fb - t0)} ms`);
+    c.setupMs[path] = fb - t0;
+    o.log(`  relayed through ${path} set-up (client start to first byte): ${String(fb - t0)} ms; ${/"path":"relay"/.test(readFileSync(log, 'utf8')) ? 'client logged path relay' : 'no path:relay line in the client log'}`);
     const m: PathMeasure = { tcpUp: [], tcpDown: [], tcp4: [], udpPps: [], cpuPerGb: {} };
+    let bytes = 0;
+    const cpu0 = cpuSeconds(via.pid);
     for (const [name, into, extra] of [['TCP upload', m.tcpUp, []], ['TCP download', m.tcpDown, ['-R']]] as const) {
       for (let i = 0; i < o.runs; i++) {
         const r = iperf(o.seconds, extra);
         into.push(r.bitsPerSecond / 1e9);
-        o.log(`  postern-relay ${name} run ${String(i + 1)}: ${(r.bitsPerSecond / 1e9).toFixed(3)} Gbit/s (load ${loadAverage()})`);
+        bytes += (r.bitsPerSecond / 8) * o.seconds;
+        o.log(`  ${path} ${name} run ${String(i + 1)}: ${(r.bitsPerSecond / 1e9).toFixed(3)} Gbit/s (load ${loadAverage()})`);
       }
     }
-    c.runs['postern-relay'] = m;
+    const relayCpu = cpuSeconds(via.pid) - cpu0;
+    m.cpuPerGb['relay'] = [relayCpu / (bytes / 1e9)];
+    o.log(`  ${path} process: ${relayCpu.toFixed(1)} CPU s over the relayed runs, ${(relayCpu / (bytes / 1e9)).toFixed(2)} CPU s/GB`);
+    c.runs[path] = m;
     // proof that nothing went direct: the drop counters only count what the client tried before ICE settled
     o.log(`  nft drops in pbn-client: ${nsRun('pbn-client', ['nft', 'list', 'table', 'inet', 'pbn_block'], { allowFail: true }).match(/packets \d+/g)?.join(', ') ?? '?'}`);
     await stop(cl);
   } catch (e) {
-    c.notes['postern-relay'] = `failed during measurement: ${e instanceof Error ? e.message : String(e)}`;
-    o.log(`  ${c.notes['postern-relay']}`);
+    c.notes[path] = `failed during measurement: ${e instanceof Error ? e.message : String(e)}`;
+    o.log(`  ${c.notes[path] ?? ''}`);
   } finally {
     nsRun('pbn-client', ['nft', 'delete', 'table', 'inet', 'pbn_block'], { allowFail: true });
   }
@@ -563,10 +624,29 @@ function cases(c: Collected): CaseInput[] {
       better: 'higher',
       posternPath: 'postern-relay',
       referencePath: 'coturn',
-      runs: c.runs['postern-relay'] === undefined ? {} : { 'postern-relay': name === 'TCP upload' ? c.runs['postern-relay'].tcpUp : c.runs['postern-relay'].tcpDown },
-      notes: { coturn: COTURN_NOTE, ...(c.notes['postern-relay'] === undefined ? {} : { 'postern-relay': c.notes['postern-relay'] }) },
+      runs: Object.fromEntries(
+        (['postern-relay', 'coturn'] as const).flatMap((p) => {
+          const m = c.runs[p];
+          return m === undefined ? [] : [[p, name === 'TCP upload' ? m.tcpUp : m.tcpDown]];
+        }),
+      ),
+      notes: Object.fromEntries((['postern-relay', 'coturn'] as const).flatMap((p) => (c.notes[p] === undefined ? [] : [[p, c.notes[p]]]))),
       chart: true,
     })),
+    {
+      name: 'relay process CPU per GB relayed (TCP up + down runs)',
+      unit: 'CPU s/GB',
+      better: 'lower',
+      posternPath: 'postern-relay',
+      referencePath: 'coturn',
+      runs: Object.fromEntries(
+        (['postern-relay', 'coturn'] as const).flatMap((p) => {
+          const v = c.runs[p]?.cpuPerGb['relay'];
+          return v === undefined ? [] : [[p, v]];
+        }),
+      ),
+      notes: Object.fromEntries((['postern-relay', 'coturn'] as const).flatMap((p) => (c.notes[p] === undefined ? [] : [[p, c.notes[p]]]))),
+    },
     {
       name: "set-up: client start to 'connected to gateway' (client log)",
       unit: 'ms',
