@@ -1,11 +1,14 @@
 // The ws shell against a real websocket server on 127.0.0.1 that misbehaves.
 import { Writable } from 'node:stream';
+import { registerSecret, writeLog } from '@postern/testing';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PhoenixChannel, PhoenixChannelError, type ChannelEvent, type InboundFrame } from '../../src/index';
 import { MisbehavingPortal, push, reply, wellBehaved, type Attempt } from './misbehaving-portal';
 
 const TOKEN = 'secret-token-value-1234';
+// the channel's trace log of every test is kept for check-secrets too (tests also assert on it directly)
+registerSecret(TOKEN, 'phoenix-channel shell e2e token');
 type Msg = { event: string; payload: unknown };
 const decode = (f: InboundFrame): { ok: true; value: Msg } | { ok: false; error: unknown } =>
   f.event === 'init' || f.event === 'hello' ? { ok: true, value: { event: f.event, payload: f.payload } } : { ok: false, error: new Error(`unknown event ${f.event}`) };
@@ -17,6 +20,7 @@ let logLines: string[] = [];
 afterEach(async () => {
   await channel?.close();
   await portal?.close();
+  writeLog('phoenix-channel', 'shell-e2e-channel', logLines.join(''));
   channel = undefined;
   portal = undefined;
 });
