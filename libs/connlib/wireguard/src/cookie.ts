@@ -53,6 +53,16 @@ export class CookieJar {
     return true;
   }
 
+  /** Whether a cookie reply could still be taken (a handshake message was sent and is not answered). */
+  get awaitingReply(): boolean {
+    return this.lastMac1 !== null;
+  }
+
+  /** The handshake completed: no cookie reply can answer it any more (frees the stored MAC1). */
+  handshakeDone(): void {
+    this.lastMac1 = null;
+  }
+
   zero(): void {
     this.cookie?.fill(0);
     this.cookie = null;

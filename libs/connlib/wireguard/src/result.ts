@@ -80,17 +80,20 @@ export type TunnResult = DoneResult | WriteToNetworkResult | WriteToTunnelResult
 const ERRORS = new Map<DropReason, ErrorResult>(DROP_REASONS.map((r) => [r, Object.freeze({ kind: 'error', reason: r })]));
 
 /** Mutable twins of the public results, owned and reused by one Tunn. */
+/** The initial buffer of every Tunn's result slots (shared: a Tunn holds no byte buffers of its own while idle). */
+const NO_BYTES = new Uint8Array(0);
+
 export class ResultSlots {
   readonly done: DoneResult = { kind: 'done' };
   readonly network: { kind: 'writeToNetwork'; buffer: Uint8Array; offset: number; length: number } = {
     kind: 'writeToNetwork',
-    buffer: new Uint8Array(0),
+    buffer: NO_BYTES,
     offset: 0,
     length: 0,
   };
   readonly tunnel: { kind: 'writeToTunnelV4' | 'writeToTunnelV6'; buffer: Uint8Array; offset: number; length: number } = {
     kind: 'writeToTunnelV4',
-    buffer: new Uint8Array(0),
+    buffer: NO_BYTES,
     offset: 0,
     length: 0,
   };

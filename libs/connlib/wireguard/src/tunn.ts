@@ -91,6 +91,14 @@ export class Tunn {
     return c !== null && !c.expired(now);
   }
 
+  /**
+   * Whether handshake state is held: a pending initiation (ephemeral key, chaining key) or the MAC1 a cookie
+   * reply could answer. A connected, idle Tunn holds none.
+   */
+  get holdsHandshakeState(): boolean {
+    return this.handshake !== null || this.cookies.awaitingReply;
+  }
+
   /** True if `receiverIndex` belongs to this Tunn (a live session or the pending handshake). */
   ownsIndex(receiverIndex: number): boolean {
     return this.sessions.byIndex(receiverIndex) !== null || this.handshake?.localIndex === receiverIndex;
@@ -244,6 +252,7 @@ export class Tunn {
       // key confirmation (§5.4.6): the peer's handshake won; our own pending attempt is moot
       this.sessions.confirmNext();
       this.handshake = null;
+      this.cookies.handshakeDone();
       this.timers.handshakeComplete(now);
     }
     const t = this.timers;
@@ -321,6 +330,7 @@ export class Tunn {
     const keys = consumeResponse(this.peer, hs, msg);
     if (keys === null) return this.drop('decryptionFailed');
     this.handshake = null;
+    this.cookies.handshakeDone();
     const session = new Session(this.config.identity.backend, hs.localIndex, keys.peerIndex, keys.send, keys.receive, true, now);
     this.sessions.installInitiated(session);
     this.completed(now);

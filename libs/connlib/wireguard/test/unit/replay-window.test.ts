@@ -51,3 +51,36 @@ describe('ReplayWindow', () => {
     );
   });
 });
+
+describe('ReplayWindow without a ring (counters below 64)', () => {
+  it('allocates no ring while counters stay below 64, and one at the first counter of 64 or more', () => {
+    const w = new ReplayWindow();
+    for (let c = 0; c < 64; c += 2) expect(w.accept(c)).toBe(true);
+    expect(w.allocated).toBe(false);
+    expect(w.accept(10)).toBe(false);
+    expect(w.accept(11)).toBe(true);
+    expect(w.accept(63)).toBe(true);
+    expect(w.allocated).toBe(false);
+    expect(w.accept(64)).toBe(true);
+    expect(w.allocated).toBe(true);
+    // what was seen inline is still seen, what was not still passes
+    for (let c = 0; c < 64; c += 2) expect(w.accept(c)).toBe(false);
+    expect(w.accept(11)).toBe(false);
+    expect(w.accept(13)).toBe(true);
+    w.reset();
+    expect(w.allocated).toBe(false);
+    expect(w.accept(0)).toBe(true);
+  });
+
+  it('agrees with the model on small counters around the switch to the ring (property)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.nat(140), { maxLength: 200 }), (cs) => {
+        const w = new ReplayWindow();
+        const m = new ModelWindow();
+        for (const c of cs) if (w.accept(c) !== m.accept(c)) return false;
+        return true;
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
