@@ -6,6 +6,7 @@ export {
   NO_TELEMETRY_ENV,
   OFFICIAL_DSNS,
   TELEMETRY_DSN_ENV,
+  sentryRequested,
   Telemetry,
   telemetryDisabledByEnv,
   telemetryPlan,

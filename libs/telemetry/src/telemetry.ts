@@ -2,7 +2,7 @@
 // SHA as a tag, an off switch, the same message at most once per 5 minutes, sessions that the app starts and
 // ends (the GUI tunnel service scopes one to a connected GUI). Sentry is process-global: one Telemetry per
 // process.
-import * as Sentry from '@sentry/node';
+import type * as SentryNode from '@sentry/node';
 import { errWithSources } from '@postern/logging';
 import type { Logger } from 'pino';
 import { ReportLimiter } from './dedup';
@@ -72,42 +72,93 @@ export function telemetryPlan(opts: TelemetryStartOptions): TelemetryState & { d
 
 export type Severity = 'info' | 'warning' | 'error';
 
+type SentryApi = typeof SentryNode;
+
+let loading: Promise<SentryApi> | undefined;
+let requested = false;
+/**
+ * @sentry/node is large (loading it took ~0.6 s of CPU here, unbundled): it is loaded on the first `start`
+ * that enables telemetry, never when telemetry is off (start-up time, issue 11).
+ */
+function loadSentry(): Promise<SentryApi> {
+  requested = true;
+  loading ??= import('@sentry/node');
+  return loading;
+}
+
+/** True once some Telemetry was started with reporting on in this process (then @sentry/node is loaded). */
+export function sentryRequested(): boolean {
+  return requested;
+}
+
 export class Telemetry {
   private current: TelemetryState | undefined;
   private readonly limiter = new ReportLimiter(DEDUP_WINDOW_MS);
   private log: Logger | undefined;
+  /** Sentry, once loaded and initialised for the current `start`. */
+  private sentry: SentryApi | undefined;
+  /** Calls made after `start` while Sentry loads: run right after its init, in order (nothing is lost). */
+  private pending: ((sentry: SentryApi) => void)[] = [];
+  private ready: Promise<void> = Promise.resolve();
+  private generation = 0;
 
   /** `now` is a monotonic clock in ms (for the 5-minute dedup window). */
   constructor(private readonly now: () => number = () => performance.now()) {}
 
-  /** Starts (or restarts, e.g. for a new portal URL) reporting. Never throws for a disabled setup. */
+  /**
+   * Starts (or restarts, e.g. for a new portal URL) reporting. Never throws. When reporting is on, Sentry is
+   * loaded and initialised asynchronously; what is reported meanwhile is sent after its init. A failing init
+   * is logged (TELEMETRY_START_FAILED) and reporting stays off.
+   */
   start(opts: TelemetryStartOptions): TelemetryState {
     this.log = opts.logger;
     const plan = telemetryPlan(opts);
     const { dsn, ...state } = plan;
-    if (this.current?.enabled === true) void Sentry.close(0);
+    const generation = ++this.generation;
+    if (this.sentry !== undefined) this.sentry.close(0).catch(() => false);
+    this.sentry = undefined;
     this.current = state;
     if (!plan.enabled || dsn === undefined) {
+      this.pending = [];
       this.log?.debug({ environment: state.environment, reason: state.reason }, 'telemetry off');
       return state;
     }
-    try {
-      Sentry.initWithoutDefaultIntegrations({
-        dsn,
-        environment: state.environment,
-        release: state.release,
-        integrations: [Sentry.linkedErrorsIntegration({ limit: 32 }), Sentry.nodeContextIntegration()],
-        tracesSampleRate: 0,
-        // no tracing here; and the injection hooks need a package that esbuild bundles do not carry
-        enableRuntimeChannelInjection: false,
-      });
-    } catch (err) {
-      throw new TelemetryError('TELEMETRY_START_FAILED', 'cannot start telemetry', { cause: err });
-    }
-    Sentry.setTag('git_sha', opts.gitSha);
-    Sentry.setTag('component', opts.component);
-    this.log?.debug({ environment: state.environment, release: state.release }, 'telemetry on');
+    this.ready = loadSentry().then(
+      (sentry) => {
+        if (generation !== this.generation) return;
+        try {
+          sentry.initWithoutDefaultIntegrations({
+            dsn,
+            environment: state.environment,
+            release: state.release,
+            integrations: [sentry.linkedErrorsIntegration({ limit: 32 }), sentry.nodeContextIntegration()],
+            tracesSampleRate: 0,
+            // no tracing here; and the injection hooks need a package that esbuild bundles do not carry
+            enableRuntimeChannelInjection: false,
+          });
+        } catch (err) {
+          this.startFailed(generation, err);
+          return;
+        }
+        sentry.setTag('git_sha', opts.gitSha);
+        sentry.setTag('component', opts.component);
+        this.sentry = sentry;
+        for (const op of this.pending.splice(0)) op(sentry);
+        this.log?.debug({ environment: state.environment, release: state.release }, 'telemetry on');
+      },
+      (err: unknown) => {
+        this.startFailed(generation, err);
+      },
+    );
     return state;
+  }
+
+  private startFailed(generation: number, err: unknown): void {
+    if (generation !== this.generation) return;
+    this.pending = [];
+    this.current = this.current === undefined ? undefined : { ...this.current, enabled: false };
+    const e = new TelemetryError('TELEMETRY_START_FAILED', 'cannot start telemetry', { cause: err });
+    this.log?.warn({ code: e.code }, errWithSources(e));
   }
 
   get state(): TelemetryState | undefined {
@@ -118,18 +169,31 @@ export class Telemetry {
     return this.current?.enabled === true;
   }
 
+  /** Runs `op` against Sentry now, or right after its init while it loads. */
+  private call(op: (sentry: SentryApi) => void): void {
+    if (!this.on) return;
+    if (this.sentry !== undefined) op(this.sentry);
+    else this.pending.push(op);
+  }
+
   setTag(key: string, value: string): void {
-    if (this.on) Sentry.setTag(key, value);
+    this.call((s) => {
+      s.setTag(key, value);
+    });
   }
 
   /** The account (from the portal's init) as a tag. */
   setAccount(slug: string | undefined): void {
-    if (this.on) Sentry.setTag('account_slug', slug);
+    this.call((s) => {
+      s.setTag('account_slug', slug);
+    });
   }
 
   /** The device id as the Sentry user id (no other user data is sent). */
   setDeviceId(id: string | undefined): void {
-    if (this.on) Sentry.setUser(id === undefined ? null : { id });
+    this.call((s) => {
+      s.setUser(id === undefined ? null : { id });
+    });
   }
 
   /** Reports an error with its whole cause chain; the same chain at most once per 5 minutes. */
@@ -137,39 +201,53 @@ export class Telemetry {
     if (!this.on) return;
     const chain = errWithSources(err);
     if (!this.limiter.allow(`error:${chain}`, this.now())) return;
-    Sentry.captureException(err, { extra: { ...context, error_chain: chain } });
+    this.call((s) => {
+      s.captureException(err, { extra: { ...context, error_chain: chain } });
+    });
   }
 
   captureMessage(message: string, level: Severity = 'error'): void {
     if (!this.on) return;
     if (!this.limiter.allow(`message:${level}:${message}`, this.now())) return;
-    Sentry.captureMessage(message, level);
+    this.call((s) => {
+      s.captureMessage(message, level);
+    });
   }
 
   /** Starts a release-health session (the tunnel service: while a GUI is connected). */
   startSession(): void {
-    if (!this.on) return;
-    Sentry.startSession();
-    Sentry.captureSession();
+    this.call((s) => {
+      s.startSession();
+      s.captureSession();
+    });
   }
 
   /** Ends the current session ("exited"). */
   endSession(): void {
-    if (!this.on) return;
-    Sentry.endSession();
+    this.call((s) => {
+      s.endSession();
+    });
   }
 
-  flush(timeoutMs = 2000): Promise<boolean> {
-    return this.on ? Sentry.flush(timeoutMs) : Promise.resolve(true);
+  /** Waits for Sentry's init (if it is loading), then flushes. */
+  async flush(timeoutMs = 2000): Promise<boolean> {
+    if (!this.on) return true;
+    await this.ready;
+    return this.sentry === undefined ? true : this.sentry.flush(timeoutMs);
   }
 
-  /** Ends the session, flushes and stops reporting. */
+  /** Ends the session, flushes and stops reporting (after Sentry's init, if it is loading). */
   async stop(timeoutMs = 2000): Promise<void> {
     if (!this.on) return;
     this.endSession();
     this.current = undefined;
+    await this.ready;
+    const sentry = this.sentry;
+    this.sentry = undefined;
+    this.pending = [];
+    if (sentry === undefined) return;
     try {
-      await Sentry.close(timeoutMs);
+      await sentry.close(timeoutMs);
     } catch (err) {
       this.log?.debug({ err }, 'telemetry did not flush in time');
     }

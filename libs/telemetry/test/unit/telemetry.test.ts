@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { OFFICIAL_DSNS, ReportLimiter, Telemetry, environmentForApiUrl, telemetryDisabledByEnv, telemetryPlan } from '../../src/index';
+import { OFFICIAL_DSNS, ReportLimiter, Telemetry, sentryRequested, environmentForApiUrl, telemetryDisabledByEnv, telemetryPlan } from '../../src/index';
 
 describe('environment from the portal URL', () => {
   it('knows the official portals and calls everything else on-prem', () => {
@@ -48,6 +48,8 @@ describe('telemetryPlan', () => {
     t.setAccount('acme');
     expect(await t.flush()).toBe(true);
     await t.stop();
+    // @sentry/node is loaded only when reporting is on (start-up time).
+    expect(sentryRequested()).toBe(false);
   });
 });
 
