@@ -16,6 +16,7 @@ import {
   Terminate,
   TunDeviceManager,
   versionLine,
+  type ChangeNotifier,
   type DnsController,
   type IpNetwork,
 } from '@postern/bin-shared';
@@ -73,6 +74,14 @@ function splitRoutes(routes: readonly string[]): { v4: IpNetwork[]; v6: IpNetwor
   }
   return { v4, v6 };
 }
+
+/** When the network notifier starts: this long after the TUN is configured, at the latest this long after the start. */
+const NETWORK_WATCH_AFTER_UP_MS = 1_000;
+const NETWORK_WATCH_LATEST_MS = 3_000;
+const sleep = (ms: number): Promise<void> =>
+  new Promise((resolve) => {
+    setTimeout(resolve, ms).unref();
+  });
 
 /** UDP socket buffers (SO_RCVBUFFORCE/SO_SNDBUFFORCE): bursts of GRO/GSO batches must not overflow them. */
 const SOCKET_BUFFER_BYTES = 16 << 20;
@@ -207,6 +216,8 @@ async function run(c: ClientCliConfig, tokenValue: string): Promise<number> {
   const terminate = new Terminate();
   const hangup = new Hangup();
   let stopped = false;
+  // Read from the background tasks below (a function: the compiler would narrow the variable itself).
+  const isStopped = (): boolean => stopped;
   void (async () => {
     while (await hangup.recv()) {
       log.info('SIGHUP: resetting connections');
@@ -218,29 +229,49 @@ async function run(c: ClientCliConfig, tokenValue: string): Promise<number> {
   })();
   // A network change (links, addresses, routes other than ours): new host candidate, fresh connections (same
   // authorisations), a new portal connection, and the LAN bypass routes refreshed.
-  const network = await newNetworkNotifier({ tunName: c.tunName, logger: log });
-  void (async () => {
+  const networkChanged = async (): Promise<void> => {
+    log.info('network changed: resetting connections');
+    try {
+      local = await outwardAddress(c.apiUrl);
+    } catch (err) {
+      log.info(`no route to the portal yet: ${errWithSources(err)}`);
+    }
+    tunnel.withState(() => {
+      const now = performance.now();
+      state.setLocalAddresses([socket.addr(local, socket.local.port)], now);
+      state.reset(now);
+    });
+    portal.reconnect();
+    if (lastTunConfig !== undefined) applyTunConfig(lastTunConfig);
+  };
+  // The notifier's thread is not needed to bring the tunnel up: it starts 1 s after the TUN is configured (at
+  // most 3 s after the start), so its start-up does not compete with the first connection's (issue 11). A change
+  // before it watches is caught by comparing the route to the portal once it does.
+  let network: ChangeNotifier | undefined;
+  const watching = (async () => {
+    await Promise.race([sleep(NETWORK_WATCH_LATEST_MS), up.then(() => sleep(NETWORK_WATCH_AFTER_UP_MS))]);
+    if (isStopped()) return;
+    const notifier = await newNetworkNotifier({ tunName: c.tunName, logger: log });
+    network = notifier;
+    if (isStopped()) {
+      // The shutdown may have passed its close() already.
+      await notifier.close();
+      return;
+    }
+    const now = await outwardAddress(c.apiUrl).catch(() => local);
+    if (now !== local) await networkChanged();
     let first = true;
-    while (await network.notified()) {
+    while (await notifier.notified()) {
       if (first) {
         first = false;
         continue;
       }
-      log.info('network changed: resetting connections');
-      try {
-        local = await outwardAddress(c.apiUrl);
-      } catch (err) {
-        log.info(`no route to the portal yet: ${errWithSources(err)}`);
-      }
-      tunnel.withState(() => {
-        const now = performance.now();
-        state.setLocalAddresses([socket.addr(local, socket.local.port)], now);
-        state.reset(now);
-      });
-      portal.reconnect();
-      if (lastTunConfig !== undefined) applyTunConfig(lastTunConfig);
+      await networkChanged();
     }
   })();
+  watching.catch((err: unknown) => {
+    log.error(`watching network changes failed: ${errWithSources(err)}`);
+  });
   const outcome = await Promise.race([
     terminate.recv().then(() => ({ kind: 'signal' as const })),
     portal.done.then((err) => ({ kind: 'portal' as const, err })),
@@ -250,7 +281,7 @@ async function run(c: ClientCliConfig, tokenValue: string): Promise<number> {
   stopped = true;
   terminate.close();
   hangup.close();
-  await network.close();
+  await network?.close();
   log.info(outcome.kind === 'up' ? 'tunnel is up (--exit)' : 'shutting down');
   await tunnel.stop();
   log.info({ ...tunnel.stats }, 'tunnel stats');
