@@ -20,6 +20,8 @@ export interface RelayCliConfig {
   readonly logFormat: 'human' | 'json';
   readonly logFilter: string;
   readonly relaySocketBackend: 'auto' | 'batched' | 'dgram';
+  /** With `auto`: how many relayed sockets at a time get the batched backend (a worker thread each). */
+  readonly relayBatchedSockets: number;
   readonly lastChannel: number;
 }
 
@@ -50,6 +52,7 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
   /** Older spelling of --log-filter, kept as an alias. */
   log: { kind: 'value' },
   'relay-socket-backend': { env: 'POSTERN_RELAY_SOCKET_BACKEND', kind: 'value' },
+  'relay-batched-sockets': { env: 'POSTERN_RELAY_BATCHED_SOCKETS', kind: 'value' },
   'channel-range': { env: 'POSTERN_CHANNEL_RANGE', kind: 'value' },
 };
 
@@ -96,6 +99,7 @@ const Schema = z
     'log-filter': z.string().min(1).optional(),
     log: z.string().min(1).optional(),
     'relay-socket-backend': z.enum(['auto', 'batched', 'dgram']).default('auto'),
+    'relay-batched-sockets': z.coerce.number().int().min(0).max(1024).default(8),
     'channel-range': z.enum(['rfc5766', 'rfc8656']).default('rfc5766'),
   })
   .strict()
@@ -178,6 +182,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): Relay
     logFormat: c['log-format'],
     logFilter: c['log-filter'] ?? c.log ?? 'info',
     relaySocketBackend: c['relay-socket-backend'],
+    relayBatchedSockets: c['relay-batched-sockets'],
     lastChannel: c['channel-range'] === 'rfc8656' ? 0x4fff : 0x7fff,
   };
 }
@@ -200,6 +205,8 @@ export const USAGE = `usage: postern-relay [flags]
   --denied-peer-ip CIDR                          deny relaying to a range (repeatable)
   --log-format human|json   LOG_FORMAT
   --log-filter FILTER       POSTERN_LOG          log filter, e.g. info,relay=debug (info); --log is an alias
-  --relay-socket-backend auto|batched|dgram      backend of the relayed sockets (auto = dgram)
+  --relay-socket-backend auto|batched|dgram      backend of the relayed sockets (auto: batched for the
+                                                 first --relay-batched-sockets at a time, then dgram)
+  --relay-batched-sockets N POSTERN_RELAY_BATCHED_SOCKETS  batched relayed sockets with auto (8; 0 = dgram)
   --channel-range rfc5766|rfc8656                channel numbers 0x4000-0x7FFF (default) or 0x4000-0x4FFF
   --version`;

@@ -57,7 +57,8 @@ async function run(c: RelayCliConfig): Promise<number> {
     deniedPeers: c.deniedPeers,
     software: `postern-relay; rev=${info.gitSha.slice(0, 8)}`,
     lastChannel: c.lastChannel,
-    relayBackend: c.relaySocketBackend === 'auto' ? 'dgram' : c.relaySocketBackend,
+    relayBackend: c.relaySocketBackend,
+    relayBatchedSockets: c.relayBatchedSockets,
     rng,
     logger: log,
   });

@@ -28,6 +28,14 @@ describe('postern-relay CLI', () => {
     expect(parseCli([...withToken, '--log-filter', 'info,relay=trace'], { POSTERN_LOG: 'debug' }).logFilter).toBe('info,relay=trace');
     expect(parseCli([...withToken, '--log', 'warn'], {}).logFilter).toBe('warn');
   });
+  it('reads the relayed socket backend and the number of batched relayed sockets', () => {
+    const withToken = [...base, '--token', 't'];
+    expect(parseCli(withToken, {})).toMatchObject({ relaySocketBackend: 'auto', relayBatchedSockets: 8 });
+    expect(parseCli([...withToken, '--relay-socket-backend', 'dgram', '--relay-batched-sockets', '0'], {})).toMatchObject({ relaySocketBackend: 'dgram', relayBatchedSockets: 0 });
+    expect(parseCli(withToken, { POSTERN_RELAY_BATCHED_SOCKETS: '32' }).relayBatchedSockets).toBe(32);
+    expect(() => parseCli([...withToken, '--relay-batched-sockets', '-1'], {})).toThrow(CliError);
+    expect(() => parseCli([...withToken, '--relay-batched-sockets', 'many'], {})).toThrow(CliError);
+  });
   it('rejects bad input with one clear line', () => {
     const err = (argv: string[], env: NodeJS.ProcessEnv = {}): string => {
       try {
