@@ -22,16 +22,14 @@ export class CookieJar {
 
   constructor(
     private readonly backend: CryptoBackend,
-    /** HASH(LABEL_MAC1 || peer public key). */
-    private readonly mac1Key: Uint8Array,
-    /** HASH(LABEL_COOKIE || peer public key). */
-    private readonly cookieKey: Uint8Array,
+    /** MAC1 and cookie keys of the peer (computed on use: see PeerKeys). */
+    private readonly keys: { readonly mac1Key: Uint8Array; readonly cookieKey: Uint8Array },
   ) {}
 
   /** Writes MAC1 and MAC2 (zeros without a fresh cookie) into a handshake message about to be sent. */
   stamp(msg: Uint8Array, now: number): void {
     const { mac1, mac2 } = macOffsets(msg);
-    const m1 = this.backend.mac(this.mac1Key, msg.subarray(0, mac1));
+    const m1 = this.backend.mac(this.keys.mac1Key, msg.subarray(0, mac1));
     msg.set(m1, mac1);
     this.lastMac1 = m1;
     if (this.cookie !== null && now - this.cookieAt < COOKIE_SECRET_MAX_AGE) {
@@ -45,7 +43,7 @@ export class CookieJar {
   consumeReply(msg: Uint8Array, now: number): boolean {
     if (this.lastMac1 === null || msg.length !== COOKIE_REPLY_LEN) return false;
     const nonce = msg.subarray(CookieReply.nonce, CookieReply.cookie);
-    const cookie = this.backend.xopen(this.cookieKey, nonce, this.lastMac1, msg.subarray(CookieReply.cookie));
+    const cookie = this.backend.xopen(this.keys.cookieKey, nonce, this.lastMac1, msg.subarray(CookieReply.cookie));
     if (cookie === null) return false;
     this.cookie = cookie;
     this.cookieAt = now;

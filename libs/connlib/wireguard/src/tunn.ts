@@ -64,7 +64,7 @@ export class Tunn {
   constructor(private readonly config: TunnConfig) {
     validateConfig(config);
     this.peer = new PeerKeys(config.identity, config.peerPublicKey, config.presharedKey);
-    this.cookies = new CookieJar(config.identity.backend, this.peer.mac1Key, this.peer.cookieKey);
+    this.cookies = new CookieJar(config.identity.backend, this.peer);
     this.limiter = config.rateLimiter ?? new RateLimiter(config.identity, config.rng);
     this.wallClockAtZero = config.wallClockAtZero ?? Date.now();
     this.persistentKeepaliveMs = (config.persistentKeepalive ?? 0) * 1000;

@@ -12,12 +12,6 @@ const ZERO_PSK = new Uint8Array(32);
 
 /** The remote static key and what is derived from it once per peer. */
 export class PeerKeys {
-  /** HASH(LABEL_MAC1 || peer public key): MAC1 of messages we send to this peer. */
-  readonly mac1Key: Uint8Array;
-  /** HASH(LABEL_COOKIE || peer public key): decrypts cookie replies from this peer. */
-  readonly cookieKey: Uint8Array;
-  /** Initiator's starting hash, H = HASH(HASH(C || IDENTIFIER) || S_r^pub). */
-  readonly initiatorHash: Uint8Array;
   /** DH(S_ours^priv, S_peer^pub), computed once (wireguard-go's precomputedStaticStatic). */
   readonly staticStatic: Uint8Array | null;
   presharedKey: Uint8Array;
@@ -27,12 +21,27 @@ export class PeerKeys {
     readonly publicKey: Uint8Array,
     presharedKey: Uint8Array | undefined,
   ) {
-    const b = identity.backend;
-    this.mac1Key = b.hash(LABEL_MAC1, publicKey);
-    this.cookieKey = b.hash(LABEL_COOKIE, publicKey);
-    this.initiatorHash = b.hash(initialHash(b), publicKey);
     this.staticStatic = dh(identity.privateKey, importPublicKey(publicKey));
     this.presharedKey = presharedKey ?? ZERO_PSK;
+  }
+
+  // The keys below are used once per handshake message or cookie reply (rare: every two minutes per peer), so
+  // they are hashed on use rather than kept: three 32-byte arrays per idle peer less (issue 11).
+
+  /** HASH(LABEL_MAC1 || peer public key): MAC1 of messages we send to this peer. */
+  get mac1Key(): Uint8Array {
+    return this.identity.backend.hash(LABEL_MAC1, this.publicKey);
+  }
+
+  /** HASH(LABEL_COOKIE || peer public key): decrypts cookie replies from this peer. */
+  get cookieKey(): Uint8Array {
+    return this.identity.backend.hash(LABEL_COOKIE, this.publicKey);
+  }
+
+  /** Initiator's starting hash, H = HASH(HASH(C || IDENTIFIER) || S_r^pub). */
+  get initiatorHash(): Uint8Array {
+    const b = this.identity.backend;
+    return b.hash(initialHash(b), this.publicKey);
   }
 
   /**
