@@ -101,7 +101,15 @@ interface RelayedSockets {
   v4: UdpSocket | undefined;
   v6: UdpSocket | undefined;
   closed: boolean;
+  /**
+   * Client -> peer datagrams that arrived before the relayed socket was open (the ALLOCATE success goes out
+   * while the socket is still binding: a batched socket starts a worker thread first), sent once it is.
+   */
+  early: { family: 4 | 6; dst: SocketAddr; data: Uint8Array }[];
 }
+
+/** Datagrams kept per allocation while its relayed socket opens. */
+const MAX_EARLY = 256;
 
 /** A running relay: call `close()` to stop. */
 export class Relay {
@@ -199,7 +207,12 @@ export class Relay {
         if (f === undefined) continue;
         const rs = this.relayed.get(f.relayPort);
         const out = f.relayFamily === 4 ? rs?.v4 : rs?.v6;
-        if (out && !pushOrDrop(out.sendQueue, f.dst, d.data.subarray(f.start, f.end))) this.dropped(now);
+        if (out) {
+          if (!pushOrDrop(out.sendQueue, f.dst, d.data.subarray(f.start, f.end))) this.dropped(now);
+        } else if (rs && !rs.closed) {
+          if (rs.early.length < MAX_EARLY) rs.early.push({ family: f.relayFamily, dst: f.dst, data: d.data.slice(f.start, f.end) });
+          else this.dropped(now);
+        }
       }
       this.drain(now);
       await yieldToEventLoop();
@@ -280,7 +293,7 @@ export class Relay {
   }
 
   private openRelayed(port: number, families: readonly (4 | 6)[]): void {
-    const rs: RelayedSockets = { v4: undefined, v6: undefined, closed: false };
+    const rs: RelayedSockets = { v4: undefined, v6: undefined, closed: false, early: [] };
     this.relayed.set(port, rs);
     const bindOne = async (family: 4 | 6): Promise<void> => {
       const wanted = this.relayedBackend();
@@ -307,6 +320,9 @@ export class Relay {
       this.log.debug({ port, family, backend: sock.backend }, 'relayed socket open');
       if (family === 4) rs.v4 = sock;
       else rs.v6 = sock;
+      const now = performance.now();
+      for (const e of rs.early) if (e.family === family && !pushOrDrop(sock.sendQueue, e.dst, e.data)) this.dropped(now);
+      rs.early = rs.early.filter((e) => e.family !== family);
       this.loops.push(this.guard(`relayed socket ${port}`, this.peerLoop(sock, family, port)));
     };
     for (const f of families) {

@@ -1,6 +1,7 @@
 // `--relay-socket-backend auto`: the first `relayBatchedSockets` relayed sockets at a time are batched
 // (recvmmsg worker + sendmmsg/GSO), later ones node:dgram; a freed allocation gives its batched slot back.
 // A real relay on 127.0.0.1 with real TURN allocations (no namespaces needed).
+import { createSocket } from 'node:dgram';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { xorshiftRng } from '@postern/testing';
@@ -15,7 +16,7 @@ afterAll(async () => {
   for (const r of relays) await r.close();
 });
 
-async function startRelay(relayBackend: 'auto' | 'dgram', relayBatchedSockets: number, lowestPort: number): Promise<Relay> {
+async function startRelay(relayBackend: 'auto' | 'dgram', relayBatchedSockets: number, lowestPort: number, allowedPeers: string[] = []): Promise<Relay> {
   const r = await Relay.start({
     publicIp4: '127.0.0.1',
     publicIp6: undefined,
@@ -25,7 +26,7 @@ async function startRelay(relayBackend: 'auto' | 'dgram', relayBatchedSockets: n
     realm: 'firezone',
     users: new Map([['u', 'p']]),
     authSecret: undefined,
-    allowedPeers: [],
+    allowedPeers,
     deniedPeers: [],
     software: 'test',
     lastChannel: 0x7fff,
@@ -78,6 +79,25 @@ describe('relayed socket backends', () => {
       await allocate(r);
       await until(() => r.relayedBackends().length === 2);
       expect(r.relayedBackends()).toEqual(['dgram', 'dgram']);
+    }
+  });
+
+  it('keeps ChannelData that arrives while a batched relayed socket is still opening, and sends it once open', async () => {
+    const r = await startRelay('auto', 8, 52700, ['127.0.0.0/8']);
+    const peer = createSocket('udp4');
+    const got: string[] = [];
+    peer.on('message', (b) => got.push(b.toString()));
+    await new Promise<void>((resolve) => peer.bind(0, '127.0.0.1', resolve));
+    try {
+      const c = await allocate(r);
+      // the worker thread of the batched socket takes tens of ms to start; the CHANNEL-BIND takes far less
+      expect((await c.channelBind(0x4000, { family: 4, address: '127.0.0.1', port: peer.address().port })).cls).toBe('success');
+      for (let i = 0; i < 5; i++) c.sendChannelData(0x4000, Buffer.from(`early ${String(i)}`));
+      await until(() => got.length === 5);
+      expect(got).toEqual(['early 0', 'early 1', 'early 2', 'early 3', 'early 4']);
+      expect(r.relayedBackends()).toEqual(['batched']);
+    } finally {
+      peer.close();
     }
   });
 });
