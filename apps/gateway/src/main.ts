@@ -21,6 +21,7 @@ import { openTun } from '@postern/tun';
 import { GatewayState, Tunnel } from '@postern/tunnel';
 import { CliError, parseCli, resolveToken, USAGE, type GatewayCliConfig } from './cli';
 import { outwardAddress } from './local-address';
+import { capYoungGeneration, MemoryTrimmer } from './memory';
 
 const info = buildInfo('postern-gateway');
 const args = process.argv.slice(2);
@@ -61,6 +62,11 @@ async function run(c: GatewayCliConfig, tokenValue: string): Promise<number> {
   const logging = setupLogging({ format: c.logFormat, filter, name: info.binary });
   const log = logging.logger;
   log.info(versionLine(info));
+  const stopCapping = capYoungGeneration(c.youngGenCapMb << 20, (bytes) => {
+    log.info({ newSpaceMiB: Math.round(bytes / 1048576) }, 'young generation capped');
+  });
+  // After a burst of connections has been quiet for a second, glibc gives back what handshakes freed.
+  const trimmer = new MemoryTrimmer(1000);
 
   const deviceId = c.id ?? (await getOrCreateDeviceId({ appId: DEVICE_ID_APP.gateway, configDir: knownDir('serviceConfig') })).id;
   const privateKey = new Uint8Array(randomBytes(32));
@@ -113,6 +119,7 @@ async function run(c: GatewayCliConfig, tokenValue: string): Promise<number> {
       switch (ev.type) {
         case 'clientConnected':
           log.info({ clientId: ev.clientId, path: ev.path, via: ev.via }, 'client connected');
+          trimmer.note();
           break;
         case 'clientDisconnected':
           log.info({ clientId: ev.clientId, reason: ev.reason }, 'client disconnected');
@@ -139,6 +146,8 @@ async function run(c: GatewayCliConfig, tokenValue: string): Promise<number> {
     tunnel.done.then((err) => ({ kind: 'tunnel' as const, err })),
   ]);
   terminate.close();
+  trimmer.close();
+  stopCapping();
   log.info('shutting down: Goodbye to clients');
   tunnel.withState(() => {
     state.shutdown(performance.now());
