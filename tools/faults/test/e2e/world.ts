@@ -22,7 +22,17 @@ import { keepLogs, Netns, registerSecret, removeLeftovers, run } from '@postern/
 
 export const ROOT = join(import.meta.dirname, '../../../..');
 export const DIST = join(ROOT, 'dist/apps');
-export const PREFIX = 'pft';
+/**
+ * Namespace prefix; POSTERN_FAULTS_PREFIX (3 letters) runs a second world beside CI's (e.g. a 30-min soak as
+ * `pfs`): the addresses repeat, but each world lives in its own namespaces.
+ */
+export const PREFIX = faultsPrefix(process.env['POSTERN_FAULTS_PREFIX']);
+
+function faultsPrefix(v: string | undefined): string {
+  if (v === undefined || v === '') return 'pft';
+  if (!/^p[a-z]{2}$/.test(v)) throw new Error(`POSTERN_FAULTS_PREFIX must be 'p' and two lowercase letters (e.g. pfs), not ${JSON.stringify(v)}`);
+  return v;
+}
 export const PORTAL_IP = '198.18.64.2';
 export const RELAY_IP = '198.18.64.3';
 export const GATEWAY_IP = '198.18.64.4';
@@ -110,6 +120,8 @@ export interface WorldOptions {
   readonly badLink?: { readonly upDelayMs: number; readonly upLossPct: number; readonly downDelayMs: number; readonly downLossPct: number };
   /** A command the client runs under (e.g. `unshare -m ... sh -c '...; exec "$@"' sh`), see dns-crash.e2e.ts. */
   readonly clientWrap?: readonly string[];
+  /** Extra `node` flags for portal, relay, gateway and client (e.g. `--trace-gc`). */
+  readonly nodeFlags?: readonly string[];
 }
 
 const live = new Set<FaultWorld>();
@@ -238,6 +250,16 @@ export class FaultWorld {
     return this.procs.get(name)?.output ?? '';
   }
 
+  /** Calls `fn` with what a component wrote to stdout so far, then with every later chunk. */
+  watchStdout(name: string, fn: (chunk: string) => void): void {
+    const p = this.procs.get(name);
+    if (p === undefined) throw new Error(`${name} is not running`);
+    fn(p.output);
+    p.child.stdout?.on('data', (b: Buffer) => {
+      fn(b.toString('utf8'));
+    });
+  }
+
   /** Runs `argv` in namespace `ns` (pid = the program's: ip netns exec and env exec in place). */
   spawn(name: string, ns: string, argv: readonly string[], env: Readonly<Record<string, string>> = {}): Proc {
     const [cmd, ...args] = [...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...argv];
@@ -258,20 +280,20 @@ export class FaultWorld {
   start(c: Component): Proc {
     switch (c) {
       case 'portal':
-        return this.spawn('portal', 'portal', [process.execPath, join(DIST, 'portal/main.js'), '--config', this.config, '--state', join(this.dir, 'portal.sqlite'), '--log-format', 'json']);
+        return this.spawn('portal', 'portal', [process.execPath, ...this.nodeFlags, join(DIST, 'portal/main.js'), '--config', this.config, '--state', join(this.dir, 'portal.sqlite'), '--log-format', 'json']);
       case 'relay':
-        return this.spawn('relay', 'relay', [process.execPath, join(DIST, 'relay/main.js'), '--public-ip4-addr', RELAY_IP, '--api-url', API, '--log-format', 'json', '--allowed-peer-ip', '198.18.64.0/20', '--health-check-addr', '127.0.0.1:8080'], {
+        return this.spawn('relay', 'relay', [process.execPath, ...this.nodeFlags, join(DIST, 'relay/main.js'), '--public-ip4-addr', RELAY_IP, '--api-url', API, '--log-format', 'json', '--allowed-peer-ip', '198.18.64.0/20', '--health-check-addr', '127.0.0.1:8080'], {
           POSTERN_TOKEN: TOKENS.relay,
         });
       case 'gateway':
-        return this.spawn('gateway', 'gw', [process.execPath, join(DIST, 'gateway/main.js'), '--log-format', 'json', '--health-check-addr', '127.0.0.1:8080'], {
+        return this.spawn('gateway', 'gw', [process.execPath, ...this.nodeFlags, join(DIST, 'gateway/main.js'), '--log-format', 'json', '--health-check-addr', '127.0.0.1:8080'], {
           POSTERN_API_URL: API,
           POSTERN_TOKEN: TOKENS.gateway,
           POSTERN_ID: 'pft-gateway',
           POSTERN_CONFIG_DIR: join(this.dir, 'gateway'),
         });
       case 'client':
-        return this.spawn('client', 'cl', [...(this.opts.clientWrap ?? []), process.execPath, process.env['POSTERN_FAULTS_CLIENT_MAIN'] ?? join(DIST, 'headless-client/main.js'), '--log-format', 'json', ...(this.opts.clientArgs ?? ['--dns-control', 'disabled']), ...(this.opts.internet === true ? ['--activate-internet-resource'] : [])], {
+        return this.spawn('client', 'cl', [...(this.opts.clientWrap ?? []), process.execPath, ...this.nodeFlags, process.env['POSTERN_FAULTS_CLIENT_MAIN'] ?? join(DIST, 'headless-client/main.js'), '--log-format', 'json', ...(this.opts.clientArgs ?? ['--dns-control', 'disabled']), ...(this.opts.internet === true ? ['--activate-internet-resource'] : [])], {
           POSTERN_API_URL: this.opts.internet === true ? `ws://${PORTAL_FAR_IP}:8080` : API,
           POSTERN_TOKEN: TOKENS.client,
           POSTERN_ID: 'pft-client',
@@ -287,6 +309,10 @@ export class FaultWorld {
     const exited = new Promise<void>((resolve) => p.child.once('exit', () => { resolve(); }));
     p.child.kill(signal);
     await exited;
+  }
+
+  private get nodeFlags(): readonly string[] {
+    return this.opts.nodeFlags ?? [];
   }
 
   pid(c: string): number {
