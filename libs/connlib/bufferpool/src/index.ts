@@ -2,10 +2,16 @@ export { BufferPool, type BufferPoolOptions, type BufferPoolStats } from './pool
 export {
   SharedRing,
   waitForChange,
+  workerGcStats,
+  workerGcStatsFromEnv,
+  type WorkerGcStats,
   type SharedRingOptions,
   RING_CONTROL_BYTES,
   RING_DONE,
   RING_ERRNO,
+  RING_GC_COUNT,
+  RING_GC_MAX_MICROS,
+  RING_GC_MICROS,
   RING_HEAD,
   RING_META_INTS,
   RING_SLOT_SIZE,
@@ -15,3 +21,4 @@ export {
   RING_TAIL,
 } from './ring';
 export { BufferPoolError, type BufferPoolErrorCode } from './errors';
+export { BatchArrays, ViewCache, type ViewCacheStats } from './views';

@@ -45,6 +45,13 @@ export const RING_SLOTS = 5;
 export const RING_SLOT_SIZE = 6;
 /** Set by the producer to a non-zero errno when it stopped because of an error. */
 export const RING_ERRNO = 7;
+/**
+ * Worker GC statistics (written by a worker started with `gcStats` when it exits, from node:v8's GCProfiler):
+ * collections, total and longest pause in microseconds.
+ */
+export const RING_GC_COUNT = 12;
+export const RING_GC_MICROS = 13;
+export const RING_GC_MAX_MICROS = 14;
 export const RING_CONTROL_BYTES = 64;
 /** Int32 words of metadata per slot: [0] length, [1] aux (e.g. GRO segment size), [2..9] socket address. */
 export const RING_META_INTS = 16;
@@ -54,6 +61,31 @@ export interface SharedRingOptions {
   readonly slots: number;
   /** Bytes per slot (the largest packet/datagram it can hold), a multiple of 8. */
   readonly slotSize: number;
+}
+
+/** Garbage collections of a worker isolate (see RING_GC_*). */
+export interface WorkerGcStats {
+  readonly count: number;
+  readonly micros: number;
+  readonly maxMicros: number;
+}
+
+/** Sums the GC words of rings whose workers have exited (a running worker has not written them yet). */
+export function workerGcStats(rings: readonly SharedRing[]): WorkerGcStats {
+  let count = 0;
+  let micros = 0;
+  let maxMicros = 0;
+  for (const r of rings) {
+    count += Atomics.load(r.control, RING_GC_COUNT);
+    micros += Atomics.load(r.control, RING_GC_MICROS);
+    maxMicros = Math.max(maxMicros, Atomics.load(r.control, RING_GC_MAX_MICROS));
+  }
+  return { count, micros, maxMicros };
+}
+
+/** POSTERN_WORKER_GC_STATS=1: I/O workers record their garbage collections (reported by stats() after close). */
+export function workerGcStatsFromEnv(value = process.env['POSTERN_WORKER_GC_STATS']): boolean {
+  return value === '1' || value === 'true';
 }
 
 export class SharedRing {

@@ -21,6 +21,7 @@ import {
   type TunnResult,
 } from '@postern/wireguard';
 import { Method, decodeMessage, getAttribute, isStunMessage } from '@postern/stun';
+import { ViewCache } from '@postern/bufferpool';
 import type { NetAddr } from './addr';
 import { Allocation, type AllocationEvent } from './allocation';
 import { candidatePriority, formatCandidate, formatHostCandidate, parseCandidate } from './candidate';
@@ -81,8 +82,6 @@ export class Node {
   private lastNow = 0;
   private scratch = new Uint8Array(SCRATCH_LEN);
   private scratchTail = this.scratch.subarray(CD);
-  private lastOut: Uint8Array | undefined;
-  private lastOutTail: Uint8Array = this.scratchTail;
   private readonly idleTimeout: number;
   private readonly handshakeTimeout: number;
   private readonly keepaliveS: number;
@@ -100,6 +99,11 @@ export class Node {
   private readonly tx: MutableTransmit = { src: undefined, dst: { family: 4, address: '0.0.0.0', port: 0, key: '0.0.0.0:0' }, payload: new Uint8Array(0) };
   private readonly txResult: { kind: 'transmit'; transmit: Transmit } = { kind: 'transmit', transmit: this.tx };
   private readonly packetResult: { kind: 'packet'; peerId: PeerId; packet: Uint8Array } = { kind: 'packet', peerId: '', packet: new Uint8Array(0) };
+  /**
+   * Views handed out by the data path (transmit payloads, decrypted packets): the same bytes of the same
+   * buffer (ring slot, GSO batch, scratch) come back packet after packet, so no `subarray` per packet.
+   */
+  private readonly views = new ViewCache(8192);
 
   constructor(private readonly config: NodeConfig) {
     if (config.privateKey.length !== 32) throw new SnownetError('INVALID_KEY', 'private key must be 32 bytes');
@@ -379,7 +383,7 @@ export class Node {
         if (path?.relayed === true) conn.relayedTxBytes += r.length;
         conn.lastSentAt = now;
         this.scheduleTimer(now);
-        return this.transmit(remote, r.buffer.subarray(r.offset, r.offset + r.length));
+        return this.transmit(remote, this.views.view(r.buffer, r.offset, r.length));
       }
       default:
         return this.unsent(conn, r, now);
@@ -406,11 +410,7 @@ export class Node {
       tail = this.scratchTail;
     } else {
       buf = out;
-      if (this.lastOut !== out) {
-        this.lastOut = out;
-        this.lastOutTail = out.subarray(CD);
-      }
-      tail = this.lastOutTail;
+      tail = this.views.view(out, CD, out.length - CD);
     }
     const r = conn.tunn.encapsulate(packet, tail, now);
     switch (r.kind) {
@@ -424,7 +424,7 @@ export class Node {
         conn.lastSentAt = now;
         this.drainAllocation(alloc, now);
         this.scheduleTimer(now);
-        return this.transmit(server, buf.subarray(r.offset, r.offset + CD + r.length));
+        return this.transmit(server, this.views.view(buf, r.offset, CD + r.length));
       }
       default:
         return this.unsent(conn, r, now);
@@ -470,7 +470,7 @@ export class Node {
         this.received(conn, local, from, datagram.length, now, viaRelay);
         const res = this.packetResult;
         res.peerId = conn.peerId;
-        res.packet = r.buffer.subarray(r.offset, r.offset + r.length);
+        res.packet = this.views.view(r.buffer, r.offset, r.length);
         return res;
       }
       case 'writeToNetwork':
@@ -545,21 +545,33 @@ export class Node {
     this.checkDeadlines(now);
   }
 
+  /**
+   * Called every loop turn: `forEach` with callbacks made once, no iterator or closure per call, and the
+   * minimum kept unboxed in a Float64Array (no heap number per connection).
+   */
   pollTimeout(): number | undefined {
-    let t = this.nextTimerAt;
-    const at = (d: number | undefined): void => {
-      if (d !== undefined && (t === undefined || d < t)) t = d;
-    };
-    for (const conn of this.byPeer.values()) {
-      at(this.deadlineOf(conn));
-      at(conn.ice?.pollTimeout());
-    }
-    for (const a of this.allocations.values()) {
-      at(a.pollTimeout());
-      if (a.state === 'failed' && a.failure === 'noResponse') at(a.failedAt + ALLOCATION_RETRY_MS);
-    }
-    return t;
+    const m = this.pollMin;
+    m[0] = this.nextTimerAt ?? Infinity;
+    this.byPeer.forEach(this.pollConnection);
+    this.allocations.forEach(this.pollAllocation);
+    const t = this.pollMin[0] ?? Infinity; // (m[0] is narrowed by the assignment above; the callbacks changed it)
+    return t === Infinity ? undefined : t;
   }
+
+  private readonly pollMin = new Float64Array(1);
+  private readonly pollConnection = (conn: Connection): void => {
+    const m = this.pollMin;
+    const at = conn.connected ? conn.lastReceivedAt + this.idleTimeout : conn.connectingSince === undefined ? Infinity : conn.connectingSince + this.handshakeTimeout;
+    if (at < (m[0] ?? Infinity)) m[0] = at;
+    const ice = conn.ice?.pollTimeout();
+    if (ice !== undefined && ice < (m[0] ?? Infinity)) m[0] = ice;
+  };
+  private readonly pollAllocation = (a: Allocation): void => {
+    const m = this.pollMin;
+    const at = a.pollTimeout();
+    if (at !== undefined && at < (m[0] ?? Infinity)) m[0] = at;
+    if (a.state === 'failed' && a.failure === 'noResponse' && a.failedAt + ALLOCATION_RETRY_MS < (m[0] ?? Infinity)) m[0] = a.failedAt + ALLOCATION_RETRY_MS;
+  };
 
   pollTransmit(): Transmit | undefined {
     return this.transmits.shift();

@@ -4,7 +4,7 @@
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import { BufferPool, RING_DONE, RING_ERRNO, SharedRing, waitForChange } from '@postern/bufferpool';
+import { BatchArrays, BufferPool, RING_DONE, RING_ERRNO, SharedRing, ViewCache, waitForChange, workerGcStats } from '@postern/bufferpool';
 import { parseSocketAddr } from './addr';
 import { SocketError } from './errors';
 import {
@@ -40,6 +40,19 @@ const CMSG = 24; // CMSG_SPACE(sizeof(u16))
 const SEND_VEC = 128;
 const GSO_MAX_BYTES = 65000;
 const WAIT_SLICE_MS = 1000;
+/** GRO segments per super-datagram that get a fixed view entry (the kernel coalesces at most 64). */
+const SEGS_PER_SLOT = 64;
+
+interface MutableDatagramIn {
+  from: SocketAddr;
+  data: Uint8Array;
+}
+
+/** A u64 (< 2^53) little-endian without a BigInt (one heap object per call). */
+function setU64(dv: DataView, off: number, v: number): void {
+  dv.setUint32(off, v >>> 0, true);
+  dv.setUint32(off + 4, Math.floor(v / 0x1_0000_0000), true);
+}
 
 export interface BatchedOptions {
   readonly address: string;
@@ -54,6 +67,7 @@ export interface BatchedOptions {
   readonly recvBufferSize: number | undefined;
   readonly maxDatagramSize: number;
   readonly recvCapacity: number;
+  readonly gcStats: boolean;
   readonly pool: BufferPool | undefined;
   readonly logger: Logger | undefined;
 }
@@ -119,6 +133,15 @@ export class BatchedSocket implements UdpSocket {
   private readonly vecView: DataView;
   private readonly vecAddr: number;
   private lent = 0;
+  private readonly gcStats: boolean;
+  /** tryRecvMany's result: the array, its entries and their views are reused (valid until the next call). */
+  private readonly rxOut = new BatchArrays<DatagramIn>();
+  private readonly rxEntries: MutableDatagramIn[] = [];
+  private readonly rxViews: ViewCache;
+  private readonly metaBytes: Uint8Array;
+  /** Encoded sockaddr per destination (sendmmsg msg_name), made once per SocketAddr object. */
+  private readonly names = new WeakMap<SocketAddr, Uint8Array>();
+  private readonly addrs = new WeakMap<Uint8Array, number>();
   private closing: Promise<void> | undefined;
   private closed = false;
   private rx = { datagrams: 0, bytes: 0, batches: 0 };
@@ -134,6 +157,7 @@ export class BatchedSocket implements UdpSocket {
     readonly gro: boolean,
   ) {
     this.logger = o.logger;
+    this.gcStats = o.gcStats;
     this.pool = o.pool ?? new BufferPool({ bufferSize: 65536, slabBuffers: 16, maxBuffers: 256 });
     const maxSegments = gso ? o.maxSegments : 1;
     this.sendQueue = new GsoQueue({
@@ -149,8 +173,10 @@ export class BatchedSocket implements UdpSocket {
     this.vecAddr = socketLibc().addressOf(this.vec);
     const slotSize = gro ? 65536 : Math.ceil(o.maxDatagramSize / 64) * 64;
     this.ring = SharedRing.create({ slots: o.recvCapacity, slotSize });
+    this.metaBytes = new Uint8Array(this.ring.sab, 64);
+    this.rxViews = new ViewCache(o.recvCapacity * (gro ? SEGS_PER_SLOT : 1));
     this.worker = new Worker(new URL('./udp-recv.worker.mjs', import.meta.url), {
-      workerData: { fd, stopFd, ring: this.ring.sab, bell: this.bell.buffer, pollTimeoutMs: 100 },
+      workerData: { fd, stopFd, ring: this.ring.sab, bell: this.bell.buffer, pollTimeoutMs: 100, gcStats: o.gcStats },
       name: 'udp-recv',
     });
     this.workerExit = once(this.worker, 'exit');
@@ -169,32 +195,47 @@ export class BatchedSocket implements UdpSocket {
     return parseSocketAddr(address, port);
   }
 
+  /** The array, its entries and the views are reused: valid until the next recvMany/tryRecvMany call. */
   tryRecvMany(max = 1024): DatagramIn[] {
     if (this.lent > 0) {
       this.ring.release(this.lent);
       this.lent = 0;
     }
-    const out: DatagramIn[] = [];
-    if (this.closed) return out;
-    const tail = this.ring.tail();
-    const avail = (this.ring.head() - tail) | 0;
+    if (this.closed) return this.rxOut.of(this.rxEntries, 0);
+    const ring = this.ring;
+    const tail = ring.tail();
+    const avail = (ring.head() - tail) | 0;
+    const segViews = ring.slotSize >= 65536 ? SEGS_PER_SLOT : 1;
     let used = 0;
-    const metaBytes = new Uint8Array(this.ring.sab, 64);
-    while (used < avail && out.length < max) {
+    let count = 0;
+    while (used < avail && count < max) {
       const seq = (tail + used) | 0;
-      const m = this.ring.metaIndex(seq);
-      const len = this.ring.meta[m] ?? 0;
-      const seg = (this.ring.meta[m + 1] ?? 0) || len;
-      const from = this.cache.get(this.ring.meta, m + 2, metaBytes, (m + 2) * 4);
-      const slot = this.ring.slot(seq);
-      for (let off = 0; off < len; off += seg) out.push({ from, data: slot.subarray(off, Math.min(off + seg, len)) });
+      const m = ring.metaIndex(seq);
+      const len = ring.meta[m] ?? 0;
+      const seg = (ring.meta[m + 1] ?? 0) || len;
+      const from = this.cache.get(ring.meta, m + 2, this.metaBytes, (m + 2) * 4);
+      const slot = ring.slot(seq);
+      const base = (seq & (ring.slots - 1)) * segViews;
+      for (let off = 0, k = 0; off < len; off += seg, k++) {
+        const n = Math.min(seg, len - off);
+        const data = k < segViews ? this.rxViews.viewAt(base + k, slot, off, n) : slot.subarray(off, off + n);
+        let e = this.rxEntries[count];
+        if (e === undefined) {
+          e = { from, data };
+          this.rxEntries.push(e);
+        } else {
+          e.from = from;
+          e.data = data;
+        }
+        count++;
+      }
       this.rx.bytes += len;
       used++;
     }
     this.lent = used;
     this.rx.batches += used;
-    this.rx.datagrams += out.length;
-    return out;
+    this.rx.datagrams += count;
+    return this.rxOut.of(this.rxEntries, count);
   }
 
   async recvMany(max = 1024): Promise<DatagramIn[]> {
@@ -220,6 +261,7 @@ export class BatchedSocket implements UdpSocket {
       txBatches: this.tx.batches,
       txErrors: this.tx.errors,
       rxStalls: this.ring.stalls(),
+      ...(this.gcStats ? { workerGc: workerGcStats([this.ring]) } : {}),
     };
   }
 
@@ -275,29 +317,25 @@ export class BatchedSocket implements UdpSocket {
         const b = batches[done + i];
         if (b === undefined) break;
         const m = i * MMSG;
-        let nameLen: number;
-        try {
-          nameLen = writeSockaddr(this.vec, nameOff + i * NAME, b.dst, this.v6);
-        } catch {
-          nameLen = 0; // unreachable family: the kernel rejects the entry (counted below)
-        }
-        dv.setBigUint64(m, BigInt(base + nameOff + i * NAME), true);
-        dv.setUint32(m + 8, nameLen, true);
-        dv.setBigUint64(m + 16, BigInt(base + iovOff + i * IOV), true);
-        dv.setBigUint64(m + 24, 1n, true);
-        dv.setBigUint64(iovOff + i * IOV, BigInt(c.addressOf(b.buf)), true);
-        dv.setBigUint64(iovOff + i * IOV + 8, BigInt(b.len), true);
+        const name = this.sockaddrOf(b.dst);
+        this.vec.set(name, nameOff + i * NAME);
+        setU64(dv, m, base + nameOff + i * NAME);
+        dv.setUint32(m + 8, name.length, true); // 0 for an unreachable family: the kernel rejects the entry (counted below)
+        setU64(dv, m + 16, base + iovOff + i * IOV);
+        setU64(dv, m + 24, 1);
+        setU64(dv, iovOff + i * IOV, this.addressOf(b.buf));
+        setU64(dv, iovOff + i * IOV + 8, b.len);
         if (b.count > 1) {
           const cm = cmsgOff + i * CMSG;
-          dv.setBigUint64(cm, 18n, true); // CMSG_LEN(2)
+          setU64(dv, cm, 18); // CMSG_LEN(2)
           dv.setInt32(cm + 8, SOL_UDP, true);
           dv.setInt32(cm + 12, UDP_SEGMENT, true);
           dv.setUint16(cm + 16, b.segSize, true);
-          dv.setBigUint64(m + 32, BigInt(base + cm), true);
-          dv.setBigUint64(m + 40, BigInt(CMSG), true);
+          setU64(dv, m + 32, base + cm);
+          setU64(dv, m + 40, CMSG);
         } else {
-          dv.setBigUint64(m + 32, 0n, true);
-          dv.setBigUint64(m + 40, 0n, true);
+          setU64(dv, m + 32, 0);
+          setU64(dv, m + 40, 0);
         }
         dv.setInt32(m + 48, 0, true);
       }
@@ -320,6 +358,33 @@ export class BatchedSocket implements UdpSocket {
       done += n;
     }
     return done;
+  }
+
+  /** A pooled buffer's address, asked of libc once per buffer (pool buffers are long-lived, off-heap). */
+  private addressOf(buf: Uint8Array): number {
+    let a = this.addrs.get(buf);
+    if (a === undefined) {
+      a = socketLibc().addressOf(buf);
+      this.addrs.set(buf, a);
+    }
+    return a;
+  }
+
+  /** The destination as this socket's sockaddr, encoded once per SocketAddr object (empty: wrong family). */
+  private sockaddrOf(dst: SocketAddr): Uint8Array {
+    let name = this.names.get(dst);
+    if (name === undefined) {
+      const buf = new Uint8Array(NAME);
+      let len = 0;
+      try {
+        len = writeSockaddr(buf, 0, dst, this.v6);
+      } catch (err) {
+        this.logger?.debug({ err }, `UDP destination ${dst.key} not reachable from this socket`);
+      }
+      name = buf.subarray(0, len);
+      this.names.set(dst, name);
+    }
+    return name;
   }
 
   private account(b: Batch | undefined, ok: boolean): void {

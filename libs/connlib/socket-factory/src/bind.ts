@@ -1,3 +1,4 @@
+import { workerGcStatsFromEnv } from '@postern/bufferpool';
 import { openBatched } from './batched';
 import { openDgram } from './dgram-backend';
 import { SocketError, UnsupportedPlatformError } from './errors';
@@ -68,5 +69,6 @@ export async function bindUdp(options: UdpSocketOptions = {}): Promise<UdpSocket
     maxSegments: offloads.maxSegments,
     mark: options.mark,
     maxDatagramSize: options.maxDatagramSize ?? 1500,
+    gcStats: options.gcStats ?? workerGcStatsFromEnv(),
   });
 }

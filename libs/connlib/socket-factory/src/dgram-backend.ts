@@ -161,12 +161,13 @@ export class DgramSocket implements UdpSocket {
 
   private transmit(batches: readonly Batch[]): number {
     for (const b of batches) {
+      // b is recycled by the queue after this call: the callbacks keep buf and dst, not b
+      const { buf, dst, len, segSize } = b;
       let left = b.count;
       this.inflight++;
-      for (let off = 0; off < b.len; off += b.segSize) {
-        const end = Math.min(off + b.segSize, b.len);
-        const dst = b.dst;
-        this.sock.send(b.buf.subarray(off, end), dst.port, this.dualStack && dst.family === 4 ? `::ffff:${dst.address}` : dst.address, (err) => {
+      for (let off = 0; off < len; off += segSize) {
+        const end = Math.min(off + segSize, len);
+        this.sock.send(buf.subarray(off, end), dst.port, this.dualStack && dst.family === 4 ? `::ffff:${dst.address}` : dst.address, (err) => {
           if (err) {
             this.tx.errors++;
             this.logger?.debug(`UDP send to ${dst.key} failed: ${err.message}`);
@@ -175,7 +176,7 @@ export class DgramSocket implements UdpSocket {
             this.tx.bytes += end - off;
           }
           if (--left === 0) {
-            this.pool.release(b.buf);
+            this.pool.release(buf);
             this.inflight--;
           }
         });

@@ -11,3 +11,4 @@ export type {
 export { SocketError, UnsupportedPlatformError, type SocketErrorCode } from './errors';
 export { bindUdp, probeOffloads, POSTERN_UDP_PORT } from './bind';
 export { parseSocketAddr } from './addr';
+export { GsoQueue, type Batch, type GsoQueueOptions, type Transmit as GsoTransmit } from './send-queue';

@@ -37,6 +37,11 @@ export interface UdpSocketOptions {
   readonly maxDatagramSize?: number;
   /** Receive channel size in super-datagrams (power of two); default 256. */
   readonly recvCapacity?: number;
+  /**
+   * The batched backend's receive worker records its garbage collections (node:v8 GCProfiler), reported as
+   * `stats().workerGc` after close. Default: POSTERN_WORKER_GC_STATS=1.
+   */
+  readonly gcStats?: boolean;
   /** Pool for send batches (64 KiB buffers); default one per socket. */
   readonly pool?: BufferPool;
   readonly logger?: Logger;
@@ -61,6 +66,8 @@ export interface UdpStats {
   readonly txErrors: number;
   /** Receive-side backpressure: times the reader found the channel full (batched) / datagrams dropped (dgram). */
   readonly rxStalls: number;
+  /** Batched backend with `gcStats`, after close: collections in the receive worker, total and longest pause (us). */
+  readonly workerGc?: { readonly count: number; readonly micros: number; readonly maxMicros: number };
 }
 
 /**

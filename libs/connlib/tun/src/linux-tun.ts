@@ -3,7 +3,7 @@
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import { RING_DONE, RING_ERRNO, SharedRing, waitForChange } from '@postern/bufferpool';
+import { BatchArrays, RING_DONE, RING_ERRNO, SharedRing, ViewCache, waitForChange, workerGcStats, workerGcStatsFromEnv } from '@postern/bufferpool';
 import { TunError } from './errors';
 import { flowQueue } from './flow';
 import {
@@ -49,6 +49,8 @@ interface Queue {
   readonly started: Promise<unknown>;
   /** Slots handed out by the last recvMany, released on the next. */
   lent: number;
+  /** One reused view per rx slot (entry = slot index): a packet's view is made again only when its length changes. */
+  readonly rxViews: ViewCache;
 }
 
 function openQueueFd(name: string, flags: number): number {
@@ -155,6 +157,9 @@ class LinuxTun implements Tun {
   private txPackets = 0;
   private txBytes = 0;
   private readonly staged: number[];
+  /** tryRecvMany's result arrays (one per batch size) and the scratch list they are filled from. */
+  private readonly rxOut = new BatchArrays<Uint8Array>();
+  private readonly rxItems: Uint8Array[] = [];
 
   private constructor(
     readonly name: string,
@@ -166,6 +171,7 @@ class LinuxTun implements Tun {
     private readonly maxPacketSize: number,
     private readonly graceMs: number,
     logger: Logger | undefined,
+    private readonly gcStats = false,
   ) {
     this.qs = qs;
     this.bell = bell;
@@ -213,6 +219,7 @@ class LinuxTun implements Tun {
     }
     const { fds, offloads } = opened;
     const wantOffloads = offloads !== 'off';
+    const gcStats = o.gcStats ?? workerGcStatsFromEnv();
     const bellSab = new SharedArrayBuffer(8);
     const slotSize = Math.ceil(maxPacketSize / 64) * 64;
     const qs = fds.map((fd): Queue => {
@@ -220,7 +227,7 @@ class LinuxTun implements Tun {
       const tx = SharedRing.create({ slots: capacity, slotSize });
       const start = (role: 'reader' | 'writer', ring: SharedRing): Worker => {
         const w = new Worker(new URL('./tun.worker.mjs', import.meta.url), {
-          workerData: { role, fd, stopFd, ring: ring.sab, bell: bellSab, batch: readBatch, pollTimeoutMs, offloads: wantOffloads },
+          workerData: { role, fd, stopFd, ring: ring.sab, bell: bellSab, batch: readBatch, pollTimeoutMs, offloads: wantOffloads, gcStats },
           name: `tun-${role}`,
         });
         w.on('error', (err) => o.logger?.error({ err }, `TUN ${role} worker failed: ${err.message}`));
@@ -230,42 +237,46 @@ class LinuxTun implements Tun {
       const writer = start('writer', tx);
       const started = Promise.all([workerReady(reader, 'reader'), workerReady(writer, 'writer')]);
       started.catch(() => undefined); // observed by ready()
-      return { fd, rx, tx, reader, writer, readerExit: once(reader, 'exit'), writerExit: once(writer, 'exit'), started, lent: 0 };
+      return { fd, rx, tx, reader, writer, readerExit: once(reader, 'exit'), writerExit: once(writer, 'exit'), started, lent: 0, rxViews: new ViewCache(capacity) };
     });
     o.logger?.debug({ name, queues, multiQueue: multi, capacity, offloads }, 'TUN device opened');
-    return new LinuxTun(name, offloads, stopFd, qs, new Int32Array(bellSab), readBatch, maxPacketSize, o.shutdownGraceMs ?? 10_000, o.logger);
+    return new LinuxTun(name, offloads, stopFd, qs, new Int32Array(bellSab), readBatch, maxPacketSize, o.shutdownGraceMs ?? 10_000, o.logger, gcStats);
   }
 
   async ready(): Promise<void> {
     await Promise.all(this.qs.map((q) => q.started));
   }
 
+  /** The array and the views are reused: valid until the next recvMany/tryRecvMany call. */
   tryRecvMany(max = 100): Uint8Array[] {
-    const out: Uint8Array[] = [];
     const n = this.qs.length;
-    for (const q of this.qs) {
-      if (q.lent > 0) {
+    for (let k = 0; k < n; k++) {
+      const q = this.qs[k];
+      if (q !== undefined && q.lent > 0) {
         q.rx.release(q.lent);
         q.lent = 0;
       }
     }
-    if (this.closedFlag) return out;
-    for (let k = 0; k < n && out.length < max; k++) {
+    const items = this.rxItems;
+    if (this.closedFlag) return this.rxOut.of(items, 0);
+    let count = 0;
+    for (let k = 0; k < n && count < max; k++) {
       const q = this.qs[(this.rr + k) % n];
       if (q === undefined) continue;
-      const tail = q.rx.tail();
-      const avail = Math.min((q.rx.head() - tail) | 0, max - out.length);
+      const rx = q.rx;
+      const tail = rx.tail();
+      const avail = Math.min((rx.head() - tail) | 0, max - count);
       for (let i = 0; i < avail; i++) {
         const seq = (tail + i) | 0;
-        const len = q.rx.meta[q.rx.metaIndex(seq)] ?? 0;
-        out.push(q.rx.slot(seq).subarray(0, len));
+        const len = rx.meta[rx.metaIndex(seq)] ?? 0;
+        items[count++] = q.rxViews.viewAt(seq, rx.slot(seq), 0, len);
         this.rxBytes += len;
       }
       q.lent = avail;
     }
     this.rr = (this.rr + 1) % n;
-    this.rxPackets += out.length;
-    return out;
+    this.rxPackets += count;
+    return this.rxOut.of(items, count);
   }
 
   async recvMany(max = 100): Promise<Uint8Array[]> {
@@ -285,11 +296,14 @@ class LinuxTun implements Tun {
   send(batch: readonly Uint8Array[]): number {
     if (this.closing !== undefined) throw new TunError('CLOSED', `TUN ${this.name} is closed`);
     const n = this.qs.length;
-    for (const p of batch) {
-      if (p.length > this.maxPacketSize) throw new TunError('PACKET_TOO_LARGE', `packet of ${p.length} bytes exceeds maxPacketSize ${this.maxPacketSize}`);
+    for (let i = 0; i < batch.length; i++) {
+      const p = batch[i];
+      if (p !== undefined && p.length > this.maxPacketSize) throw new TunError('PACKET_TOO_LARGE', `packet of ${p.length} bytes exceeds maxPacketSize ${this.maxPacketSize}`);
     }
     let taken = 0;
-    for (const p of batch) {
+    for (let i = 0; i < batch.length; i++) {
+      const p = batch[i];
+      if (p === undefined) break;
       const qi = n === 1 ? 0 : flowQueue(p, n);
       const q = this.qs[qi];
       const off = this.staged[qi] ?? 0;
@@ -313,7 +327,7 @@ class LinuxTun implements Tun {
     for (;;) {
       if (this.closing !== undefined) throw new TunError('CLOSED', `TUN ${this.name} is closed`);
       const seen = Atomics.load(this.bell, BELL_TX);
-      if (this.qs.every((q) => q.tx.free() >= Math.min(min, q.tx.slots))) return;
+      if (this.txRoom(min)) return;
       if (this.writersFailed()) throw this.workerError();
       await this.waitBell(BELL_TX, seen);
     }
@@ -337,7 +351,16 @@ class LinuxTun implements Tun {
       queued += q.tx.used();
     }
     const sum = (ring: 'rx' | 'tx', word: number): number => this.qs.reduce((s, q) => s + Atomics.load(q[ring].control, word), 0);
-    const base = { rxPackets: this.rxPackets, rxBytes: this.rxBytes, txPackets: this.txPackets, txBytes: this.txBytes, readerStalls: stalls, txQueued: queued, txErrors: sum('tx', RING_TX_ERRORS) };
+    const base = {
+      rxPackets: this.rxPackets,
+      rxBytes: this.rxBytes,
+      txPackets: this.txPackets,
+      txBytes: this.txBytes,
+      readerStalls: stalls,
+      txQueued: queued,
+      txErrors: sum('tx', RING_TX_ERRORS),
+      ...(this.gcStats ? { workerGc: workerGcStats(this.qs.flatMap((q) => [q.rx, q.tx])) } : {}),
+    };
     if (this.offloads === 'off') return base;
     return {
       ...base,
@@ -412,6 +435,15 @@ class LinuxTun implements Tun {
 
   private waitBell(index: number, seen: number): Promise<void> {
     return waitForChange(this.bell, index, seen, WAIT_SLICE_MS);
+  }
+
+  /** Every outbound channel has room for `min` packets (or is empty when smaller). */
+  private txRoom(min: number): boolean {
+    for (let i = 0; i < this.qs.length; i++) {
+      const q = this.qs[i];
+      if (q !== undefined && q.tx.free() < Math.min(min, q.tx.slots)) return false;
+    }
+    return true;
   }
 
   private readersFailed(): boolean {

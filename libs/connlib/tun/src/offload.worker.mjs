@@ -70,6 +70,30 @@ function put32(b, o, v) {
   b[o + 3] = v & 0xff;
 }
 
+// Copies between buffers go through `set(view)`; the views are reused from a small direct-mapped table keyed
+// by (absolute offset, length) instead of one `subarray` per packet: in steady state the same ring slots and
+// segment sizes come back (the same scheme as ViewCache in @postern/bufferpool; this file stays
+// self-contained because workers load it).
+const VIEW_BITS = 13;
+/** @type {(Uint8Array | undefined)[]} */
+const viewTable = new Array(1 << VIEW_BITS).fill(undefined);
+
+/**
+ * `b.subarray(start, end)` (a valid range), reused when the same bytes were viewed before.
+ * @param {Uint8Array} b @param {number} start @param {number} end
+ * @returns {Uint8Array}
+ */
+export function viewOf(b, start, end) {
+  const abs = b.byteOffset + start;
+  const len = end - start;
+  const i = Math.imul(abs ^ Math.imul(len, 0x45d9f3b), 0x9e3779b1) >>> (32 - VIEW_BITS);
+  const v = viewTable[i];
+  if (v !== undefined && v.byteOffset === abs && v.length === len && v.buffer === b.buffer) return v;
+  const fresh = b.subarray(start, end);
+  viewTable[i] = fresh;
+  return fresh;
+}
+
 /** @type {ArrayBufferLike | undefined} */
 let wordsOf;
 /** @type {Uint32Array} */
@@ -232,7 +256,7 @@ export function splitPacket(src, n, dst, offs, lens, maxSize, maxCount) {
   if (hdr.gsoType === GSO_NONE) {
     const o = offs[0] ?? 0;
     if (o < 0 || o + len > dst.length) return OFFLOAD_TOO_MANY;
-    dst.set(src.subarray(p, n), o);
+    dst.set(viewOf(src, p, n), o);
     if ((hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0) {
       // The field holds the pseudo-header sum; the checksum covers [csum_start, end) including it.
       const at = o + hdr.csumStart + hdr.csumOffset;
@@ -243,7 +267,11 @@ export function splitPacket(src, n, dst, offs, lens, maxSize, maxCount) {
     lens[0] = len;
     return 1;
   }
-  const { ihl, headers, gsoSize, v6, proto } = hdr;
+  const ihl = hdr.ihl;
+  const headers = hdr.headers;
+  const gsoSize = hdr.gsoSize;
+  const v6 = hdr.v6;
+  const proto = hdr.proto;
   const l4 = ihl;
   const payload = Math.max(0, len - headers);
   const id0 = v6 ? 0 : u16(src, p + 4);
@@ -255,8 +283,8 @@ export function splitPacket(src, n, dst, offs, lens, maxSize, maxCount) {
     const plen = Math.min(gsoSize, payload - start);
     const segLen = headers + Math.max(0, plen);
     if (o < 0 || o + segLen > dst.length) return OFFLOAD_TOO_MANY;
-    dst.set(src.subarray(p, p + headers), o);
-    if (plen > 0) dst.set(src.subarray(p + headers + start, p + headers + start + plen), o + headers);
+    dst.set(viewOf(src, p, p + headers), o);
+    if (plen > 0) dst.set(viewOf(src, p + headers + start, p + headers + start + plen), o + headers);
     if (v6) {
       put16(dst, o + 4, segLen - 40);
     } else {
@@ -372,10 +400,12 @@ export function coalesce(buf, offs, lens, start, count, out, result) {
     result[1] = 0;
     return;
   }
-  out.set(buf.subarray(o0, o0 + len0), VNET_HDR_LEN);
+  out.set(viewOf(buf, o0, o0 + len0), VNET_HDR_LEN);
   result[1] = VNET_HDR_LEN + len0;
   if (count < 2 || !tcpCandidate(buf, o0, len0)) return;
-  const { v6, ihl, thl } = cand;
+  const v6 = cand.v6;
+  const ihl = cand.ihl;
+  const thl = cand.thl;
   const gsoSize = cand.payload;
   const headers = ihl + thl;
   let total = len0;
@@ -391,7 +421,7 @@ export function coalesce(buf, offs, lens, start, count, out, result) {
     if (!tcpCandidate(buf, o, len) || cand.v6 !== v6 || cand.thl !== thl || cand.payload > gsoSize) break;
     if (total + cand.payload > limit) break;
     if (u32(buf, o + ihl + 4) !== seq || !sameFlow(buf, o0, buf, o, v6, ihl, thl)) break;
-    out.set(buf.subarray(o + headers, o + len), VNET_HDR_LEN + total);
+    out.set(viewOf(buf, o + headers, o + len), VNET_HDR_LEN + total);
     total += cand.payload;
     seq = (seq + cand.payload) >>> 0;
     lastFlags = cand.flags;

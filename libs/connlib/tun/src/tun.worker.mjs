@@ -16,6 +16,7 @@
 // [HEAD, TAIL, STOP, DONE, STALLS, SLOTS, SLOT_SIZE, ERRNO, TX_ERRORS], metadata of 16 Int32 per slot at
 // byte 64 (word 0 = length), slot data after the metadata.
 import { workerData, isMainThread, parentPort } from 'node:worker_threads';
+import { GCProfiler } from 'node:v8';
 import koffi from 'koffi';
 import { MAX_SUPER_PACKET, VNET_HDR_LEN, coalesce, segmentCount, splitPacket } from './offload.worker.mjs';
 
@@ -36,6 +37,9 @@ const SUPER = 10;
 const SUPER_SEGMENTS = 11;
 const CONTROL_BYTES = 64;
 const META_INTS = 16;
+const GC_COUNT = 12;
+const GC_MICROS = 13;
+const GC_MAX_MICROS = 14;
 const BELL_RX = 0;
 const BELL_TX = 1;
 
@@ -46,7 +50,7 @@ const POLLOUT = 4;
 
 /**
  * @typedef {{ role: 'reader' | 'writer', fd: number, stopFd: number, ring: SharedArrayBuffer,
- *   bell: SharedArrayBuffer, batch: number, pollTimeoutMs: number, offloads: boolean }} TunWorkerData
+ *   bell: SharedArrayBuffer, batch: number, pollTimeoutMs: number, offloads: boolean, gcStats?: boolean }} TunWorkerData
  */
 
 function main(/** @type {TunWorkerData} */ data) {
@@ -65,6 +69,7 @@ function main(/** @type {TunWorkerData} */ data) {
   const dataBytes = new Uint8Array(data.ring, CONTROL_BYTES + slots * META_INTS * 4, slots * slotSize);
   const dataAddr = Number(addressOf(dataBytes, dataBytes, 0));
   const bell = new Int32Array(data.bell);
+  const recordGc = gcRecorder(data.gcStats === true, control);
 
   // struct pollfd { int fd; short events; short revents; } x 2: the TUN fd and the stop eventfd.
   const pollBuf = new Int32Array(new SharedArrayBuffer(16));
@@ -164,6 +169,7 @@ function main(/** @type {TunWorkerData} */ data) {
       release(done & 63);
     }
   }
+  recordGc();
   Atomics.store(control, DONE, 1);
   Atomics.notify(control, DONE);
 
@@ -305,6 +311,31 @@ function main(/** @type {TunWorkerData} */ data) {
     Atomics.add(bell, BELL_TX, 1);
     Atomics.notify(bell, BELL_TX);
   }
+}
+
+/**
+ * With `enabled`, records the worker's garbage collections (node:v8 GCProfiler: synchronous, needs no event
+ * loop, which a blocking worker never runs) until the returned function writes count, total and longest pause
+ * (microseconds) into the ring's control words GC_COUNT.. (see RING_GC_* in @postern/bufferpool).
+ * @param {boolean} enabled @param {Int32Array} control
+ * @returns {() => void}
+ */
+function gcRecorder(enabled, control) {
+  if (!enabled) return () => undefined;
+  const profiler = new GCProfiler();
+  profiler.start();
+  return () => {
+    const s = profiler.stop();
+    let total = 0;
+    let max = 0;
+    for (const e of s?.statistics ?? []) {
+      total += e.cost;
+      if (e.cost > max) max = e.cost;
+    }
+    Atomics.store(control, GC_COUNT, s?.statistics.length ?? 0);
+    Atomics.store(control, GC_MICROS, Math.round(total));
+    Atomics.store(control, GC_MAX_MICROS, Math.round(max));
+  };
 }
 
 if (!isMainThread && workerData !== null && typeof workerData === 'object' && 'role' in workerData) {

@@ -25,6 +25,11 @@ export interface TunOptions {
    * takes TUNSETOFFLOAD (measured ~4x faster for TCP through a TUN pair), off where it does not.
    */
   readonly offloads?: boolean;
+  /**
+   * The reader and writer workers record their garbage collections (node:v8 GCProfiler), reported as
+   * `stats().workerGc` once they have exited (after close). Default: POSTERN_WORKER_GC_STATS=1.
+   */
+  readonly gcStats?: boolean;
   readonly logger?: Logger;
 }
 
@@ -47,6 +52,8 @@ export interface TunStats {
   /** With offloads: super-packets written, and the packets coalesced into them. */
   readonly txSuperPackets?: number;
   readonly txSuperSegments?: number;
+  /** With `gcStats`, after close: collections in the workers' isolates, total and longest pause (us). */
+  readonly workerGc?: { readonly count: number; readonly micros: number; readonly maxMicros: number };
 }
 
 export interface TunCloseReport {

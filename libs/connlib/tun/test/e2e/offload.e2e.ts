@@ -43,8 +43,8 @@ function firstLine(child: ChildProcess): Promise<string> {
   });
 }
 
-/** Streams BYTES from a to b over TCP through the pair; returns what each end saw. */
-async function stream(na: Netns, nb: Netns, inject?: () => Promise<void>): Promise<{ sent: unknown; received: unknown; ms: number }> {
+/** Streams `bytes` from a to b over TCP through the pair; returns what each end saw. */
+async function stream(na: Netns, nb: Netns, inject?: () => Promise<void>, bytes = BYTES): Promise<{ sent: unknown; received: unknown; ms: number }> {
   const server = nb.spawn(process.execPath, [STREAM, 'server', HOST_B, '5201']);
   try {
     expect(await firstLine(server)).toBe('listening');
@@ -57,7 +57,7 @@ async function stream(na: Netns, nb: Netns, inject?: () => Promise<void>): Promi
       server.on('exit', () => { reject(new Error('server exited without a result')); });
     });
     const t0 = performance.now();
-    const client = na.spawn(process.execPath, [STREAM, 'client', HOST_B, '5201', String(BYTES)]);
+    const client = na.spawn(process.execPath, [STREAM, 'client', HOST_B, '5201', String(bytes)]);
     const sent = firstLine(client);
     const injected = inject?.();
     const received = await result;
@@ -144,3 +144,33 @@ describe.each([
   });
 });
 
+
+// The workers' loops allocate nothing per packet (no subarray per copy, no result objects): during a stream of
+// ~23,000 segments the four worker isolates (reader and writer of each device, offloads on both sides: split
+// and coalesce) barely collect. With one view per copied segment (before) the reader alone made ~3 MB of
+// garbage: 3 scavenges in the reader of a, one of 40 ms, and one in the writer of b (measured with views made per copy).
+describe('TUN worker isolates during a TCP stream', () => {
+  const GC_BYTES = 32 << 20;
+  it('collect garbage at most once per device (start-up leftovers), offloads on both sides', async () => {
+    if (a === undefined || b === undefined) throw new Error('namespaces not created');
+    const pair = await tunPair(a, b, { offloads: true, gcStats: true }, { offloads: true, gcStats: true });
+    let closed = false;
+    try {
+      const { sent, received, ms } = await stream(a, b, undefined, GC_BYTES);
+      expect(received).toEqual(sent);
+      await pair.close();
+      closed = true;
+      const ga = pair.tunA.stats().workerGc;
+      const gb = pair.tunB.stats().workerGc;
+      process.stdout.write(
+        `worker GC over ${String(GC_BYTES >> 20)} MiB (${ms.toFixed(0)} ms): a (reader splits) ${JSON.stringify(ga)}, b (writer coalesces) ${JSON.stringify(gb)}\n`,
+      );
+      expect(ga).toBeDefined();
+      expect(gb).toBeDefined();
+      expect(ga?.count ?? Infinity).toBeLessThanOrEqual(1);
+      expect(gb?.count ?? Infinity).toBeLessThanOrEqual(1);
+    } finally {
+      if (!closed) await pair.close();
+    }
+  });
+});

@@ -6,10 +6,17 @@
 // starve. Backpressure: when the TUN's outbound channels are full the UDP pump stops reading (the socket's
 // receive ring fills and the kernel applies its own queue) until `sendReady`; UDP sends are queued and flushed
 // once per turn (GSO batches).
+//
+// Steady state allocates nothing per packet and next to nothing per turn: the pumps are callbacks made once
+// (setImmediate(this.tunStep)), not async loops (a promise and a closure per turn); a promise is made only to
+// wait for an idle device or socket; TUN batches go out in reused arrays; the timer is re-armed only when the
+// state's deadline moves earlier (it moves later with every received packet: the idle timeout).
 import type { Logger } from 'pino';
 import type { Tun } from '@postern/tun';
 import type { SendQueue, SocketAddr, UdpSocket } from '@postern/socket-factory';
 import type { NetAddr, Transmit } from '@postern/snownet';
+import { BatchArrays } from '@postern/bufferpool';
+import type { DatagramIn } from '@postern/socket-factory';
 import { DnsIo, isForwardingState, isResolvingState, isSiteDnsState, readSystemResolvers, type NameResolver } from './dns-io';
 
 /** What the loop needs of a ClientState / GatewayState. */
@@ -83,8 +90,6 @@ const SEAL_OVERHEAD = 64;
 const MIN_RESERVE = 256;
 const EMPTY = new Uint8Array(0);
 
-const yieldTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
 export class Tunnel<In, Out extends { readonly event: string; readonly payload?: unknown }, Ev> {
   readonly stats: TunnelStats = { tunPackets: 0, udpDatagrams: 0, tunWrites: 0, udpSends: 0, portalIn: 0, portalOut: 0, portalDropped: 0, turns: 0 };
   private readonly state: DrivenState<In, Out, Ev>;
@@ -99,13 +104,57 @@ export class Tunnel<In, Out extends { readonly event: string; readonly payload?:
   private timerAt: number | undefined;
   /** TUN writes the device did not take yet (owned copies), in order. */
   private tunBacklog: Uint8Array[] = [];
-  private readonly one: Uint8Array[] = [];
-  /** Decrypted packets of the current UDP batch (views into the socket's receive ring), written at its end. */
+  /** A one-packet batch for writeTun (always length 1: truncating an array frees its backing store). */
+  private readonly one: Uint8Array[] = [EMPTY];
+  /** Decrypted packets of the current UDP batch (views into the socket's receive ring), `tunCount` of them. */
   private readonly tunBatch: Uint8Array[] = [];
+  private tunCount = 0;
+  private readonly tunArrays = new BatchArrays<Uint8Array>();
   /** Where the last datagram went: the next one is sealed straight into that destination's GSO batch. */
   private lastDst: SocketAddr | undefined;
   private unsubscribe: (() => void) | undefined;
   private pumps: Promise<void>[] = [];
+  private endTunPump: () => void = () => undefined;
+  private endUdpPump: () => void = () => undefined;
+  // the pumps' callbacks, made once
+  private readonly tunStep = (): void => {
+    this.runTun();
+  };
+  private readonly onTunPackets = (packets: Uint8Array[]): void => {
+    if (packets.length === 0 || this.stopping) {
+      this.endTunPump();
+      return;
+    }
+    this.tunBatchIn(packets);
+  };
+  private readonly onTunError = (err: unknown): void => {
+    this.fail(new TunnelLoopError('TUN_FAILED', 'reading the TUN device failed', { cause: err }));
+    this.endTunPump();
+  };
+  private readonly udpStep = (): void => {
+    this.runUdp();
+  };
+  private readonly onDatagrams = (datagrams: DatagramIn[]): void => {
+    if (datagrams.length === 0 || this.stopping) {
+      this.endUdpPump();
+      return;
+    }
+    this.udpBatchIn(datagrams);
+  };
+  private readonly onTunRoom = (): void => {
+    this.writeBacklog();
+    this.runUdp();
+  };
+  private readonly onUdpError = (err: unknown): void => {
+    if (!this.stopping) this.fail(new TunnelLoopError('SOCKET_FAILED', 'receiving from the UDP socket failed', { cause: err }));
+    this.endUdpPump();
+  };
+  private readonly onTimer = (): void => {
+    this.timer = undefined;
+    this.timerAt = undefined;
+    this.guard(this.noop);
+  };
+  private readonly noop = (): void => undefined;
   private resolveDone: (err: Error | undefined) => void = () => undefined;
   private readonly dnsIo: DnsIo;
   /** Resolves when the loop stops: with the error that stopped it, or undefined after `stop()`. */
@@ -147,7 +196,16 @@ export class Tunnel<In, Out extends { readonly event: string; readonly payload?:
         this.state.handlePortalMessage(e.message as In, this.now());
       });
     });
-    this.pumps = [this.tunPump(), this.udpPump()];
+    this.pumps = [
+      new Promise<void>((resolve) => {
+        this.endTunPump = resolve;
+      }),
+      new Promise<void>((resolve) => {
+        this.endUdpPump = resolve;
+      }),
+    ];
+    setImmediate(this.tunStep);
+    setImmediate(this.udpStep);
     const state = this.state;
     if (isForwardingState(state)) {
       // Read before DNS control points the system at the sentinels (or from Postern's backup once it has).
@@ -203,50 +261,87 @@ export class Tunnel<In, Out extends { readonly event: string; readonly payload?:
 
   // --- pumps ------------------------------------------------------------------------------------------------------
 
-  private async tunPump(): Promise<void> {
-    const q = this.socket.sendQueue;
-    try {
-      while (!this.stopping) {
-        const packets = await this.tun.recvMany(this.batch);
-        if (packets.length === 0 || this.isStopping()) break;
-        const now = this.now();
-        for (const p of packets) {
-          if (this.sealInPlace(q, p, now)) this.stats.udpSends++;
-        }
-        this.stats.tunPackets += packets.length;
-        this.afterTurn();
-        await yieldTurn();
-      }
-    } catch (err) {
-      this.fail(new TunnelLoopError('TUN_FAILED', 'reading the TUN device failed', { cause: err }));
+  /** One TUN turn: what the device has now, else wait for it (the only promise, made when idle). */
+  private runTun(): void {
+    if (this.stopping) {
+      this.endTunPump();
+      return;
     }
+    let packets: Uint8Array[];
+    try {
+      packets = this.tun.tryRecvMany(this.batch);
+    } catch (err) {
+      this.onTunError(err);
+      return;
+    }
+    if (packets.length === 0) {
+      this.tun.recvMany(this.batch).then(this.onTunPackets, this.onTunError);
+      return;
+    }
+    this.tunBatchIn(packets);
   }
 
-  private async udpPump(): Promise<void> {
+  private tunBatchIn(packets: Uint8Array[]): void {
+    const q = this.socket.sendQueue;
     try {
-      while (!this.stopping) {
-        while (this.tunBacklog.length > 0 && !this.isStopping()) {
-          // Backpressure: the TUN is full; stop reading the socket until it has room.
-          await this.tun.sendReady();
-          this.writeBacklog();
-        }
-        const datagrams = await this.socket.recvMany(this.batch);
-        if (datagrams.length === 0 || this.isStopping()) break;
-        const now = this.now();
-        const batch = this.tunBatch;
-        for (const d of datagrams) {
-          const ip = this.state.handleNetworkDatagram(d.from, d.data, now);
-          if (ip !== undefined) batch.push(ip);
-        }
-        // one hand-off (ring publish + wake) per batch, not per packet; the views stay valid until the next recvMany
-        this.writeTunBatch(batch);
-        this.stats.udpDatagrams += datagrams.length;
-        this.afterTurn();
-        await yieldTurn();
+      const now = this.now();
+      for (let i = 0; i < packets.length; i++) {
+        const p = packets[i];
+        if (p !== undefined && this.sealInPlace(q, p, now)) this.stats.udpSends++;
       }
+      this.stats.tunPackets += packets.length;
+      this.afterTurn();
     } catch (err) {
-      if (!this.isStopping()) this.fail(new TunnelLoopError('SOCKET_FAILED', 'receiving from the UDP socket failed', { cause: err }));
+      this.onTunError(err);
+      return;
     }
+    setImmediate(this.tunStep);
+  }
+
+  /** One UDP turn: TUN backpressure first, then what the socket has now, else wait for it. */
+  private runUdp(): void {
+    if (this.stopping) {
+      this.endUdpPump();
+      return;
+    }
+    if (this.tunBacklog.length > 0) {
+      // Backpressure: the TUN is full; stop reading the socket until it has room.
+      this.tun.sendReady().then(this.onTunRoom, this.onUdpError);
+      return;
+    }
+    let datagrams: DatagramIn[];
+    try {
+      datagrams = this.socket.tryRecvMany(this.batch);
+    } catch (err) {
+      this.onUdpError(err);
+      return;
+    }
+    if (datagrams.length === 0) {
+      this.socket.recvMany(this.batch).then(this.onDatagrams, this.onUdpError);
+      return;
+    }
+    this.udpBatchIn(datagrams);
+  }
+
+  private udpBatchIn(datagrams: DatagramIn[]): void {
+    try {
+      const now = this.now();
+      const batch = this.tunBatch;
+      for (let i = 0; i < datagrams.length; i++) {
+        const d = datagrams[i];
+        if (d === undefined) continue;
+        const ip = this.state.handleNetworkDatagram(d.from, d.data, now);
+        if (ip !== undefined) batch[this.tunCount++] = ip;
+      }
+      // one hand-off (ring publish + wake) per batch, not per packet; the views stay valid until the next recvMany
+      this.writeTunBatch();
+      this.stats.udpDatagrams += datagrams.length;
+      this.afterTurn();
+    } catch (err) {
+      this.onUdpError(err);
+      return;
+    }
+    setImmediate(this.udpStep);
   }
 
   // --- outputs ----------------------------------------------------------------------------------------------------
@@ -256,7 +351,7 @@ export class Tunnel<In, Out extends { readonly event: string; readonly payload?:
     if (this.tunBacklog.length === 0) {
       this.one[0] = ip;
       const n = this.tun.send(this.one);
-      this.one.length = 0;
+      this.one[0] = EMPTY;
       if (n === 1) {
         this.stats.tunWrites++;
         return;
@@ -265,16 +360,20 @@ export class Tunnel<In, Out extends { readonly event: string; readonly payload?:
     this.tunBacklog.push(ip.slice());
   }
 
-  /** Writes a batch of views (valid only now) to the TUN: what it does not take is copied to the backlog. */
-  private writeTunBatch(batch: Uint8Array[]): void {
-    if (batch.length === 0) return;
+  /** Writes the batch of views (valid only now) to the TUN: what it does not take is copied to the backlog. */
+  private writeTunBatch(): void {
+    const count = this.tunCount;
+    if (count === 0) return;
+    this.tunCount = 0;
+    const batch = this.tunBatch;
     let n = 0;
     if (this.tunBacklog.length === 0) {
-      n = this.tun.send(batch);
+      n = this.tun.send(this.tunArrays.of(batch, count));
       this.stats.tunWrites += n;
     }
-    for (let i = n; i < batch.length; i++) this.tunBacklog.push((batch[i] ?? EMPTY).slice());
-    batch.length = 0;
+    for (let i = n; i < count; i++) this.tunBacklog.push((batch[i] ?? EMPTY).slice());
+    // drop the references to ring slots (the array keeps its length: no reallocation next batch)
+    for (let i = 0; i < count; i++) batch[i] = EMPTY;
   }
 
   /**
@@ -369,17 +468,18 @@ export class Tunnel<In, Out extends { readonly event: string; readonly payload?:
     if (isSiteDnsState(state)) for (let q = state.pollSiteQuery(); q !== undefined; q = state.pollSiteQuery()) this.dnsIo.siteQuery(state, q);
   }
 
+  /**
+   * Arms the timer for the state's next deadline. A timer that fires no later than that stays (it may fire
+   * early: the turn then finds nothing due and re-arms), so the timer is not replaced every turn while the
+   * deadline creeps forward with each packet.
+   */
   private schedule(): void {
     const at = this.state.pollTimeout();
-    if (at === this.timerAt && this.timer !== undefined) return;
+    if (this.timer !== undefined && this.timerAt !== undefined && at !== undefined && this.timerAt <= at) return;
     this.clearTimer();
     if (at === undefined) return;
     this.timerAt = at;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.timerAt = undefined;
-      this.guard(() => undefined);
-    }, Math.max(0, Math.ceil(at - this.now())));
+    this.timer = setTimeout(this.onTimer, Math.max(0, Math.ceil(at - this.now())));
   }
 
   private clearTimer(): void {

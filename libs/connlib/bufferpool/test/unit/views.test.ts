@@ -1,0 +1,82 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { BatchArrays, BufferPoolError, ViewCache } from '../../src/index';
+
+describe('ViewCache', () => {
+  it('returns the same view object for the same bytes of the same buffer, and a fresh one otherwise', () => {
+    const cache = new ViewCache(64);
+    const a = new Uint8Array(4096);
+    const slot = a.subarray(2048);
+    const v1 = cache.view(slot, 16, 1280);
+    expect(v1.byteOffset).toBe(2048 + 16);
+    expect(v1.length).toBe(1280);
+    expect(cache.view(slot, 16, 1280)).toBe(v1);
+    // the same bytes asked for through another view of the same buffer
+    expect(cache.view(a, 2048 + 16, 1280)).toBe(v1);
+    const shorter = cache.view(slot, 16, 52);
+    expect(shorter).not.toBe(v1);
+    expect(shorter.length).toBe(52);
+    // another buffer with the same offsets never gets a view of the first
+    const b = new Uint8Array(4096);
+    const w = cache.view(b.subarray(2048), 16, 1280);
+    expect(w.buffer).toBe(b.buffer);
+    expect(cache.stats()).toEqual({ hits: 2, misses: 3 });
+  });
+
+  it('clamps like subarray and never returns bytes outside the buffer (property)', () => {
+    const cache = new ViewCache(8);
+    const base = new Uint8Array(256).map((_, i) => i);
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 200 }), fc.integer({ min: -10, max: 300 }), fc.integer({ min: -10, max: 300 }), (start, off, len) => {
+        const buf = base.subarray(start);
+        const v = cache.view(buf, off, len);
+        const ref = buf.subarray(Math.max(0, Math.min(off, buf.length)), Math.max(0, Math.min(off, buf.length)) + Math.max(0, Math.min(len, buf.length - Math.max(0, Math.min(off, buf.length)))));
+        expect(v.byteOffset).toBe(ref.byteOffset);
+        expect([...v]).toEqual([...ref]);
+      }),
+    );
+  });
+
+  it('forgets everything on clear() and rejects a table size that is not a power of two', () => {
+    const cache = new ViewCache(4);
+    const a = new Uint8Array(100);
+    const v = cache.view(a, 0, 10);
+    cache.clear();
+    expect(cache.view(a, 0, 10)).not.toBe(v);
+    expect(() => new ViewCache(3)).toThrow(BufferPoolError);
+    expect(() => new ViewCache(0)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }) as unknown);
+    expect(cache.view(a, 5, 10)).toHaveLength(10);
+    expect(new ViewCache(1).view(a, 1, 2)).toHaveLength(2);
+  });
+});
+
+describe('ViewCache.viewAt', () => {
+  it('keeps one view per caller-chosen entry (ring slot x segment), so fixed layouts never evict each other', () => {
+    const cache = new ViewCache(16);
+    const ring = new Uint8Array(8 * 1024);
+    const views = [];
+    for (let slot = 0; slot < 4; slot++) for (let seg = 0; seg < 4; seg++) views.push(cache.viewAt(slot * 4 + seg, ring, slot * 1024 + seg * 200, 200));
+    for (let slot = 0; slot < 4; slot++) for (let seg = 0; seg < 4; seg++) expect(cache.viewAt(slot * 4 + seg, ring, slot * 1024 + seg * 200, 200)).toBe(views[slot * 4 + seg]);
+    expect(cache.stats()).toEqual({ hits: 16, misses: 16 });
+    // a different length at the same entry replaces it; the index wraps modulo the table size
+    expect(cache.viewAt(16, ring, 0, 52)).toHaveLength(52);
+    expect(cache.viewAt(0, ring, 0, 200)).not.toBe(views[0]);
+  });
+});
+
+describe('BatchArrays', () => {
+  it('hands out an array of exactly n of the items, the same array for every batch of that size', () => {
+    const arrays = new BatchArrays<number>(8);
+    const items = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+    const a = arrays.of(items, 3);
+    expect(a).toEqual([1, 2, 3]);
+    items[0] = 42;
+    expect(arrays.of(items, 3)).toBe(a);
+    expect(a).toEqual([42, 2, 3]);
+    expect(arrays.of(items, 0)).toEqual([]);
+    // above maxCached: a fresh array each time
+    const big = arrays.of(items, 10);
+    expect(big).toEqual(items);
+    expect(arrays.of(items, 10)).not.toBe(big);
+  });
+});
