@@ -6,9 +6,11 @@
 //   node idle-driver.mjs <listen ip> <portal port> <clients> <handshakes per second> <gateway ip:udp port>
 // stdout, one JSON object per line: {"event":"joined"} | {"event":"connected","clients":N,"ms":..} |
 // {"event":"progress",...}. stdin: "go" starts the clients. The gateway's public key comes from its login URL.
+// The portal is @postern/testing's TestPhoenixPortal (shared with the gateway security e2e driver).
 import { createSocket, type RemoteInfo } from 'node:dgram';
 import { createInterface } from 'node:readline';
-import { WebSocketServer, type WebSocket } from 'ws';
+// eslint-disable-next-line no-restricted-imports -- a bench driver is test harness (never shipped), like the gateway security e2e's
+import { createAuthorization, gatewayInit, TestPhoenixPortal } from '@postern/testing';
 import { StaticIdentity, Tunn, cryptoRng, generateKeyPair, keyToBase64, messageType, peerSlotOf, receiverIndexOf, type TunnResult } from '@postern/wireguard';
 
 const [listen = '198.19.0.5', portStr = '8081', countStr = '1000', rateStr = '80', gatewayUdp = '198.19.0.4:52625'] = process.argv.slice(2);
@@ -17,17 +19,6 @@ const RATE = Number(rateStr);
 const say = (o: Record<string, unknown>): void => {
   process.stdout.write(JSON.stringify(o) + '\n');
 };
-
-interface Frame {
-  readonly topic: string;
-  readonly event: string;
-  readonly payload: unknown;
-  readonly ref: string | number | null;
-}
-
-function send(ws: WebSocket, topic: string, event: string, payload: unknown, ref: Frame['ref'] = null): void {
-  ws.send(JSON.stringify({ topic, event, payload, ref }));
-}
 
 interface Client {
   readonly id: string;
@@ -41,8 +32,6 @@ const clients: Client[] = [];
 const out = new Uint8Array(2048);
 const udp = createSocket('udp4');
 let gateway: { address: string; port: number } | undefined;
-let gatewayKey: Uint8Array | undefined;
-let ws: WebSocket | undefined;
 let connectedCount = 0;
 let started = 0;
 
@@ -70,13 +59,14 @@ udp.on('message', (msg: Buffer, _rinfo: RemoteInfo) => {
 
 /** Authorises client i on the gateway (create_authorization), then starts its handshake. */
 function startClient(i: number): void {
-  if (ws === undefined || gatewayKey === undefined) return;
+  const gatewayKey = portal.publicKey;
+  if (!portal.joined || gatewayKey === undefined) return;
   const keys = generateKeyPair(cryptoRng);
   const psk = new Uint8Array(32);
   cryptoRng.fill(psk);
   const tunn = new Tunn({
     identity: new StaticIdentity(keys.privateKey),
-    peerPublicKey: gatewayKey,
+    peerPublicKey: new Uint8Array(Buffer.from(gatewayKey, 'base64')),
     presharedKey: psk,
     persistentKeepalive: 5,
     index: i + 1,
@@ -87,14 +77,14 @@ function startClient(i: number): void {
   clients.push({ id, tunn, publicKey: keys.publicKey, psk, connected: false });
   const a = 64 + Math.floor(i / 250);
   const b = i % 250;
-  send(ws, 'gateway', 'create_authorization', {
+  portal.push('create_authorization', createAuthorization({
     ref: `ref-${String(i)}`,
     resource: { id: 'idle-lan', type: 'cidr', address: '198.19.1.0/24', name: 'lan', filters: [] },
-    client: { id, public_key: keyToBase64(keys.publicKey), preshared_key: keyToBase64(psk), ipv4: `100.${String(a)}.${String(b)}.2`, ipv6: `fd00:2021:1111::${(i + 2).toString(16)}` },
-    client_ice_credentials: { username: 'bench', password: 'benchbenchbenchbenchbe' },
-    gateway_ice_credentials: { username: 'gate', password: 'gategategategategatega' },
-    flow_logs_ingest_token: 'bench',
-  });
+    client: { id, publicKey: keyToBase64(keys.publicKey), presharedKey: keyToBase64(psk), ipv4: `100.${String(a)}.${String(b)}.2`, ipv6: `fd00:2021:1111::${(i + 2).toString(16)}` },
+    iceUser: 'bench',
+    icePassword: 'benchbenchbenchbenchbe',
+    flowLogsToken: 'bench',
+  }));
 }
 
 function initiate(c: Client): void {
@@ -135,24 +125,13 @@ function go(gw: { address: string; port: number }): void {
   }, 250).unref();
 }
 
-const wss = new WebSocketServer({ host: listen, port: Number(portStr) });
-wss.on('connection', (socket, req) => {
-  const key = new URL(req.url ?? '/', 'http://portal').searchParams.get('public_key');
-  if (key !== null) gatewayKey = new Uint8Array(Buffer.from(key, 'base64'));
-  socket.on('message', (data: Buffer) => {
-    const f = JSON.parse(data.toString('utf8')) as Frame;
-    if (f.event === 'heartbeat' || f.event === 'phx_join') send(socket, f.topic, 'phx_reply', { status: 'ok', response: {} }, f.ref);
-    if (f.event === 'phx_join' && f.topic === 'gateway') {
-      ws = socket;
-      send(socket, 'gateway', 'init', {
-        interface: { ipv4: '100.64.0.1', ipv6: 'fd00:2021:1111::1' },
-        config: { ipv4_masquerade_enabled: true, ipv6_masquerade_enabled: true },
-        flow_logs: { api_url: `http://${listen}`, upload_interval_secs: 0, upload_batch_size: 0 },
-        relays: [],
-      });
-      say({ event: 'joined' });
-    }
-  });
+const portal = new TestPhoenixPortal({
+  host: listen,
+  port: Number(portStr),
+  init: gatewayInit({ apiHost: listen, masquerade: true }),
+  onJoin: () => {
+    say({ event: 'joined' });
+  },
 });
 
 createInterface({ input: process.stdin }).on('line', (line) => {
