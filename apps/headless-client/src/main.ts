@@ -210,7 +210,6 @@ async function run(c: ClientCliConfig, tokenValue: string): Promise<number> {
     state.setLocalAddresses([socket.addr(local, socket.local.port)], performance.now());
   });
   tunnel.start();
-  portal.start();
   log.info({ publicKey: encodeKey(state.publicKey), deviceId }, 'client started');
 
   const terminate = new Terminate();

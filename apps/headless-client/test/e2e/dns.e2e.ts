@@ -221,6 +221,14 @@ describe.runIf(isRoot)('DNS resources end to end (portal, gateway, client, dnsma
     expect(readFileSync(join(etc, 'resolv.conf.before-postern'), 'utf8')).toBe(ORIGINAL_RESOLV);
   });
 
+  it('joins the portal once at start (the portal connects while the data plane opens, no second connection)', () => {
+    const joins = (text: string, msg: string): number => text.split('\n').filter((l) => l.includes(`"msg":"${msg}"`)).length;
+    expect(joins(client?.output ?? '', 'Connected to portal')).toBe(1);
+    const portalLog = procs.find((p) => p.child.spawnargs.some((a) => a.endsWith('portal/main.js')))?.output ?? '';
+    expect(joins(portalLog, 'client connected')).toBe(1);
+    expect(joins(portalLog, 'client disconnected')).toBe(0);
+  });
+
   it('answers proxy IPs for an allowed name (UDP), stable, TTL 1 s', async () => {
     const a = await dig([`@${SENTINEL}`, 'app.corp.internal', 'A', '+noall', '+answer']);
     const lines = a.split('\n').filter((l) => l.trim() !== '');
