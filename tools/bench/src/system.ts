@@ -601,6 +601,9 @@ async function relayed(
   }
 }
 
+/** Paths that only have their own relayed cases (not the direct-path rows). */
+const RELAYED: ReadonlySet<string> = new Set<PathName>(['postern-relay', 'coturn']);
+
 function cases(c: Collected): CaseInput[] {
   const notes = (extra: Partial<Record<PathName, string>> = {}): Partial<Record<PathName, string>> => ({ ...extra, ...(c.notes.postern !== undefined ? { postern: c.notes.postern } : {}) });
   const tp = (name: string, pick: (m: PathMeasure) => number[], unit = 'Gbit/s'): CaseInput => ({
@@ -609,7 +612,7 @@ function cases(c: Collected): CaseInput[] {
     better: 'higher',
     posternPath: 'postern',
     referencePath: 'wireguard-go',
-    runs: Object.fromEntries(Object.entries(c.runs).map(([p, m]) => [p, pick(m)])),
+    runs: Object.fromEntries(Object.entries(c.runs).filter(([p]) => !RELAYED.has(p)).map(([p, m]) => [p, pick(m)])),
     notes: notes(),
     chart: true,
   });
@@ -673,7 +676,7 @@ function cases(c: Collected): CaseInput[] {
       better: 'lower',
       posternPath: 'postern',
       referencePath: 'wireguard-go',
-      runs: Object.fromEntries(Object.entries(c.runs).filter(([p]) => p !== 'veth').map(([p, m]) => [p, m.cpuPerGb[side] ?? []])),
+      runs: Object.fromEntries(Object.entries(c.runs).filter(([p]) => p !== 'veth' && !RELAYED.has(p)).map(([p, m]) => [p, m.cpuPerGb[side] ?? []])),
       notes: notes(),
     });
     out.push({
