@@ -10,9 +10,9 @@
 // each folder is searched for each secret, its URL-encoded form, its base64url form and, for base64 keys, their
 // hex form. Matches are listed as `file:line: label (form)` (the secret itself is never printed); exit 1.
 // --reset empties the folder first (call it before the e2e stage so that old runs do not count).
-// Exit 0 with a summary when nothing leaked; exit 2 on bad usage.
+// Exit 0 with a summary (and the number of log files per suite folder) when nothing leaked; exit 2 on bad usage.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { join, relative, resolve, sep } from 'node:path';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const SECRETS = 'secrets.txt';
@@ -91,6 +91,8 @@ function* files(dir, root = dir) {
 
 let leaks = 0;
 let scanned = 0;
+/** Files per suite folder (the first path component under a logs dir), to show which suites kept logs. */
+const perSuite = new Map();
 let secretsTotal = 0;
 for (const dir of dirs) {
   if (!existsSync(dir)) {
@@ -104,6 +106,9 @@ for (const dir of dirs) {
       process.stdout.write(`check-secrets: ${relative(process.cwd(), file)}: larger than 256 MiB, checked in part\n`);
     }
     scanned++;
+    const parts = relative(dir, file).split(sep);
+    const suite = parts.length > 1 ? parts[0] : '.';
+    perSuite.set(suite, (perSuite.get(suite) ?? 0) + 1);
     const text = readFileSync(file).subarray(0, MAX_FILE_BYTES).toString('utf8');
     if (secrets.length === 0) continue;
     const lines = text.split('\n');
@@ -124,3 +129,7 @@ if (leaks > 0) {
   process.exit(1);
 }
 process.stdout.write(`check-secrets: no secret in ${scanned} log files (${secretsTotal} secrets registered)\n`);
+if (perSuite.size > 0) {
+  const list = [...perSuite].sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k} ${n}`);
+  process.stdout.write(`check-secrets: log files per suite: ${list.join(', ')}\n`);
+}

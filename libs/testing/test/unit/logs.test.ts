@@ -65,6 +65,7 @@ describe('check-secrets', () => {
     const r = check();
     expect(r.status).toBe(0);
     expect(r.out).toMatch(/no secret in 1 log files \(1 secrets registered\)/);
+    expect(r.out).toMatch(/^check-secrets: log files per suite: gateway 1$/m);
   });
 
   it('fails listing file:line and the label, never the secret, for every form it can take', () => {
