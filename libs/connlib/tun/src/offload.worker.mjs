@@ -230,7 +230,7 @@ export function segmentCount(src, n, maxSize) {
   const e = parse(src, n);
   if (e < 0) return e;
   const len = n - VNET_HDR_LEN;
-  if (hdr.gsoType === GSO_NONE) return len > maxSize ? OFFLOAD_TOO_BIG : 1;
+  if (hdr.gsoType === GSO_NONE) return len === 0 ? OFFLOAD_SHORT : len > maxSize ? OFFLOAD_TOO_BIG : 1; // a virtio header with no packet behind it
   const payload = len - hdr.headers;
   if (hdr.headers + Math.min(hdr.gsoSize, payload) > maxSize) return OFFLOAD_TOO_BIG;
   return payload <= 0 ? 1 : Math.ceil(payload / hdr.gsoSize);

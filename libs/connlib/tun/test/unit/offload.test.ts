@@ -195,6 +195,7 @@ describe('splitPacket: malformed input is a typed error code, never a throw', ()
   it.each([
     { label: 'shorter than the virtio header', src: good.subarray(0, 9), code: OFFLOAD_SHORT },
     { label: 'virtio header only, GSO', src: good.subarray(0, 10), code: OFFLOAD_SHORT },
+    { label: 'virtio header only, no GSO (found by the fuzzer)', src: new Uint8Array(10), code: OFFLOAD_SHORT },
     { label: 'headers cut short', src: good.subarray(0, 40), code: OFFLOAD_SHORT },
     { label: 'unknown gso_type', src: patch(1, 2), code: OFFLOAD_BAD_VNET },
     { label: 'UFO (gso_type UDP)', src: patch(1, 3), code: OFFLOAD_BAD_VNET },
