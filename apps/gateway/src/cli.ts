@@ -20,8 +20,6 @@ export interface GatewayCliConfig {
   readonly logFilter: string | undefined;
   readonly noCheck: boolean;
   readonly maxPartitionTimeMs: number | undefined;
-  /** Cap of V8's young generation (new space) in MiB; 0: V8's default growth (up to 32 MiB). */
-  readonly youngGenCapMb: number;
 }
 
 export const FLAGS: Readonly<Record<string, FlagSpec>> = {
@@ -37,7 +35,6 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
   'log-filter': { env: 'POSTERN_LOG', kind: 'value' },
   'no-check': { env: 'POSTERN_NO_CHECK', kind: 'bool' },
   'max-partition-time': { env: 'MAX_PARTITION_TIME', kind: 'value' },
-  'young-gen-cap-mb': { env: 'POSTERN_YOUNG_GEN_CAP_MB', kind: 'value' },
 };
 
 const hostPort = z.string().transform((s, ctx) => {
@@ -73,7 +70,6 @@ const Schema = z
     'log-filter': z.string().optional(),
     'no-check': z.boolean().default(false),
     'max-partition-time': duration.optional(),
-    'young-gen-cap-mb': z.coerce.number().int().min(0).max(64, 'at most 64').default(8),
   })
   .strict();
 
@@ -98,7 +94,6 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): Gatew
     logFilter: c['log-filter'],
     noCheck: c['no-check'],
     maxPartitionTimeMs: c['max-partition-time'],
-    youngGenCapMb: c['young-gen-cap-mb'],
   };
 }
 
@@ -136,6 +131,5 @@ export const USAGE = `usage: postern-gateway [flags]
   --log-filter FILTER        POSTERN_LOG         e.g. info,tunnel=debug (info)
   --no-check                 POSTERN_NO_CHECK    skip the root / CAP_NET_ADMIN check
   --max-partition-time DUR   MAX_PARTITION_TIME  give up after the portal is unreachable this long (forever)
-  --young-gen-cap-mb N       POSTERN_YOUNG_GEN_CAP_MB  cap of V8's young generation in MiB (8; 0 = V8 default)
   --version, --help
 IP forwarding and masquerading are not done by the binary: run setup-forwarding.sh (shipped beside it).`;

@@ -21,7 +21,7 @@ import { openTun } from '@postern/tun';
 import { GatewayState, Tunnel } from '@postern/tunnel';
 import { CliError, parseCli, resolveToken, USAGE, type GatewayCliConfig } from './cli';
 import { outwardAddress } from './local-address';
-import { capYoungGeneration, MemoryTrimmer } from './memory';
+import { MemoryTrimmer } from './memory';
 
 const info = buildInfo('postern-gateway');
 const args = process.argv.slice(2);
@@ -62,9 +62,6 @@ async function run(c: GatewayCliConfig, tokenValue: string): Promise<number> {
   const logging = setupLogging({ format: c.logFormat, filter, name: info.binary });
   const log = logging.logger;
   log.info(versionLine(info));
-  const stopCapping = capYoungGeneration(c.youngGenCapMb << 20, (bytes) => {
-    log.info({ newSpaceMiB: Math.round(bytes / 1048576) }, 'young generation capped');
-  });
   // After a burst of connections has been quiet for a second, glibc gives back what handshakes freed.
   const trimmer = new MemoryTrimmer(1000);
 
@@ -147,7 +144,6 @@ async function run(c: GatewayCliConfig, tokenValue: string): Promise<number> {
   ]);
   terminate.close();
   trimmer.close();
-  stopCapping();
   log.info('shutting down: Goodbye to clients');
   tunnel.withState(() => {
     state.shutdown(performance.now());

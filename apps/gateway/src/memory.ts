@@ -1,44 +1,7 @@
-// Memory hygiene of a long-running gateway (issue 11: RSS per idle client). Two measured sources of RSS
-// growth that are not per-client state:
-// - V8's young generation doubles (up to 2 x 16 MiB) when much survives scavenges, which a burst of client
-//   authorisations and handshakes does; it never shrinks back while the process stays busy. `capYoungGeneration`
-//   lets it grow to a cap and then stops further growth (`--semi-space-growth-factor=1`, read by V8 at each
-//   growth step, so it may be set at run time).
-// - glibc keeps the heap pages freed by handshake crypto and message parsing. `MemoryTrimmer` returns them
-//   with `malloc_trim(0)` once a burst of connections has settled.
-import { PerformanceObserver } from 'node:perf_hooks';
-import v8 from 'node:v8';
+// Memory hygiene of a long-running gateway (issue 11: RSS per idle client): glibc keeps the heap pages freed
+// by handshake crypto and message parsing during a burst of client connections. `MemoryTrimmer` returns them
+// with `malloc_trim(0)` once the burst has settled.
 import koffi from 'koffi';
-
-/** The committed size of V8's new space (both semi-spaces), in bytes. */
-export function newSpaceBytes(): number {
-  for (const s of v8.getHeapSpaceStatistics()) if (s.space_name === 'new_space') return s.space_size;
-  return 0;
-}
-
-/**
- * Lets the young generation (new space) grow up to `capBytes`, then no further: checked after every GC and
- * once now. Returns a function that stops watching (the cap stays once set). `capBytes <= 0`: no cap.
- */
-export function capYoungGeneration(capBytes: number, onCapped?: (bytes: number) => void): () => void {
-  if (capBytes <= 0) return () => undefined;
-  let capped = false;
-  const check = (): void => {
-    if (capped) return;
-    const size = newSpaceBytes();
-    if (size < capBytes) return;
-    capped = true;
-    v8.setFlagsFromString('--semi-space-growth-factor=1');
-    obs.disconnect();
-    onCapped?.(size);
-  };
-  const obs = new PerformanceObserver(check);
-  obs.observe({ entryTypes: ['gc'] });
-  check();
-  return () => {
-    obs.disconnect();
-  };
-}
 
 type MallocTrim = (pad: number) => number;
 let mallocTrim: MallocTrim | null | undefined;

@@ -1,6 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { parseCli } from '../../src/cli';
-import { capYoungGeneration, MemoryTrimmer, newSpaceBytes, trimMalloc } from '../../src/memory';
+import { MemoryTrimmer, trimMalloc } from '../../src/memory';
 
 describe('memory hygiene', () => {
   it('trims glibc malloc (this machine runs glibc)', () => {
@@ -27,24 +26,5 @@ describe('memory hygiene', () => {
     } finally {
       vi.useRealTimers();
     }
-  });
-
-  it('reports the new space size and caps it at once when it is already at the cap', () => {
-    const size = newSpaceBytes();
-    expect(size).toBeGreaterThan(0);
-    const onCapped = vi.fn();
-    const stop = capYoungGeneration(1, onCapped);
-    stop();
-    expect(onCapped).toHaveBeenCalledWith(size);
-    const never = vi.fn();
-    capYoungGeneration(0, never)();
-    expect(never).not.toHaveBeenCalled();
-  });
-
-  it('takes the young generation cap from --young-gen-cap-mb / POSTERN_YOUNG_GEN_CAP_MB (8 by default)', () => {
-    expect(parseCli([], {}).youngGenCapMb).toBe(8);
-    expect(parseCli(['--young-gen-cap-mb', '0'], {}).youngGenCapMb).toBe(0);
-    expect(parseCli([], { POSTERN_YOUNG_GEN_CAP_MB: '16' }).youngGenCapMb).toBe(16);
-    expect(() => parseCli(['--young-gen-cap-mb', 'lots'], {})).toThrow(/young-gen-cap-mb/);
   });
 });
