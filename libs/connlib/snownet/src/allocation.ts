@@ -1,5 +1,6 @@
 // A TURN client allocation on one relay (Firezone snownet `Allocation`), sans-IO: BINDING first (server-reflexive
-// candidate), ALLOCATE with long-term credentials (401/438 retried with the server's nonce; dual-stack through
+// candidate), ALLOCATE with long-term credentials (RFC 8656: the first request goes without credentials, its 401
+// brings the server's REALM and NONCE; 438 retried with the new nonce; dual-stack through
 // ADDITIONAL-ADDRESS-FAMILY), REFRESH at half the lifetime, CREATE-PERMISSION and CHANNEL-BIND per peer with
 // their refreshes, keepalive BINDINGs, REFRESH lifetime 0 on close. Datagrams from the relay come in through
 // `handleInput`; requests and ChannelData go out through `pollTransmit`/`wrap`.
@@ -64,8 +65,10 @@ interface Pending {
   readonly attributes: readonly Attribute[];
   readonly dst: NetAddr;
   readonly ctx: RequestContext;
-  /** Sent with a NONCE (a 401 answer then means the credentials are wrong). */
+  /** Sent with credentials and a NONCE (a 401 answer then means the credentials are wrong). */
   authenticated: boolean;
+  /** Already resent without credentials after a 400 to an authenticated request. */
+  retriedUnauthenticated: boolean;
   firstSentAt: number;
   lastSentAt: number;
   nextAt: number;
@@ -110,7 +113,8 @@ export class Allocation {
   readonly servers: readonly NetAddr[];
   private info: RelayInfo;
   private key: Uint8Array;
-  private readonly realm: string;
+  /** `RelayInfo.realm` (Firezone: `firezone`) until a 401 tells the server's. */
+  private realm: string;
   private nonce: string | undefined;
   private staleNonceRetries = 0;
   private deallocated = false;
@@ -408,9 +412,20 @@ export class Allocation {
       if (nonce !== undefined) {
         if (code === 438) this.staleNonceRetries++;
         this.nonce = nonce;
-        this.request(p.method, p.attributes, p.dst, p.ctx, now);
+        const realm = getAttribute(msg, 'REALM')?.value;
+        if (realm !== undefined && realm !== this.realm) {
+          this.realm = realm;
+          this.key = longTermKey(this.info.username, realm, this.info.password);
+        }
+        this.request(p.method, p.attributes, p.dst, p.ctx, now, p.retriedUnauthenticated);
         return;
       }
+    }
+    // A server that rejects our credentials as malformed (400): once more without them, its 401 tells what it wants.
+    if (code === 400 && p.ctx.kind === 'allocate' && p.authenticated && !p.retriedUnauthenticated) {
+      this.nonce = undefined;
+      this.request(p.method, p.attributes, p.dst, p.ctx, now, true);
+      return;
     }
     switch (p.ctx.kind) {
       case 'channel': {
@@ -673,7 +688,7 @@ export class Allocation {
     this.events.push({ type: 'failed', reason });
   }
 
-  private request(method: number, attributes: readonly Attribute[], dst: NetAddr, ctx: RequestContext, now: number): void {
+  private request(method: number, attributes: readonly Attribute[], dst: NetAddr, ctx: RequestContext, now: number, retriedUnauthenticated = false): void {
     const tid = new Uint8Array(12);
     this.rng.fill(tid);
     const p: Pending = {
@@ -683,6 +698,7 @@ export class Allocation {
       dst,
       ctx,
       authenticated: false,
+      retriedUnauthenticated,
       firstSentAt: now,
       lastSentAt: now,
       nextAt: now + REQUEST_INITIAL_RTO_MS,
@@ -700,13 +716,18 @@ export class Allocation {
   }
 
   /**
-   * Every request but BINDING is authenticated. The first ALLOCATE carries USERNAME, REALM and
-   * MESSAGE-INTEGRITY without a NONCE (Firezone: the realm is known a priori); the relay's 401 brings one.
+   * Every request but BINDING is authenticated once a NONCE is known (USERNAME, REALM, NONCE,
+   * MESSAGE-INTEGRITY). Until then requests go without credentials (RFC 8656 §7.2 / RFC 8489 §9.2.3: coturn
+   * answers 400 to credentials without a nonce); the server's 401 brings REALM and NONCE.
    */
   private encode(method: number, tid: Uint8Array, attributes: readonly Attribute[]): Uint8Array {
-    if (method === Method.Binding) return encodeMessage({ method, cls: 'request', transactionId: tid, attributes });
-    const attrs: Attribute[] = [...attributes, { name: 'USERNAME', value: this.info.username }, { name: 'REALM', value: this.realm }];
-    if (this.nonce !== undefined) attrs.push({ name: 'NONCE', value: this.nonce });
+    if (method === Method.Binding || this.nonce === undefined) return encodeMessage({ method, cls: 'request', transactionId: tid, attributes });
+    const attrs: Attribute[] = [
+      ...attributes,
+      { name: 'USERNAME', value: this.info.username },
+      { name: 'REALM', value: this.realm },
+      { name: 'NONCE', value: this.nonce },
+    ];
     return encodeMessage({ method, cls: 'request', transactionId: tid, attributes: attrs }, { integrity: this.key });
   }
 }

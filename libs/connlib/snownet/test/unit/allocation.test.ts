@@ -68,7 +68,7 @@ function allocated(): Allocation {
 }
 
 describe('Allocation', () => {
-  it('sends BINDING first, then an authenticated ALLOCATE without a nonce', () => {
+  it('sends BINDING first, then an ALLOCATE without credentials (no nonce known yet)', () => {
     const a = v4Allocation();
     const binding = must(a);
     expect(binding.method).toBe(Method.Binding);
@@ -77,12 +77,51 @@ describe('Allocation', () => {
     expect(events(a)).toEqual([{ type: 'newCandidate', kind: 'srflx', addr: MAPPED_V4, base: HOST_V4 }]);
     const alloc = must(a);
     expect(alloc.method).toBe(Method.Allocate);
-    expect(getAttribute(alloc, 'USERNAME')?.value).toBe('foobar');
-    expect(getAttribute(alloc, 'REALM')?.value).toBe('firezone');
+    expect(getAttribute(alloc, 'USERNAME')).toBeUndefined();
+    expect(getAttribute(alloc, 'REALM')).toBeUndefined();
     expect(getAttribute(alloc, 'NONCE')).toBeUndefined();
+    expect(alloc.integrityOffset).toBe(-1);
     expect(getAttribute(alloc, 'REQUESTED-TRANSPORT')?.protocol).toBe(17);
-    expect(verifyIntegrity(alloc, KEY)).toBe('ok');
     expect(a.rtt).toBe(40);
+  });
+
+  it('the 401 brings REALM and NONCE: the retry carries both and MESSAGE-INTEGRITY with MD5(user:realm:pass)', () => {
+    const a = v4Allocation();
+    answer(a, must(a), 'success', [{ name: 'XOR-MAPPED-ADDRESS', address: MAPPED_V4 }], 0);
+    const first = must(a);
+    const challenge = [{ name: 'ERROR-CODE', code: 401, reason: 'Unauthorized' }, { name: 'REALM', value: 'example.org' }, { name: 'NONCE', value: 'n1' }] satisfies Attribute[];
+    expect(a.handleInput(RELAY_V4, encodeMessage({ method: first.method, cls: 'error', transactionId: first.transactionId, attributes: challenge }), 0).kind).toBe('handled');
+    const retry = must(a);
+    expect(retry.method).toBe(Method.Allocate);
+    expect(getAttribute(retry, 'USERNAME')?.value).toBe('foobar');
+    expect(getAttribute(retry, 'REALM')?.value).toBe('example.org');
+    expect(getAttribute(retry, 'NONCE')?.value).toBe('n1');
+    const serverKey = longTermKey('foobar', 'example.org', 'baz');
+    expect(verifyIntegrity(retry, serverKey)).toBe('ok');
+    expect(verifyIntegrity(retry, KEY)).toBe('mismatch');
+    const ok = encodeMessage({ method: retry.method, cls: 'success', transactionId: retry.transactionId, attributes: allocateOk() }, { integrity: serverKey });
+    a.handleInput(RELAY_V4, ok, 0);
+    expect(a.state).toBe('allocated');
+  });
+
+  it('400 to an authenticated ALLOCATE: resent once without credentials; a second 400 fails it (serverError)', () => {
+    const a = v4Allocation();
+    answer(a, must(a), 'success', [{ name: 'XOR-MAPPED-ADDRESS', address: MAPPED_V4 }], 0);
+    answer(a, must(a), 'error', unauthorized('nonce1'), 0);
+    const authed = must(a);
+    expect(getAttribute(authed, 'NONCE')?.value).toBe('nonce1');
+    answer(a, authed, 'error', [{ name: 'ERROR-CODE', code: 400, reason: 'Bad Request' }], 0);
+    const bare = must(a);
+    expect(bare.method).toBe(Method.Allocate);
+    expect(bare.integrityOffset).toBe(-1);
+    expect(getAttribute(bare, 'USERNAME')).toBeUndefined();
+    answer(a, bare, 'error', unauthorized('nonce2'), 0);
+    const again = must(a);
+    expect(getAttribute(again, 'NONCE')?.value).toBe('nonce2');
+    answer(a, again, 'error', [{ name: 'ERROR-CODE', code: 400, reason: 'Bad Request' }], 0);
+    expect(next(a)).toBeUndefined();
+    expect(a.state).toBe('failed');
+    expect(a.failure).toBe('serverError');
   });
 
   it('401: retries once with the nonce; a second 401 stops it (unauthorized)', () => {
