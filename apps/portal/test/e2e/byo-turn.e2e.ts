@@ -4,10 +4,10 @@
 //   the stun codec here) allocates on coturn with them; wrong secrets, expired REST credentials and wrong
 //   passwords get 401;
 // - the client's own TURN client (snownet `Allocation`, sans-IO, driven over a real UDP socket here) allocates,
-//   binds a channel and relays data to a peer socket and back through a coturn without auth (`--no-auth`, as
-//   the system bench runs it), and — a known gap, `it.fails` — NOT through an authenticating coturn: its first
-//   ALLOCATE carries USERNAME + REALM + MESSAGE-INTEGRITY without a NONCE (Firezone's a-priori realm), which
-//   coturn answers with 400 Bad Request (RFC 8489 §9.2.4) instead of a 401 challenge.
+//   binds a channel and relays data to a peer socket and back through coturn: with the portal's TURN REST
+//   credentials (`--use-auth-secret`, as the system bench runs it), with static ones (`--lt-cred-mech --user`)
+//   and without auth (`--no-auth`). Its first ALLOCATE goes without credentials; coturn's 401 brings REALM and
+//   NONCE (coturn answers credentials without a NONCE with 400, RFC 8489 §9.2.4).
 import { createSocket } from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
@@ -110,7 +110,9 @@ async function drive(relays: readonly PortalRelay[], port: number): Promise<Driv
   sock.on('message', (msg, rinfo) => {
     const from = netAddr(rinfo.address, rinfo.port);
     if (from === undefined) return;
-    const r = allocation.handleInput(from, msg, now());
+    // A plain Uint8Array as the client's sockets hand it over: @postern/stun's verifyIntegrity on a Node Buffer
+    // (whose slice() is a view, not a copy) reports a MESSAGE-INTEGRITY mismatch on coturn's answers.
+    const r = allocation.handleInput(from, new Uint8Array(msg), now());
     if (r.kind === 'data') received.push(Buffer.from(r.payload).toString());
     flush();
   });
@@ -257,14 +259,25 @@ async function snownetRelaysBothWays(relays: readonly PortalRelay[], port: numbe
 }
 
 describe("the client's TURN client (snownet Allocation) on coturn", () => {
-  it('allocates, binds a channel and relays both ways through coturn --no-auth (the bench setup)', async () => {
+  it('allocates, binds a channel and relays both ways through coturn --no-auth', async () => {
     const yaml = `${turnServersYaml(SECRET)}  - name: coturn-open\n    addresses: ["${TURN_IP}:${String(NOAUTH_PORT)}"]\n    auth: {type: static, username: anyone, password: anything}\n`;
     await snownetRelaysBothWays(relaysFromPortal(yaml, Date.now()), NOAUTH_PORT);
   });
 
-  // Known gap in libs/connlib/snownet (not this package): coturn answers its nonce-less authenticated first
-  // ALLOCATE with 400. This flips to a failure (remove `.fails`) once snownet starts unauthenticated.
-  it.fails('allocates with TURN REST credentials on an authenticating coturn (fails today: 400 Bad Request)', async () => {
+  it('allocates with TURN REST credentials on an authenticating coturn (--use-auth-secret, the bench setup) and relays both ways', async () => {
     await snownetRelaysBothWays(relaysFromPortal(turnServersYaml(SECRET), Date.now()), REST_PORT);
+  });
+
+  it('allocates with static credentials on an authenticating coturn (--lt-cred-mech --user) and relays both ways', async () => {
+    await snownetRelaysBothWays(relaysFromPortal(turnServersYaml(SECRET), Date.now()), STATIC_PORT);
+  });
+
+  it('fails as unauthorized (not serverError) with a wrong static password', async () => {
+    const d = await drive(relaysFromPortal(turnServersYaml(SECRET, USER, 'wrong-password-x'), Date.now()), STATIC_PORT);
+    try {
+      expect(await settle(d.allocation)).toBe('unauthorized');
+    } finally {
+      d.close();
+    }
   });
 });
