@@ -501,7 +501,7 @@ policies: [{group: bench, resource: lab-net}]
   await stop(relay);
   const coturn = await startCoturn(o, work, procs);
   if (coturn !== undefined) {
-    writeConfig(`relays: []\nturn_servers:\n  - {name: bench-coturn, addresses: ["198.19.0.3:${String(COTURN_PORT)}"], auth: {type: static, username: bench, password: bench-coturn-no-auth}}`);
+    writeConfig(`relays: []\nturn_servers:\n  - {name: bench-coturn, addresses: ["198.19.0.3:${String(COTURN_PORT)}"], auth: {type: rest, secret: ${COTURN_SECRET}}}`);
     portal.child.kill('SIGHUP');
     if (!(await waitForLog(join(work, 'portal.log'), 'configuration reloaded', 10_000))) c.notes.coturn = 'not available: the portal did not reload its configuration';
     else {
@@ -518,17 +518,18 @@ policies: [{group: bench, resource: lab-net}]
 
 /** coturn's port in pbn-relay (postern-relay has 3478). */
 const COTURN_PORT = 3479;
+/** The TURN REST shared secret of coturn and the portal's `turn_servers` entry (per-device credentials). */
+const COTURN_SECRET = 'pbn-bench-coturn-rest-secret';
 
 /**
  * coturn's `turnserver` in pbn-relay, configured fairly: its default threads (one UDP relay thread per CPU),
- * default logging (no --verbose), no TLS/DTLS/CLI. `--no-auth`: Postern's TURN client sends its first ALLOCATE
- * with credentials and no NONCE (Firezone style), which an authenticating coturn answers with 400 (see
- * apps/portal README, "Bring your own TURN"); ChannelData is never authenticated, so the data path is the same.
+ * default logging (no --verbose), no TLS/DTLS/CLI, authenticating with the portal's TURN REST credentials
+ * (`--use-auth-secret`, realm `firezone`) as a "bring your own TURN" deployment would.
  */
 async function startCoturn(o: BenchOptions, work: string, procs: Started[]): Promise<Started | undefined> {
   const log = join(work, 'coturn.log');
   const args = ['turnserver', '-n', '--no-tls', '--no-dtls', '--no-cli', '-L', '198.19.0.3', '--relay-ip', '198.19.0.3', '--listening-port', String(COTURN_PORT)];
-  args.push('--no-auth', '--realm', 'firezone', '--min-port', '55000', '--max-port', '59999', '--log-file', 'stdout', '--pidfile', join(work, 'turnserver.pid'));
+  args.push('--use-auth-secret', `--static-auth-secret=${COTURN_SECRET}`, '--realm', 'firezone', '--min-port', '55000', '--max-port', '59999', '--log-file', 'stdout', '--pidfile', join(work, 'turnserver.pid'));
   const p = startIn('pbn-relay', args, log);
   procs.push(p);
   if (await waitForLog(log, 'Total General servers', 10_000)) return p;
