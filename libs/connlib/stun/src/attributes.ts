@@ -93,13 +93,13 @@ function readAddress(v: Uint8Array, xor: boolean, transactionId: Uint8Array): Tr
   if (xor) port ^= MAGIC_COOKIE >>> 16;
   if (fam === 0x01) {
     if (v.length !== 8) throw new AttributeValueError('IPv4 address attribute must be 8 bytes');
-    const ip = v.slice(4, 8);
+    const ip = new Uint8Array(v.subarray(4, 8)); // a copy even when v is a Node Buffer (whose slice() is a view)
     if (xor) xorAddress(ip, transactionId);
     return { family: 4, address: formatIpv4(ip), port };
   }
   if (fam === 0x02) {
     if (v.length !== 20) throw new AttributeValueError('IPv6 address attribute must be 20 bytes');
-    const ip = v.slice(4, 20);
+    const ip = new Uint8Array(v.subarray(4, 20));
     if (xor) xorAddress(ip, transactionId);
     return { family: 6, address: formatIpv6(ip), port };
   }

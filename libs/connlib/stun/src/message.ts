@@ -160,7 +160,7 @@ export function verifyIntegrity(msg: DecodedMessage, key: Uint8Array): Integrity
   if (at < 0) return 'missing';
   const raw = msg.raw;
   const macLen = u16(raw, at + 2);
-  const header = raw.slice(0, HEADER_LENGTH);
+  const header = new Uint8Array(raw.subarray(0, HEADER_LENGTH)); // a copy even when raw is a Node Buffer
   // The length field covers everything up to and including this MAC attribute (RFC 8489 §14.5).
   const len = at + 4 + macLen - HEADER_LENGTH;
   header[2] = (len >> 8) & 0xff;

@@ -172,4 +172,20 @@ describe('ChannelData', () => {
     expect(() => encodeChannelData(0x5000, new Uint8Array())).toThrow(/outside/);
     expect(channelDataPayloadLength(new Uint8Array([0x50, 0, 0, 0]))).toBe(-1);
   });
+
+  it('decodes a Node Buffer without touching its bytes: XOR addresses and MESSAGE-INTEGRITY still check', () => {
+    // Buffer#slice is a view, not a copy: un-XORing an address in such a "copy" rewrote the datagram, and the
+    // integrity check that followed failed (found against coturn, whose answers came in as dgram Buffers).
+    const key = longTermKey('user', 'firezone', 'secret-password');
+    const bytes = encodeMessage(
+      { method: Method.Allocate, cls: 'success', transactionId: tid, attributes: [ALL[0] as Attribute, ALL[1] as Attribute] },
+      { integrity: key },
+    );
+    const buf = Buffer.from(bytes);
+    const m = decodeMessageOrThrow(buf);
+    expect(getAttribute(m, 'XOR-MAPPED-ADDRESS')?.address).toEqual({ family: 4, address: '198.18.16.2', port: 3478 });
+    expect(getAttribute(m, 'XOR-RELAYED-ADDRESS')?.address).toEqual({ family: 6, address: '2001:db8::1', port: 49152 });
+    expect(verifyIntegrity(m, key)).toBe('ok');
+    expect(Buffer.compare(buf, Buffer.from(bytes))).toBe(0);
+  });
 });
