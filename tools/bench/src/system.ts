@@ -345,9 +345,12 @@ async function wireguardGo(o: BenchOptions, work: string, c: Collected, procs: S
   writeFileSync(join(work, 'c.key'), kc.priv + '\n', { mode: 0o600 });
   writeFileSync(join(work, 'g.key'), kg.priv + '\n', { mode: 0o600 });
   const env = { WG_PROCESS_FOREGROUND: '1', LOG_LEVEL: 'error' };
+  // A socket left by a killed wireguard-go would be found at once, `wg` would fail on it and fall back to netlink
+  // ("Protocol not supported"): remove stale ones first, then wait for the new ones (up to 10 s on a loaded machine).
+  for (const dev of ['pbn-wgg', 'pbn-wgc']) rmSync(`/var/run/wireguard/${dev}.sock`, { force: true });
   const gw = startIn('pbn-gw', ['wireguard-go', '-f', 'pbn-wgg'], join(work, 'wg-gw.log'), env);
   procs.push(gw);
-  for (let i = 0; i < 200 && !existsSync('/var/run/wireguard/pbn-wgg.sock'); i++) await sleep(10);
+  for (let i = 0; i < 1000 && !existsSync('/var/run/wireguard/pbn-wgg.sock'); i++) await sleep(10);
   nsRun('pbn-gw', ['wg', 'set', 'pbn-wgg', 'private-key', join(work, 'g.key'), 'listen-port', '51820', 'peer', kc.pub, 'allowed-ips', '198.19.2.1/32']);
   nsRun('pbn-gw', ['ip', 'addr', 'add', '198.19.2.2/24', 'dev', 'pbn-wgg']);
   nsRun('pbn-gw', ['ip', 'link', 'set', 'pbn-wgg', 'mtu', '1280', 'up']);
@@ -355,7 +358,7 @@ async function wireguardGo(o: BenchOptions, work: string, c: Collected, procs: S
   const first = startFirstByteProber();
   const cl = startIn('pbn-client', ['wireguard-go', '-f', 'pbn-wgc'], join(work, 'wg-client.log'), env);
   procs.push(cl);
-  for (let i = 0; i < 100 && !existsSync('/var/run/wireguard/pbn-wgc.sock'); i++) await sleep(10);
+  for (let i = 0; i < 1000 && !existsSync('/var/run/wireguard/pbn-wgc.sock'); i++) await sleep(10);
   nsRun('pbn-client', ['wg', 'set', 'pbn-wgc', 'private-key', join(work, 'c.key'), 'peer', kg.pub, 'endpoint', `${GW_WAN}:51820`, 'allowed-ips', '198.19.1.0/24,198.19.2.2/32']);
   nsRun('pbn-client', ['ip', 'addr', 'add', '198.19.2.1/24', 'dev', 'pbn-wgc']);
   nsRun('pbn-client', ['ip', 'link', 'set', 'pbn-wgc', 'mtu', '1280', 'up']);
