@@ -117,18 +117,25 @@ function iperf(seconds: number, extra: readonly string[]): IperfRun {
   return parseIperf(out, udp);
 }
 
-/** The first-byte prober: connects to the LAN server every 10 ms until a byte arrives; prints epoch ms. */
-const PROBER = `
+/**
+ * The first-byte prober, a second `node` that is started and loaded before the measurement starts (t0) so that
+ * its start-up does not compete with the system under test for the 2 CPUs: it prints "ready", waits for a line
+ * on stdin, then connects to host:port every 10 ms until a byte arrives and prints that moment in epoch ms.
+ */
+export function proberScript(host: string, port: number): string {
+  return `
 const net = require('node:net');
-const deadline = Date.now() + 30000;
+let deadline = 0;
 const tryOnce = () => {
-  const s = net.connect({ host: '${SRV}', port: ${String(FIRST_BYTE_PORT)} });
+  const s = net.connect({ host: ${JSON.stringify(host)}, port: ${String(port)} });
   const retry = () => { s.destroy(); if (Date.now() > deadline) { console.log('timeout'); process.exit(1); } setTimeout(tryOnce, 10); };
   s.setTimeout(300, retry);
   s.once('error', retry);
   s.once('data', () => { console.log(String(Date.now())); process.exit(0); });
 };
-tryOnce();`;
+process.stdin.once('data', () => { deadline = Date.now() + 30000; tryOnce(); });
+console.log('ready');`;
+}
 const FIRST_BYTE_SERVER = `require('node:net').createServer((s) => s.end('x')).listen(${String(FIRST_BYTE_PORT)}, '${SRV}');`;
 
 interface Side {
@@ -194,20 +201,61 @@ function udpSearch(path: PathName, o: BenchOptions): number {
   return best;
 }
 
-/** Resolves to the epoch ms of the first byte, or to the error (never rejects: it runs while other steps may throw). */
-function startFirstByteProber(): Promise<number | BenchError> {
-  return new Promise((resolve) => {
-    const child = spawn('ip', ['netns', 'exec', 'pbn-client', 'node', '-e', PROBER], { stdio: ['ignore', 'pipe', 'inherit'] });
+export interface ArmedProber {
+  /** Starts probing (call it right after starting the system under test). */
+  go(): void;
+  /** The epoch ms of the first byte, or the error (never rejects: it runs while other steps may throw). */
+  readonly result: Promise<number | BenchError>;
+}
+
+/**
+ * Starts the first-byte prober (`command` + `-e <script>`, by default `node` in pbn-client) and resolves once it
+ * is loaded and waiting, so that t0 can be taken after it: set-up then measures only the system under test.
+ */
+export function armFirstByteProber(command: readonly string[] = ['ip', 'netns', 'exec', 'pbn-client', 'node'], host = SRV, port = FIRST_BYTE_PORT): Promise<ArmedProber> {
+  return new Promise((resolveArmed, rejectArmed) => {
+    const [cmd = 'node', ...args] = command;
+    const child = spawn(cmd, [...args, '-e', proberScript(host, port)], { stdio: ['pipe', 'pipe', 'inherit'] });
     let out = '';
+    let armed = false;
+    let settle: (v: number | BenchError) => void = () => undefined;
+    const result = new Promise<number | BenchError>((resolve) => {
+      settle = resolve;
+    });
+    const go = (): void => {
+      child.stdin.end('go\n');
+    };
     child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (d: string) => (out += d));
-    child.once('error', (e) => { resolve(new BenchError('NO_FIRST_BYTE', 'the first-byte prober did not start', { cause: e })); });
+    child.stdout.on('data', (d: string) => {
+      out += d;
+      if (!armed && out.startsWith('ready\n')) {
+        armed = true;
+        resolveArmed({ go, result });
+      }
+    });
+    child.stdin.on('error', () => undefined); // the exit below reports a dead prober
+    child.once('error', (e) => {
+      const err = new BenchError('NO_FIRST_BYTE', 'the first-byte prober did not start', { cause: e });
+      if (armed) settle(err);
+      else rejectArmed(err);
+    });
     child.once('exit', () => {
-      const t = Number(out.trim());
-      if (Number.isFinite(t) && t > 0) resolve(t);
-      else resolve(new BenchError('NO_FIRST_BYTE', 'no byte through the tunnel within 30 s'));
+      if (!armed) {
+        rejectArmed(new BenchError('NO_FIRST_BYTE', `the first-byte prober exited before it was ready: ${out.trim()}`));
+        return;
+      }
+      const t = proberTime(out);
+      settle(t ?? new BenchError('NO_FIRST_BYTE', 'no byte through the tunnel within 30 s'));
     });
   });
+}
+
+/** The prober's first-byte time from its output ("ready", then epoch ms), or null (timeout, nothing). */
+export function proberTime(out: string): number | null {
+  const lines = out.trim().split('\n');
+  if (lines[0] !== 'ready' || lines.length !== 2) return null;
+  const t = Number(lines[1]);
+  return Number.isSafeInteger(t) && t > 0 ? t : null;
 }
 
 async function waitForLog(file: string, needle: string, ms: number): Promise<boolean> {
@@ -354,16 +402,17 @@ async function wireguardGo(o: BenchOptions, work: string, c: Collected, procs: S
   nsRun('pbn-gw', ['wg', 'set', 'pbn-wgg', 'private-key', join(work, 'g.key'), 'listen-port', '51820', 'peer', kc.pub, 'allowed-ips', '198.19.2.1/32']);
   nsRun('pbn-gw', ['ip', 'addr', 'add', '198.19.2.2/24', 'dev', 'pbn-wgg']);
   nsRun('pbn-gw', ['ip', 'link', 'set', 'pbn-wgg', 'mtu', '1280', 'up']);
+  const prober = await armFirstByteProber();
   const t0 = Date.now();
-  const first = startFirstByteProber();
   const cl = startIn('pbn-client', ['wireguard-go', '-f', 'pbn-wgc'], join(work, 'wg-client.log'), env);
   procs.push(cl);
+  prober.go();
   for (let i = 0; i < 1000 && !existsSync('/var/run/wireguard/pbn-wgc.sock'); i++) await sleep(10);
   nsRun('pbn-client', ['wg', 'set', 'pbn-wgc', 'private-key', join(work, 'c.key'), 'peer', kg.pub, 'endpoint', `${GW_WAN}:51820`, 'allowed-ips', '198.19.1.0/24,198.19.2.2/32']);
   nsRun('pbn-client', ['ip', 'addr', 'add', '198.19.2.1/24', 'dev', 'pbn-wgc']);
   nsRun('pbn-client', ['ip', 'link', 'set', 'pbn-wgc', 'mtu', '1280', 'up']);
   nsRun('pbn-client', ['ip', 'route', 'add', '198.19.1.0/24', 'dev', 'pbn-wgc']);
-  const fb = await first;
+  const fb = await prober.result;
   if (fb instanceof BenchError) throw fb;
   c.setupMs['wireguard-go'] = fb - t0;
   o.log(`  wireguard-go set-up (start to first byte): ${String(c.setupMs['wireguard-go'])} ms`);
@@ -445,8 +494,8 @@ policies: [{group: bench, resource: lab-net}]
     return;
   }
   const clientLog = join(work, 'client.log');
+  const prober = await armFirstByteProber();
   const t0 = Date.now();
-  const first = startFirstByteProber();
   const cl = startIn('pbn-client', ['node', '--trace-gc', ...NODE_FLAGS, join(dist, 'headless-client', 'main.js'), '--dns-control', 'disabled', '--log-format', 'json'], clientLog, {
     POSTERN_TOKEN: clientToken,
     POSTERN_API_URL: api,
@@ -454,7 +503,8 @@ policies: [{group: bench, resource: lab-net}]
     POSTERN_CONFIG_DIR: join(work, 'client-config'),
   });
   procs.push(cl);
-  const fb = await first;
+  prober.go();
+  const fb = await prober.result;
   if (fb instanceof BenchError) {
     c.notes.postern = `not available: ${fb.message}`;
     o.log(`  ${c.notes.postern}; client log tail: ${readFileSync(clientLog, 'utf8').slice(-800)}`);
@@ -566,11 +616,12 @@ async function relayed(
   nsRun('pbn-client', ['nft', '-f', '-'], { input: BLOCK_DIRECT });
   const log = join(work, `client-relayed-${path}.log`);
   try {
+    const prober = await armFirstByteProber();
     const t0 = Date.now();
-    const first = startFirstByteProber();
     const cl = startClient(log);
     procs.push(cl);
-    const fb = await first;
+    prober.go();
+    const fb = await prober.result;
     if (fb instanceof BenchError) {
       c.notes[path] = `not available: ${fb.message} with direct UDP blocked`;
       o.log(`  ${c.notes[path] ?? ''}; client log tail: ${readFileSync(log, 'utf8').slice(-800)}`);
