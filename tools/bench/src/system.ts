@@ -433,7 +433,8 @@ async function postern(o: BenchOptions, work: string, c: Collected, procs: Start
     o.log(`  ${c.notes.postern}`);
     return;
   }
-  const tok = (): string => randomBytes(24).toString('base64url');
+  // Never starting with '-' (the portal's hash-token would take it for an option).
+  const tok = (): string => `pbn${randomBytes(24).toString('base64url')}`;
   const gwToken = tok();
   const clientToken = tok();
   const relayToken = tok();
