@@ -25,9 +25,8 @@ import { encodeKey, parseClientIngress, type ClientIngressMessage } from '@poste
 import { buildLoginUrl, cryptoRng, defaultUserAgent, PhoenixChannel } from '@postern/phoenix-channel';
 import { bindUdp } from '@postern/socket-factory';
 import { openTun } from '@postern/tun';
-import { ClientState, Tunnel, type TunConfig } from '@postern/tunnel';
+import { ClientState, closeOnFailure, EarlyPortal, Tunnel, type TunConfig } from '@postern/tunnel';
 import { CliError, parseCli, resolveToken, USAGE, type ClientCliConfig } from './cli';
-import { EarlyPortal } from './early-portal';
 import { outwardAddress } from './local-address';
 
 const info = buildInfo('postern-client');
@@ -106,17 +105,12 @@ async function run(c: ClientCliConfig, tokenValue: string): Promise<number> {
   const t0 = performance.now();
   const took = <T>(p: Promise<T>): Promise<[T, number]> => p.then((v) => [v, Math.round(performance.now() - t0)]);
   // Marked so that our own datagrams bypass Postern's routing table (no loop through the TUN).
-  const socketP = took(bindUdp({ port: 0, mark: POSTERN_FWMARK, sendBufferSize: SOCKET_BUFFER_BYTES, recvBufferSize: SOCKET_BUFFER_BYTES, logger: log }));
-  const tunP = took(openTun({ name: c.tunName, queues: 1, logger: log }));
-  const localP = took(outwardAddress(c.apiUrl));
-  const dnsP = took<DnsController | undefined>(c.dnsControl === 'disabled' ? Promise.resolve(undefined) : createDnsController({ method: c.dnsControl, tunName: c.tunName, logger: log }));
+  const socketP = bindUdp({ port: 0, mark: POSTERN_FWMARK, sendBufferSize: SOCKET_BUFFER_BYTES, recvBufferSize: SOCKET_BUFFER_BYTES, logger: log });
+  const tunP = openTun({ name: c.tunName, queues: 1, logger: log });
+  const dnsP: Promise<DnsController | undefined> = c.dnsControl === 'disabled' ? Promise.resolve(undefined) : createDnsController({ method: c.dnsControl, tunName: c.tunName, logger: log });
+  const opening = Promise.all([took(socketP), took(tunP), took(outwardAddress(c.apiUrl)), took(dnsP)]);
   // Whatever opened is closed again when another part fails (the error is the first failure's).
-  const opening = Promise.all([socketP, tunP, localP, dnsP]);
-  opening.catch(async () => {
-    const [s, t] = await Promise.allSettled([socketP, tunP]);
-    if (s.status === 'fulfilled') await s.value[0].close();
-    if (t.status === 'fulfilled') await t.value[0].close();
-  }).catch((err: unknown) => {
+  closeOnFailure(opening, [socketP, tunP], (err) => {
     log.debug(`closing after a failed start: ${errWithSources(err)}`);
   });
 

@@ -11,7 +11,7 @@ import { parseClientIngress, type ClientIngressMessage } from '@postern/model';
 import { buildLoginUrl, cryptoRng, defaultUserAgent, PhoenixChannel } from '@postern/phoenix-channel';
 import { bindUdp } from '@postern/socket-factory';
 import { openTun } from '@postern/tun';
-import { ClientState, Tunnel, type ResourceView, type TunConfig } from '@postern/tunnel';
+import { ClientState, closeOnFailure, EarlyPortal, Tunnel, type ResourceView, type TunConfig } from '@postern/tunnel';
 import type { IpcResource } from '../ipc/messages';
 import { SessionStartError, type RunningSession, type SessionBackend, type SessionSink, type SessionStartOptions } from './backend';
 
@@ -85,14 +85,20 @@ export class ConnlibBackend implements SessionBackend {
     const url = buildLoginUrl({ role: 'client', apiUrl: s.apiUrl, deviceId: s.deviceId, name: this.opts.name ?? hostname(), publicKey: state.publicKey });
     if (url instanceof Error) throw new SessionStartError('START_FAILED', 'invalid portal URL', { cause: url });
 
-    const socket = await bindUdp({ port: 0, mark: POSTERN_FWMARK, logger: log });
-    const tun = await openTun({ name: tunName, queues: 1, logger: log }).catch(async (err: unknown) => {
-      await socket.close();
+    // Start-up runs concurrently (issue 11), as in postern-client: the UDP socket, the TUN device (each with its
+    // worker threads) and DNS control open while the portal connection is made; the portal's first messages are
+    // held by EarlyPortal until the tunnel loop subscribes.
+    const socketP = bindUdp({ port: 0, mark: POSTERN_FWMARK, logger: log });
+    const tunP = openTun({ name: tunName, queues: 1, logger: log }).catch((err: unknown) => {
       throw new SessionStartError('START_FAILED', `cannot open the TUN device ${tunName}`, { cause: err });
     });
-    const tdm = new TunDeviceManager({ tunName, logger: log });
-    const dns: DnsController | undefined =
-      this.opts.dnsControl === 'disabled' ? undefined : await createDnsController({ method: this.opts.dnsControl, tunName, logger: log });
+    const dnsP: Promise<DnsController | undefined> =
+      this.opts.dnsControl === 'disabled' ? Promise.resolve(undefined) : createDnsController({ method: this.opts.dnsControl, tunName, logger: log });
+    const opening = Promise.all([socketP, tunP, dnsP]);
+    // Whatever opened is closed again when another part fails (the error is the first failure's).
+    closeOnFailure(opening, [socketP, tunP], (err) => {
+      log.debug(`closing after a failed start: ${errWithSources(err)}`);
+    });
 
     const portal = new PhoenixChannel<ClientIngressMessage>({
       url,
@@ -105,6 +111,14 @@ export class ConnlibBackend implements SessionBackend {
       joinPayload: null,
       decode: parseClientIngress,
     });
+    const early = new EarlyPortal<ClientIngressMessage>(portal);
+    portal.start();
+    const [socket, tun, dns] = await opening.catch(async (err: unknown) => {
+      early.detach();
+      await portal.close();
+      throw err;
+    });
+    const tdm = new TunDeviceManager({ tunName, logger: log });
 
     let configured = Promise.resolve();
     const applyTunConfig = (t: TunConfig): void => {
@@ -125,7 +139,7 @@ export class ConnlibBackend implements SessionBackend {
       state,
       tun,
       socket,
-      portal,
+      portal: early,
       logger: log,
       onEvent: (ev) => {
         switch (ev.type) {
@@ -148,20 +162,21 @@ export class ConnlibBackend implements SessionBackend {
         }
       },
     });
-    const unsubscribe = portal.onEvent((e) => {
-      if (e.type === 'joined') sink.connected();
-    });
     tunnel.withState(() => {
       state.setLocalAddresses([socket.addr(local, socket.local.port)], performance.now());
     });
     tunnel.start();
-    portal.start();
+    // Subscribed in the same turn as the loop: a `joined` held by EarlyPortal is replayed to both (loop first).
+    const unsubscribe = early.onEvent((e) => {
+      if (e.type === 'joined') sink.connected();
+    });
 
     let stopped = false;
     const stop = async (): Promise<void> => {
       if (stopped) return;
       stopped = true;
       unsubscribe();
+      early.detach();
       await tunnel.stop();
       await portal.close();
       await configured;

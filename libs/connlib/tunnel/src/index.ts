@@ -29,3 +29,4 @@ export type {
 } from './types';
 export { netAddr, parseNetAddr } from '@postern/snownet';
 export { Tunnel, TunnelLoopError, type DrivenState, type PortalChannel, type PortalChannelEvent, type TunnelOptions, type TunnelStats } from './io';
+export { closeOnFailure, EarlyPortal, type EarlyPortalStats } from './early-portal';

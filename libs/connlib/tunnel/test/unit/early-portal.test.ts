@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { PortalChannel, PortalChannelEvent } from '@postern/tunnel';
-import { EarlyPortal } from '../../src/early-portal';
+import { closeOnFailure, EarlyPortal, type PortalChannel, type PortalChannelEvent } from '../../src';
 
 type Ev = PortalChannelEvent<string>;
 
@@ -95,5 +94,37 @@ describe('EarlyPortal', () => {
     expect(ch.subscribers).toBe(1);
     early.detach();
     expect(ch.subscribers).toBe(0);
+  });
+});
+
+describe('closeOnFailure', () => {
+  const part = (): { closed: number; close(): Promise<void> } => ({
+    closed: 0,
+    close() {
+      this.closed++;
+      return Promise.resolve();
+    },
+  });
+
+  it('closes the parts that opened when another part fails, and reports close errors', async () => {
+    const socket = part();
+    const failingClose = { close: () => Promise.reject(new Error('busy')) };
+    const tunFailed = Promise.reject(new Error('no TUN'));
+    const all = Promise.all([Promise.resolve(socket), tunFailed, Promise.resolve(failingClose)]);
+    const closeErrors: unknown[] = [];
+    closeOnFailure(all, [Promise.resolve(socket), tunFailed, Promise.resolve(failingClose)], (err) => closeErrors.push(err));
+    await expect(all).rejects.toThrow('no TUN');
+    await flush();
+    expect(socket.closed).toBe(1);
+    expect(closeErrors).toEqual([new Error('busy')]);
+  });
+
+  it('closes nothing when every part opened', async () => {
+    const socket = part();
+    const all = Promise.all([Promise.resolve(socket)]);
+    closeOnFailure(all, [Promise.resolve(socket)], () => undefined);
+    await all;
+    await flush();
+    expect(socket.closed).toBe(0);
   });
 });

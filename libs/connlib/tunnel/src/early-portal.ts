@@ -2,7 +2,7 @@
 // opening: the portal channel's events are held until the tunnel loop subscribes, then handed to it in order.
 // Without it the `init` that arrives before the loop exists would be lost, so the connection had to wait for
 // the data plane (issue 11: set-up time).
-import type { PortalChannel, PortalChannelEvent } from '@postern/tunnel';
+import type { PortalChannel, PortalChannelEvent } from './io';
 
 export interface EarlyPortalStats {
   /** Events held before the first subscriber and replayed to it. */
@@ -83,4 +83,20 @@ export class EarlyPortal<In> implements PortalChannel<In> {
     }
     this.held = undefined;
   }
+}
+
+/**
+ * For the parts of a start that open concurrently (UDP socket, TUN, DNS control, ...) while the portal connects:
+ * when `all` rejects, closes whichever of `closeables` did open (their close errors go to `onCloseError`), so a
+ * failed start leaves no socket, TUN or worker thread behind. `all` itself is left for the caller to await.
+ */
+export function closeOnFailure(all: Promise<unknown>, closeables: readonly Promise<{ close(): Promise<unknown> }>[], onCloseError: (err: unknown) => void): void {
+  all.then(
+    () => undefined,
+    async () => {
+      for (const r of await Promise.allSettled(closeables)) {
+        if (r.status === 'fulfilled') await r.value.close().catch(onCloseError);
+      }
+    },
+  ).catch(onCloseError);
 }
