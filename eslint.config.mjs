@@ -22,6 +22,9 @@ function boundaries(inTests) {
   };
 }
 
+// What tools' src (type:tool) may import from @postern/testing.
+const TESTING_FOR_TOOLS = ['parseTraceGcLine', 'parseTraceGcText', 'TraceGcLineReader', 'MAX_TRACE_GC_LINE', 'TraceGcEvent', 'GcKind'];
+
 export default tseslint.config(
   {
     ignores: ['**/dist/**', '**/node_modules/**', '**/.nx/**', '**/coverage/**', '**/*.d.ts'],
@@ -49,6 +52,14 @@ export default tseslint.config(
       // Nx checks tags over the project graph, which also holds test-file imports; that product code never
       // imports the test-support lib is checked per file here instead.
       'no-restricted-imports': ['error', { paths: [{ name: '@postern/testing', message: 'test support is for test files only' }] }],
+    },
+  },
+  {
+    // type:tool projects (tools/*: bench, faults) are test harness themselves: their src may use the parsers of
+    // the test-support lib (one `--trace-gc` parser for both); anything else from it still needs a reason.
+    files: ['tools/*/src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { paths: [{ name: '@postern/testing', allowImportNames: TESTING_FOR_TOOLS, message: 'test support is for test files only (tools may use its parsers)' }] }],
     },
   },
   {

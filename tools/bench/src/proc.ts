@@ -1,6 +1,7 @@
 // Processes in network namespaces, and what /proc says about them (CPU ticks, peak RSS).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { openSync, readFileSync, closeSync } from 'node:fs';
+import { parseTraceGcText } from '@postern/testing';
 
 export class BenchError extends Error {
   constructor(
@@ -86,7 +87,7 @@ export function peakRssMiB(pid: number): number | null {
  * tags and their own time origin.
  */
 export function mainIsolate(text: string): string | undefined {
-  return /\[\d+:(0x[0-9a-f]+)\]\s+\d+ ms: (?:Scavenge|Mark)/.exec(text)?.[1];
+  return parseTraceGcText(text).find((e) => e.isolate !== undefined)?.isolate;
 }
 
 /** Resident set size now (VmRSS) in MiB, or null when the process is gone. */
@@ -123,18 +124,12 @@ export function parseTraceGc(text: string, window?: { fromMs: number; toMs: numb
   let count = 0;
   let totalMs = 0;
   let maxMs = 0;
-  const re = /(?:\[\d+:(0x[0-9a-f]+)\]\s+)?(?:(\d+) ms: )?(?:Scavenge|Mark-Compact|Mark-sweep|Minor Mark-Compact|Mark-Compact \(reduce\))[^\n]*?MB,\s*([\d.]+)\s*\/\s*[\d.]+\s*ms/g;
-  for (const m of text.matchAll(re)) {
-    const ms = Number(m[3]);
-    if (!Number.isFinite(ms)) continue;
-    if (isolate !== undefined && m[1] !== isolate) continue;
-    if (window !== undefined) {
-      const at = Number(m[2]);
-      if (!Number.isFinite(at) || at < window.fromMs || at > window.toMs) continue;
-    }
+  for (const e of parseTraceGcText(text)) {
+    if (isolate !== undefined && e.isolate !== isolate) continue;
+    if (window !== undefined && (e.atMs === undefined || e.atMs < window.fromMs || e.atMs > window.toMs)) continue;
     count++;
-    totalMs += ms;
-    if (ms > maxMs) maxMs = ms;
+    totalMs += e.pauseMs;
+    if (e.pauseMs > maxMs) maxMs = e.pauseMs;
   }
   return { count, totalMs, maxMs };
 }
