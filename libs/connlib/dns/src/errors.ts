@@ -5,7 +5,14 @@ export type DnsErrorCode =
   | 'INVALID_IP'
   | 'PROXY_IPS_EXHAUSTED'
   | 'INVALID_DOH_URL'
-  | 'INVALID_ARGUMENT';
+  | 'INVALID_ARGUMENT'
+  // DNS over TCP to an upstream (tcp-upstream.ts): reported as events, never thrown
+  | 'TCP_UPSTREAM_BAD_QUERY'
+  | 'TCP_UPSTREAM_BUSY'
+  | 'TCP_UPSTREAM_MALFORMED'
+  | 'TCP_UPSTREAM_UNSOLICITED'
+  | 'TCP_UPSTREAM_CLOSED'
+  | 'TCP_UPSTREAM_TIMEOUT';
 
 export class DnsError extends Error {
   override readonly name = 'DnsError';

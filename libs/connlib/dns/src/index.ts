@@ -27,7 +27,7 @@ export {
 } from './sentinels';
 export { isProxyIp, ProxyIpAllocator } from './proxy-ips';
 export { ResponseCache, type ResponseCacheOptions } from './cache';
-export { RCODE, truncateResponse } from './message';
+export { CLASSIC_UDP_LIMIT, isTruncated, MAX_UDP_DNS_PAYLOAD, RCODE, truncateResponse, udpPayloadLimit } from './message';
 export {
   StubResolver,
   type ProxyIpOwner,
@@ -58,6 +58,16 @@ export {
   type ResolveRequest,
 } from './resolve-queue';
 export { DnsTcpDecoder, encodeTcpFrame, MAX_DNS_TCP_MESSAGE } from './tcp-framing';
+export {
+  DnsTcpUpstreams,
+  TCP_UPSTREAM_CONNECT_TIMEOUT_MS,
+  TCP_UPSTREAM_IDLE_MS,
+  TCP_UPSTREAM_MAX_CONNECTIONS,
+  TCP_UPSTREAM_MAX_OUTSTANDING,
+  TCP_UPSTREAM_QUERY_TIMEOUT_MS,
+  type TcpUpstreamAction,
+  type TcpUpstreamEvent,
+} from './tcp-upstream';
 export {
   decodeDohResponse,
   DOH_CONTENT_TYPE,

@@ -102,3 +102,26 @@ export function truncateResponse(response: Uint8Array, maxSize: number): Uint8Ar
   });
   return truncated ?? response.subarray(0, 0);
 }
+
+/** The classic UDP limit of a DNS message without EDNS (RFC 1035). */
+export const CLASSIC_UDP_LIMIT = 512;
+
+/**
+ * The largest DNS message sent over UDP through the tunnel: what one IPv6 packet of the tunnel's MTU (1280)
+ * carries after the IP and UDP headers (also DNS flag day 2020's EDNS size). Larger answers go out truncated
+ * (TC=1) and the asker asks again over TCP.
+ */
+export const MAX_UDP_DNS_PAYLOAD = 1232;
+
+/** The largest UDP answer to send the sender of `query`: its EDNS(0) payload size (at least 512; else 512), at most `cap`. */
+export function udpPayloadLimit(query: Uint8Array, cap = MAX_UDP_DNS_PAYLOAD): number {
+  const p = decodeMessage(query);
+  const opt = p?.additionals?.find((r) => r.type === 'OPT');
+  const size = opt !== undefined && 'udpPayloadSize' in opt && typeof opt.udpPayloadSize === 'number' ? opt.udpPayloadSize : CLASSIC_UDP_LIMIT;
+  return Math.min(cap, Math.max(CLASSIC_UDP_LIMIT, size));
+}
+
+/** The TC (truncated) bit of a DNS message's header. */
+export function isTruncated(message: Uint8Array): boolean {
+  return message.byteLength >= HEADER_LEN && ((message[2] ?? 0) & 0x02) !== 0;
+}

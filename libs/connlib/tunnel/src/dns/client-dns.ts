@@ -10,7 +10,18 @@ import {
   parseIp as parseIpBytes,
   type NatStatus,
 } from '@postern/ip-packet';
-import { mapSentinels, SITE_DNS_PORT, StubResolver, type DnsResource, type IpStack, type SentinelTable, type Upstream } from '@postern/dns';
+import {
+  isTruncated,
+  mapSentinels,
+  SITE_DNS_PORT,
+  StubResolver,
+  truncateResponse,
+  udpPayloadLimit,
+  type DnsResource,
+  type IpStack,
+  type SentinelTable,
+  type Upstream,
+} from '@postern/dns';
 import { inRanges, PROXY_RANGES } from '../ranges';
 import type { ClientDnsHook, Rng } from '../types';
 import { DnsTcpResponder } from './tcp-responder';
@@ -26,14 +37,28 @@ export const ASSIGNED_IPS_RESEND_MS = 2_000;
 /** While traffic flows, assigned_ips is repeated this often so that the gateway follows DNS changes of the name. */
 export const NAT_REFRESH_MS = 60_000;
 
-/** A query for the IO shell to send to `upstream` (UDP, from a socket that bypasses the tunnel). */
+/** How a forwarded query travels to its upstream: as the asker sent it (RFC 7766), or TCP after a truncated UDP answer. */
+export type DnsTransport = 'udp' | 'tcp';
+
+/**
+ * A query for the IO shell to send to `upstream`, outside the tunnel: one datagram from the marked UDP
+ * socket, or (`tcp`) one length-prefixed message on a TCP connection to it (RFC 7766).
+ */
 export interface DnsForward {
   readonly upstream: { readonly ip: string; readonly port: number };
   readonly query: Uint8Array;
+  readonly transport: DnsTransport;
 }
 
 type ReplyTo =
-  | { readonly kind: 'udp'; readonly client: Uint8Array; readonly clientPort: number; readonly sentinel: Uint8Array }
+  | {
+      readonly kind: 'udp';
+      readonly client: Uint8Array;
+      readonly clientPort: number;
+      readonly sentinel: Uint8Array;
+      /** The largest answer the asker takes over UDP (its EDNS size, else 512). */
+      readonly udpLimit: number;
+    }
   | { readonly kind: 'tcp'; readonly conn: string };
 
 /** Where SRV/TXT queries of a DNS resource go: the gateway serving it (its in-tunnel DNS on port 53535). */
@@ -56,6 +81,11 @@ interface PendingForward {
   readonly originalId: number;
   readonly replyTo: ReplyTo;
   readonly deadline: number;
+  readonly transport: DnsTransport;
+  /** The query as sent (our id), kept for a UDP forward so that a truncated answer can be asked again over TCP. */
+  readonly query: Uint8Array | undefined;
+  /** The truncated (TC=1) UDP answer, with the asker's id, while the query is asked again over TCP. */
+  readonly truncated: Uint8Array | undefined;
 }
 
 interface NatSetup {
@@ -87,6 +117,8 @@ export class ClientDns implements ClientDnsHook {
   /** `${gatewayId}\0${resourceId}\0${domain}` -> NAT set-up state on that gateway. */
   private readonly nat = new Map<string, NatSetup>();
   readonly drops: Record<string, number> = {};
+  /** Forwarded queries by transport, and truncated UDP answers asked again over TCP. */
+  readonly forwardStats = { udp: 0, tcp: 0, truncatedRetriedOverTcp: 0 };
 
   constructor(rng: Rng) {
     this.tcp = new DnsTcpResponder(rng);
@@ -140,8 +172,9 @@ export class ClientDns implements ClientDnsHook {
       return undefined;
     }
     if (p.isUdp()) {
-      const replyTo: ReplyTo = { kind: 'udp', client: p.source(), clientPort: p.sourcePort ?? 0, sentinel: p.destination() };
-      this.query(p.transportPayload().slice(), p.destinationText(), replyTo, now);
+      const query = p.transportPayload().slice();
+      const replyTo: ReplyTo = { kind: 'udp', client: p.source(), clientPort: p.sourcePort ?? 0, sentinel: p.destination(), udpLimit: udpPayloadLimit(query) };
+      this.query(query, p.destinationText(), replyTo, now);
     } else if (p.isTcp()) {
       for (const q of this.tcp.handlePacket(p, now)) this.query(q.query, q.sentinel, { kind: 'tcp', conn: q.conn }, now);
       this.drainTcp();
@@ -161,8 +194,14 @@ export class ClientDns implements ClientDnsHook {
     return this.forwardOut.shift();
   }
 
-  /** A datagram from an upstream to a forwarded query: the answer goes back to the asker. */
-  handleUpstreamResponse(fromIp: string, fromPort: number, data: Uint8Array, now: number): void {
+  /**
+   * An upstream's answer to a forwarded query (a UDP payload, or a TCP message without its length prefix):
+   * it goes back to the asker. `transport` says how it came (undefined: not known, either is accepted); an
+   * answer that came another way than the query went is dropped. A truncated (TC=1) UDP answer makes us ask
+   * again over TCP, as a stub resolver would; the asker gets the whole answer if it fits its UDP size, else
+   * the truncated one (and asks over TCP itself).
+   */
+  handleUpstreamResponse(fromIp: string, fromPort: number, data: Uint8Array, now: number, transport?: DnsTransport): void {
     if (data.length < 12) {
       this.drop('upstreamMalformed');
       return;
@@ -173,7 +212,20 @@ export class ClientDns implements ClientDnsHook {
       this.drop('upstreamUnsolicited');
       return;
     }
+    if (transport !== undefined && transport !== f.transport) {
+      this.drop('upstreamWrongTransport');
+      return;
+    }
     this.forwards.delete(id);
+    if (f.transport === 'udp' && isTruncated(data) && f.query !== undefined) {
+      // the stub's pending entry stays for the whole answer (a truncated one is not cached anyway)
+      const retry: PendingForward = { ...f, deadline: now + DNS_FORWARD_TIMEOUT_MS, transport: 'tcp', query: undefined, truncated: withId(data, f.originalId) };
+      this.forwards.set(id, retry);
+      this.forwardOut.push({ upstream: { ip: f.upstream.ip, port: f.upstream.port }, query: f.query, transport: 'tcp' });
+      this.forwardStats.truncatedRetriedOverTcp++;
+      this.forwardStats.tcp++;
+      return;
+    }
     const response = withId(data, f.originalId);
     this.stub.handleUpstreamResponse(f.upstream, response, now);
     this.reply(f.replyTo, response, now);
@@ -283,8 +335,10 @@ export class ClientDns implements ClientDnsHook {
     for (const [id, f] of this.forwards) {
       if (now < f.deadline) break;
       this.forwards.delete(id);
-      // UDP askers retry on their own; a TCP connection would wait forever: SERVFAIL.
+      // UDP askers retry on their own (after a truncated answer whose TCP retry failed: that answer, so that
+      // they ask over TCP themselves); a TCP connection would wait forever: SERVFAIL.
       if (f.replyTo.kind === 'tcp') this.tcp.respond(f.replyTo.conn, servfail(f.originalId), now);
+      else if (f.truncated !== undefined) this.reply(f.replyTo, f.truncated, now);
     }
     this.drainTcp();
   }
@@ -313,7 +367,7 @@ export class ClientDns implements ClientDnsHook {
         // the upstream behind the sentinel answers.
         const route = action.kind === 'forward-to-site' ? this.siteRouter?.(action.resourceId) : undefined;
         if (route !== undefined) {
-          const bytes = this.track({ kind: 'site', gatewayId: route.gatewayId }, query, replyTo, now);
+          const bytes = this.track({ kind: 'site', gatewayId: route.gatewayId }, query, replyTo, now, 'udp');
           const packet = buildUdp({ source: route.source, destination: route.destination, sourcePort: SITE_DNS_PORT, destinationPort: SITE_DNS_PORT, payload: bytes });
           this.siteOut.push({ gatewayId: route.gatewayId, packet });
           return;
@@ -323,15 +377,18 @@ export class ClientDns implements ClientDnsHook {
           this.reply(replyTo, servfail(queryId(query)), now);
           return;
         }
-        const bytes = this.track(upstream, query, replyTo, now);
-        this.forwardOut.push({ upstream: { ip: upstream.ip, port: upstream.port }, query: bytes });
+        // RFC 7766: a query that came over TCP goes upstream over TCP (its answer may be larger than UDP carries)
+        const transport: DnsTransport = replyTo.kind === 'tcp' ? 'tcp' : 'udp';
+        const bytes = this.track(upstream, query, replyTo, now, transport);
+        this.forwardOut.push({ upstream: { ip: upstream.ip, port: upstream.port }, query: bytes, transport });
+        this.forwardStats[transport]++;
         return;
       }
     }
   }
 
   /** Records a forwarded query under a fresh id; returns the query bytes carrying that id. */
-  private track(upstream: PendingForward['upstream'], query: Uint8Array, replyTo: ReplyTo, now: number): Uint8Array {
+  private track(upstream: PendingForward['upstream'], query: Uint8Array, replyTo: ReplyTo, now: number, transport: DnsTransport): Uint8Array {
     if (this.forwards.size >= MAX_FORWARDS) {
       const oldest = this.forwards.keys().next();
       if (oldest.done !== true) this.forwards.delete(oldest.value);
@@ -340,8 +397,10 @@ export class ClientDns implements ClientDnsHook {
     let id = this.nextId;
     for (let i = 0; i < 0x10000 && this.forwards.has(id); i++) id = (id + 1) & 0xffff;
     this.nextId = (id + 1) & 0xffff;
-    this.forwards.set(id, { upstream, originalId: queryId(query), replyTo, deadline: now + DNS_FORWARD_TIMEOUT_MS });
-    return withId(query, id);
+    const bytes = withId(query, id);
+    const keep = transport === 'udp' && upstream.kind === 'do53' ? bytes : undefined;
+    this.forwards.set(id, { upstream, originalId: queryId(query), replyTo, deadline: now + DNS_FORWARD_TIMEOUT_MS, transport, query: keep, truncated: undefined });
+    return bytes;
   }
 
   private reply(to: ReplyTo, response: Uint8Array, now: number): void {
@@ -350,8 +409,14 @@ export class ClientDns implements ClientDnsHook {
       this.drainTcp();
       return;
     }
-    // UDP answers larger than 512 bytes are passed on as they are (the asker set its EDNS size, or the upstream truncated).
-    this.tunOut.push(buildUdp({ source: to.sentinel, destination: to.client, sourcePort: DNS_PORT, destinationPort: to.clientPort, payload: response }));
+    // Over UDP at most what the asker takes and one tunnel packet carries: larger answers go truncated
+    // (TC=1, the asker asks again over TCP); a packet larger than the TUN takes must never be written.
+    const payload = truncateResponse(response, to.udpLimit);
+    if (payload.byteLength === 0 || payload.byteLength > to.udpLimit) {
+      this.drop('udpAnswerTooLarge');
+      return;
+    }
+    this.tunOut.push(buildUdp({ source: to.sentinel, destination: to.client, sourcePort: DNS_PORT, destinationPort: to.clientPort, payload }));
   }
 
   private drainTcp(): void {

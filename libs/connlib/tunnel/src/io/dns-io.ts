@@ -1,20 +1,25 @@
-// The DNS side of the IO shell: sends the client's forwarded queries to real upstreams from a UDP socket
-// that bypasses the tunnel (SO_MARK = POSTERN_FWMARK, so Postern's policy rule skips its routing table)
-// and feeds the answers back; runs the gateway's name resolutions with the system resolver (getaddrinfo via
-// node:dns, so /etc/hosts and resolv.conf apply). Timeouts and concurrency limits live in the sans-IO states.
+// The DNS side of the IO shell: sends the client's forwarded queries to real upstreams outside the tunnel
+// (SO_MARK = POSTERN_FWMARK, so Postern's policy rule skips its routing table) and feeds the answers back:
+// over UDP from one socket, or over TCP (RFC 7766; DnsTcpUpstreams is the sans-IO client, this is its
+// socket shell) for queries that came over TCP or whose UDP answer was truncated. Also runs the gateway's
+// name resolutions with the system resolver (getaddrinfo via node:dns, so /etc/hosts and resolv.conf apply).
+// Timeouts and concurrency limits live in the sans-IO states.
 import { createSocket } from 'node:dgram';
 import { existsSync } from 'node:fs';
 import { lookup } from 'node:dns/promises';
+import { isIP, Socket } from 'node:net';
+import koffi from 'koffi';
 import type { Logger } from 'pino';
 import { POSTERN_FWMARK, systemResolvers } from '@postern/bin-shared';
-import type { ResolveOutcome, ResolveRequest } from '@postern/dns';
+import { DnsTcpUpstreams, type ResolveOutcome, type ResolveRequest } from '@postern/dns';
 import { bindUdp, type UdpSocket } from '@postern/socket-factory';
-import type { DnsForward } from '../dns/client-dns';
+import type { DnsForward, DnsTransport } from '../dns/client-dns';
 
 /** What a ClientState offers the IO shell for DNS. */
 export interface DnsForwardingState {
   pollDnsForward(): DnsForward | undefined;
-  handleDnsUpstreamResponse(fromIp: string, fromPort: number, data: Uint8Array, now: number): void;
+  /** `transport`: how the answer came (states that ignore it accept an answer either way). */
+  handleDnsUpstreamResponse(fromIp: string, fromPort: number, data: Uint8Array, now: number, transport?: DnsTransport): void;
   setSystemResolvers(servers: readonly string[]): void;
 }
 
@@ -101,12 +106,22 @@ export class DnsIo {
   private closed = false;
   private siteServers: Promise<string[]> | undefined;
   private inFlight = 0;
-  readonly stats = { forwarded: 0, answers: 0, resolutions: 0, resolveErrors: 0 };
+  private tcp: TcpForwarder | undefined;
+  readonly stats = { forwarded: 0, answers: 0, resolutions: 0, resolveErrors: 0, tcpForwarded: 0, tcpAnswers: 0, tcpFailures: 0 };
 
   constructor(private readonly o: DnsIoOptions) {}
 
   forward(state: DnsForwardingState, f: DnsForward): void {
     if (this.closed) return;
+    if (f.transport === 'tcp') {
+      this.tcp ??= new TcpForwarder(this.o, this.stats, (ip, port, message) => {
+        this.o.guard(() => {
+          state.handleDnsUpstreamResponse(ip, port, message, this.o.now(), 'tcp');
+        });
+      });
+      this.tcp.query(f.upstream.ip, f.upstream.port, f.query);
+      return;
+    }
     this.socket ??= this.open(state);
     void this.socket.then((s) => {
       if (s === undefined || this.closed) return;
@@ -145,6 +160,7 @@ export class DnsIo {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.tcp?.close();
     const s = await this.socket;
     await s?.close();
   }
@@ -170,7 +186,7 @@ export class DnsIo {
         this.stats.answers += batch.length;
         this.o.guard(() => {
           const now = this.o.now();
-          for (const d of batch) state.handleDnsUpstreamResponse(d.from.address, d.from.port, d.data, now);
+          for (const d of batch) state.handleDnsUpstreamResponse(d.from.address, d.from.port, d.data, now, 'udp');
         });
       }
     })().catch((err: unknown) => {
@@ -178,4 +194,142 @@ export class DnsIo {
     });
     return socket;
   }
+}
+
+/** The socket shell of DnsTcpUpstreams: one marked TCP connection per upstream, answers to `deliver`. */
+class TcpForwarder {
+  private readonly sm = new DnsTcpUpstreams();
+  private readonly sockets = new Map<number, Socket>();
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private warnedUnmarked = false;
+
+  constructor(
+    private readonly o: DnsIoOptions,
+    private readonly stats: DnsIo['stats'],
+    private readonly deliver: (ip: string, port: number, message: Uint8Array) => void,
+  ) {}
+
+  query(ip: string, port: number, message: Uint8Array): void {
+    if (this.closed) return;
+    this.stats.tcpForwarded++;
+    this.sm.query(ip, port, message, this.o.now());
+    this.drive();
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.timer);
+    for (const s of this.sockets.values()) s.destroy();
+    this.sockets.clear();
+  }
+
+  /** Carries out the state machine's actions, hands out its events, re-arms its timer. */
+  private drive(): void {
+    if (this.closed) return;
+    for (let a = this.sm.pollAction(); a !== undefined; a = this.sm.pollAction()) {
+      if (a.kind === 'connect') this.connect(a.conn, a.ip, a.port);
+      else if (a.kind === 'write') this.sockets.get(a.conn)?.write(a.bytes);
+      else {
+        this.sockets.get(a.conn)?.destroy();
+        this.sockets.delete(a.conn);
+      }
+    }
+    for (let e = this.sm.pollEvent(); e !== undefined; e = this.sm.pollEvent()) {
+      if (e.kind === 'answer') {
+        this.stats.tcpAnswers++;
+        this.deliver(e.ip, e.port, e.message);
+      } else {
+        this.stats.tcpFailures++;
+        this.o.logger.debug({ err: e.error, code: e.error.code, id: e.id }, 'DNS over TCP to an upstream failed');
+      }
+    }
+    clearTimeout(this.timer);
+    const due = this.sm.pollTimeout();
+    if (due === undefined) return;
+    this.timer = setTimeout(() => {
+      this.sm.handleTimeout(this.o.now());
+      this.drive();
+    }, Math.max(0, due - this.o.now()));
+    this.timer.unref();
+  }
+
+  private connect(conn: number, ip: string, port: number): void {
+    const s = this.markedSocket(isIP(ip) === 6 ? 6 : 4);
+    let failure: Error | undefined;
+    this.sockets.set(conn, s);
+    s.on('connect', () => {
+      this.sm.handleConnected(conn, this.o.now());
+      this.drive();
+    });
+    s.on('data', (chunk: Buffer) => {
+      this.sm.handleData(conn, chunk, this.o.now());
+      this.drive();
+    });
+    s.on('error', (err) => {
+      failure = err;
+    });
+    s.on('close', () => {
+      if (this.sockets.get(conn) !== s) return; // closed by us
+      this.sockets.delete(conn);
+      this.sm.handleClosed(conn, this.o.now(), failure);
+      this.drive();
+    });
+    s.connect({ host: ip, port });
+  }
+
+  /** A TCP socket with SO_MARK set before its SYN (so it bypasses the tunnel), else a plain one (logged once). */
+  private markedSocket(family: 4 | 6): Socket {
+    const mark = this.o.mark ?? POSTERN_FWMARK;
+    const fd = markedTcpFd(family, mark);
+    if (typeof fd === 'number') return new Socket({ fd, readable: true, writable: true });
+    if (!this.warnedUnmarked) {
+      this.warnedUnmarked = true;
+      this.o.logger.warn({ err: fd }, 'DNS over TCP without SO_MARK (forwarded queries may enter the tunnel)');
+    }
+    return new Socket();
+  }
+}
+
+interface TcpLibc {
+  socket(domain: number, type: number, protocol: number): number;
+  setsockopt(fd: number, level: number, name: number, value: Uint8Array, len: number): number;
+  close(fd: number): number;
+}
+
+let tcpLibc: TcpLibc | undefined;
+
+function loadTcpLibc(): TcpLibc {
+  const lib = koffi.load('libc.so.6');
+  const socket = lib.func('int socket(int domain, int type, int protocol)');
+  const setsockopt = lib.func('int setsockopt(int fd, int level, int name, const uint8_t *value, uint32_t len)');
+  const close = lib.func('int close(int fd)');
+  return {
+    socket: (d, t, p) => Number(socket(d, t, p)),
+    setsockopt: (fd, level, name, value, len) => Number(setsockopt(fd, level, name, value, len)),
+    close: (fd) => Number(close(fd)),
+  };
+}
+
+/**
+ * A non-blocking TCP socket fd with SO_MARK `mark` (socket + setsockopt through koffi: Node creates its TCP
+ * sockets inside connect(), too late for the mark), or the error (EPERM without CAP_NET_ADMIN).
+ */
+function markedTcpFd(family: 4 | 6, mark: number): number | Error {
+  tcpLibc ??= loadTcpLibc();
+  const AF_INET = 2;
+  const AF_INET6 = 10;
+  const SOCK_STREAM_NONBLOCK_CLOEXEC = 1 | 0o4000 | 0o2000000;
+  const SOL_SOCKET = 1;
+  const SO_MARK = 36;
+  const fd = tcpLibc.socket(family === 6 ? AF_INET6 : AF_INET, SOCK_STREAM_NONBLOCK_CLOEXEC, 0);
+  if (fd < 0) return new Error(`socket(): errno ${String(koffi.errno())}`);
+  const value = new Uint8Array(4);
+  new DataView(value.buffer).setUint32(0, mark, true);
+  if (tcpLibc.setsockopt(fd, SOL_SOCKET, SO_MARK, value, 4) < 0) {
+    const errno = koffi.errno();
+    tcpLibc.close(fd);
+    return new Error(`setsockopt(SO_MARK): errno ${String(errno)}`);
+  }
+  return fd;
 }

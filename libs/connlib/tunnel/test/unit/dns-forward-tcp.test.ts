@@ -1,0 +1,219 @@
+// ClientDns forwarding by transport (RFC 7766): a query that came over TCP goes upstream over TCP, a UDP one
+// over UDP; a truncated (TC=1) UDP answer is asked again over TCP and the asker gets what fits its UDP size;
+// answers that come another way than the query went are dropped; timeouts answer every kind of asker.
+import * as dnsPacket from 'dns-packet';
+import { buildTcp, buildUdp, IpPacket, TcpFlags } from '@postern/ip-packet';
+import { DnsTcpDecoder, encodeTcpFrame } from '@postern/dns';
+import { describe, expect, it } from 'vitest';
+import { ClientDns, DNS_FORWARD_TIMEOUT_MS, type DnsForward } from '../../src/dns/client-dns';
+import { ip } from '../support/packets';
+import { seededRng } from '../support/rng';
+
+const CLIENT = ip('100.64.0.1');
+const SENTINEL = ip('100.100.111.1');
+const UPSTREAM = '198.18.0.53';
+
+function q(name: string, id: number, ednsSize?: number): Uint8Array {
+  const additionals: dnsPacket.Answer[] = ednsSize === undefined ? [] : [{ type: 'OPT', name: '.', udpPayloadSize: ednsSize, extendedRcode: 0, ednsVersion: 0, flags: 0, flag_do: false, options: [] }];
+  return new Uint8Array(dnsPacket.encode({ id, type: 'query', flags: dnsPacket.RECURSION_DESIRED, questions: [{ name, type: 'TXT', class: 'IN' }], additionals }));
+}
+
+/** An answer to `query` with `n` TXT records of 200 bytes each (n = 10: about 2 KiB). */
+function txtAnswer(query: Uint8Array, n: number, truncated = false): Uint8Array {
+  const m = dnsPacket.decode(Buffer.from(query));
+  const name = m.questions?.[0]?.name ?? 'x';
+  const answers: dnsPacket.Answer[] = Array.from({ length: n }, (_, i) => ({ type: 'TXT', name, ttl: 60, data: `${String(i)}${'t'.repeat(199)}` }));
+  const flags = dnsPacket.RECURSION_AVAILABLE | (truncated ? dnsPacket.TRUNCATED_RESPONSE : 0);
+  return new Uint8Array(dnsPacket.encode({ id: m.id ?? 0, type: 'response', flags, questions: m.questions ?? [], answers }));
+}
+
+function udpTo(payload: Uint8Array, sport: number): IpPacket {
+  const p = IpPacket.parse(buildUdp({ source: CLIENT, destination: SENTINEL, sourcePort: sport, destinationPort: 53, payload }));
+  if (p instanceof Error) throw p;
+  return p;
+}
+
+function tcpTo(flags: number, seq: number, ack: number, payload?: Uint8Array): IpPacket {
+  const p = IpPacket.parse(buildTcp({ source: CLIENT, destination: SENTINEL, sourcePort: 40000, destinationPort: 53, seq, ack, flags, ...(payload === undefined ? {} : { payload }) }));
+  if (p instanceof Error) throw p;
+  return p;
+}
+
+function forwards(d: ClientDns): DnsForward[] {
+  const out: DnsForward[] = [];
+  for (let f = d.pollForward(); f !== undefined; f = d.pollForward()) out.push(f);
+  return out;
+}
+
+interface Out {
+  readonly udp: dnsPacket.DecodedPacket[];
+  readonly tcp: dnsPacket.DecodedPacket[];
+  readonly tcpSegments: IpPacket[];
+}
+
+function out(d: ClientDns, decoder = new DnsTcpDecoder()): Out {
+  const o: Out = { udp: [], tcp: [], tcpSegments: [] };
+  for (let b = d.pollTunWrite(); b !== undefined; b = d.pollTunWrite()) {
+    const p = IpPacket.parse(b);
+    if (p instanceof Error) throw p;
+    if (p.isUdp()) o.udp.push(dnsPacket.decode(Buffer.from(p.transportPayload())));
+    else if (p.isTcp()) {
+      o.tcpSegments.push(p);
+      for (const m of decoder.push(p.transportPayload())) o.tcp.push(dnsPacket.decode(Buffer.from(m)));
+    }
+  }
+  return o;
+}
+
+const withId = (m: Uint8Array, id: number): Uint8Array => {
+  const b = m.slice();
+  b[0] = id >> 8;
+  b[1] = id & 0xff;
+  return b;
+};
+const idOf = (m: Uint8Array): number => ((m[0] ?? 0) << 8) | (m[1] ?? 0);
+
+function client(): ClientDns {
+  const d = new ClientDns(seededRng(7));
+  d.setUpstreams([UPSTREAM], []);
+  return d;
+}
+
+/** Opens a TCP connection to the sentinel and sends `query` on it; returns the decoder of the answer stream. */
+function askOverTcp(d: ClientDns, query: Uint8Array, now: number): DnsTcpDecoder {
+  const decoder = new DnsTcpDecoder();
+  d.handleSentinelPacket(tcpTo(TcpFlags.SYN, 1000, 0), now);
+  const synAck = out(d, decoder).tcpSegments[0];
+  if (synAck === undefined) throw new Error('no SYN/ACK');
+  const v = new DataView(synAck.bytes.buffer, synAck.bytes.byteOffset + synAck.transportOffset);
+  const serverSeq = (v.getUint32(4) + 1) >>> 0;
+  const f = encodeTcpFrame(query);
+  if (f === undefined) throw new Error('frame');
+  d.handleSentinelPacket(tcpTo(TcpFlags.ACK, 1001, serverSeq), now);
+  d.handleSentinelPacket(tcpTo(TcpFlags.ACK | TcpFlags.PSH, 1001, serverSeq, f), now);
+  return decoder;
+}
+
+describe('ClientDns forwarding over TCP', () => {
+  it('a query that came over TCP goes upstream over TCP, and its large answer comes back whole', () => {
+    const d = client();
+    const decoder = askOverTcp(d, q('big.example', 0x4242), 0);
+    const [f] = forwards(d);
+    expect(f?.transport).toBe('tcp');
+    expect(f?.upstream).toEqual({ ip: UPSTREAM, port: 53 });
+    expect(d.forwardStats).toEqual({ udp: 0, tcp: 1, truncatedRetriedOverTcp: 0 });
+    const query = f?.query ?? new Uint8Array(0);
+    const big = txtAnswer(query, 10);
+    expect(big.byteLength).toBeGreaterThan(1500);
+    d.handleUpstreamResponse(UPSTREAM, 53, big, 5, 'tcp');
+    const o = out(d, decoder);
+    expect(o.tcp).toHaveLength(1);
+    expect(o.tcp[0]?.id).toBe(0x4242);
+    expect(o.tcp[0]?.answers).toHaveLength(10);
+    expect(o.tcpSegments.length).toBeGreaterThan(1); // more than one segment's worth
+  });
+
+  it('a UDP query goes over UDP', () => {
+    const d = client();
+    d.handleSentinelPacket(udpTo(q('a.example', 1), 5000), 0);
+    expect(forwards(d).map((f) => f.transport)).toEqual(['udp']);
+  });
+
+  it('drops an answer that came another way than its query went', () => {
+    const d = client();
+    askOverTcp(d, q('a.example', 9), 0);
+    const [f] = forwards(d);
+    const a = txtAnswer(f?.query ?? new Uint8Array(0), 1);
+    d.handleUpstreamResponse(UPSTREAM, 53, a, 1, 'udp');
+    expect(d.drops['upstreamWrongTransport']).toBe(1);
+    expect(out(d).tcp).toEqual([]);
+    d.handleUpstreamResponse(UPSTREAM, 53, a, 2, 'tcp');
+    expect(out(d).tcp.map((m) => m.id)).toEqual([9]);
+  });
+
+  it('a truncated UDP answer is asked again over TCP; the asker gets the whole answer when it fits its EDNS size', () => {
+    const d = client();
+    d.handleSentinelPacket(udpTo(q('big.example', 0x77, 1232), 5000), 0);
+    const [f] = forwards(d);
+    const query = f?.query ?? new Uint8Array(0);
+    d.handleUpstreamResponse(UPSTREAM, 53, txtAnswer(query, 0, true), 1, 'udp');
+    expect(out(d).udp).toEqual([]); // nothing to the asker yet
+    const [retry] = forwards(d);
+    expect(retry).toEqual({ upstream: { ip: UPSTREAM, port: 53 }, query, transport: 'tcp' });
+    expect(d.forwardStats.truncatedRetriedOverTcp).toBe(1);
+    const whole = txtAnswer(query, 4);
+    expect(whole.byteLength).toBeGreaterThan(512);
+    expect(whole.byteLength).toBeLessThanOrEqual(1232);
+    d.handleUpstreamResponse(UPSTREAM, 53, whole, 2, 'tcp');
+    const [a] = out(d).udp;
+    expect(a?.id).toBe(0x77);
+    expect(a?.flag_tc).toBe(false);
+    expect(a?.answers).toHaveLength(4);
+    // the whole answer was cached: the next UDP asker gets it without a forward
+    d.handleSentinelPacket(udpTo(q('big.example', 0x78, 1232), 5001), 3);
+    expect(forwards(d)).toEqual([]);
+    expect(out(d).udp[0]?.answers).toHaveLength(4);
+  });
+
+  it('never writes a UDP answer larger than one tunnel packet, whatever the EDNS size (TC instead)', () => {
+    const d = client();
+    d.handleSentinelPacket(udpTo(q('huge.example', 0x40, 65000), 5000), 0);
+    const query = forwards(d)[0]?.query ?? new Uint8Array(0);
+    const huge = txtAnswer(query, 30); // 6.5 KB: an upstream that ignored the size, or a cached TCP answer
+    d.handleUpstreamResponse(UPSTREAM, 53, huge, 1, 'udp');
+    const packets: Uint8Array[] = [];
+    for (let b = d.pollTunWrite(); b !== undefined; b = d.pollTunWrite()) packets.push(b);
+    expect(packets).toHaveLength(1);
+    expect(packets[0]?.byteLength).toBeLessThanOrEqual(1280);
+    const p = IpPacket.parse(packets[0] ?? new Uint8Array(0));
+    if (p instanceof Error) throw p;
+    const m = dnsPacket.decode(Buffer.from(p.transportPayload()));
+    expect([m.id, m.flag_tc, m.answers?.length]).toEqual([0x40, true, 0]);
+  });
+
+  it('an asker without EDNS gets a truncated answer (and asks over TCP itself)', () => {
+    const d = client();
+    d.handleSentinelPacket(udpTo(q('big.example', 0x10), 5000), 0);
+    const query = forwards(d)[0]?.query ?? new Uint8Array(0);
+    d.handleUpstreamResponse(UPSTREAM, 53, txtAnswer(query, 2, true), 1);
+    expect(forwards(d).map((f) => f.transport)).toEqual(['tcp']);
+    d.handleUpstreamResponse(UPSTREAM, 53, txtAnswer(query, 10), 2);
+    const [a] = out(d).udp;
+    expect(a?.id).toBe(0x10);
+    expect(a?.flag_tc).toBe(true);
+    expect(a?.answers ?? []).toHaveLength(0);
+  });
+
+  it('when the TCP retry gets no answer, the UDP asker gets the truncated answer; a TCP asker SERVFAIL', () => {
+    const d = client();
+    d.handleSentinelPacket(udpTo(q('big.example', 0x20, 1232), 5000), 0);
+    const query = forwards(d)[0]?.query ?? new Uint8Array(0);
+    const tc = txtAnswer(query, 1, true);
+    d.handleUpstreamResponse(UPSTREAM, 53, tc, 1000);
+    forwards(d);
+    const decoder = askOverTcp(d, q('other.example', 0x21), 2000);
+    forwards(d);
+    d.handleTimeout(1000 + DNS_FORWARD_TIMEOUT_MS - 1);
+    expect(out(d, decoder).udp).toEqual([]);
+    d.handleTimeout(2000 + DNS_FORWARD_TIMEOUT_MS);
+    const o = out(d, decoder);
+    expect(o.udp.map((m) => [m.id, m.flag_tc])).toEqual([[0x20, true]]);
+    expect(o.tcp.map((m) => [m.id, (m.flags ?? 0) & 0xf])).toEqual([[0x21, 2]]); // SERVFAIL
+  });
+
+  it('a truncated answer over TCP is passed on (no loop), and a second truncated UDP answer is unsolicited', () => {
+    const d = client();
+    d.handleSentinelPacket(udpTo(q('big.example', 0x30, 1232), 5000), 0);
+    const query = forwards(d)[0]?.query ?? new Uint8Array(0);
+    d.handleUpstreamResponse(UPSTREAM, 53, txtAnswer(query, 0, true), 1, 'udp');
+    d.handleUpstreamResponse(UPSTREAM, 53, txtAnswer(query, 0, true), 2, 'udp');
+    expect(d.drops['upstreamWrongTransport']).toBe(1);
+    expect(forwards(d)).toHaveLength(1);
+    d.handleUpstreamResponse(UPSTREAM, 53, txtAnswer(query, 1, true), 3, 'tcp');
+    expect(forwards(d)).toEqual([]);
+    expect(out(d).udp.map((m) => m.id)).toEqual([0x30]);
+    // and nothing is left waiting
+    d.handleUpstreamResponse(UPSTREAM, 53, withId(txtAnswer(query, 1), idOf(query)), 4, 'tcp');
+    expect(d.drops['upstreamUnsolicited']).toBe(1);
+  });
+});
