@@ -67,3 +67,14 @@ export {
   type HealthCheckHandle,
   type HealthCheckOptions,
 } from './health_check';
+export {
+  ProcessMemoryError,
+  missingEnv,
+  missingNodeFlags,
+  reexecArgv,
+  reexecWith,
+  trimMalloc,
+  type ProcessMemoryErrorCode,
+  type ProcessSettings,
+  type ReexecOptions,
+} from './process_memory';

@@ -1,0 +1,139 @@
+// The process's memory knobs that live below JavaScript (issue 11: gateway RSS per idle client), through
+// koffi and glibc:
+// - `trimMalloc()`: glibc's `malloc_trim(0)`, which returns the free pages inside malloc's heaps to the kernel
+//   (a burst of handshakes frees a lot that glibc otherwise keeps).
+// - `reexecWith()`: V8 reads its heap configuration (the young generation's maximum semi-space size)
+//   once, when the isolate is created; `v8.setFlagsFromString` after that changes the flag but not the heap
+//   (measured: new space still grows to 32 MiB). So a process that needs such a flag and was started without
+//   it replaces itself (`execve`, same pid: systemd and supervisors keep tracking it) with
+//   `node <its flags> <the missing flags> <script> <args>`; likewise for environment variables that only count
+//   at start-up (glibc's MALLOC_ARENA_MAX: threads get their arenas as they start). Node marks fds 0-2 close-on-exec; they are made
+//   inheritable first, or the new image would start with /dev/null as stdout and stderr.
+// Linux with glibc only: elsewhere UnsupportedPlatformError (UNSUPPORTED_PLATFORM).
+import koffi from 'koffi';
+import { UnsupportedPlatformError, assertLinux, errnoName } from './errors';
+
+export type ProcessMemoryErrorCode = 'INVALID_NODE_FLAG' | 'EXEC_FAILED';
+
+/** A bad flag list for `reexecWith`, or an `execve` the kernel refused (`errno`). */
+export class ProcessMemoryError extends Error {
+  override readonly name = 'ProcessMemoryError';
+  constructor(
+    readonly code: ProcessMemoryErrorCode,
+    message: string,
+    readonly errno?: number,
+  ) {
+    super(message);
+  }
+}
+
+interface Glue {
+  mallocTrim(pad: number): number;
+  execve(path: string, argv: (string | null)[], envp: (string | null)[]): number;
+  fcntl(fd: number, cmd: number, arg: number): number;
+}
+
+let glue: Glue | undefined;
+
+function loadGlibc(feature: string): ReturnType<typeof koffi.load> {
+  try {
+    return koffi.load('libc.so.6');
+  } catch {
+    // musl and other C libraries: no libc.so.6 (and no malloc_trim).
+    throw new UnsupportedPlatformError(`${feature} without glibc`);
+  }
+}
+
+function libc(feature: string): Glue {
+  assertLinux(feature);
+  if (glue !== undefined) return glue;
+  const lib = loadGlibc(feature);
+  const mallocTrim = lib.func('int malloc_trim(size_t pad)');
+  const execve = lib.func('int execve(const char *path, const char **argv, const char **envp)');
+  const fcntl = lib.func('int fcntl(int fd, int cmd, int arg)');
+  glue = {
+    mallocTrim: (pad) => Number(mallocTrim(pad)),
+    execve: (path, argv, envp) => Number(execve(path, argv, envp)),
+    fcntl: (fd, cmd, arg) => Number(fcntl(fd, cmd, arg)),
+  };
+  return glue;
+}
+
+/** glibc's `malloc_trim(0)`. True when pages were returned to the kernel. UNSUPPORTED_PLATFORM off glibc. */
+export function trimMalloc(): boolean {
+  return libc('malloc_trim').mallocTrim(0) === 1;
+}
+
+/** `--max_semi_space_size=2` -> `--max-semi-space-size` (V8 and Node accept both spellings). */
+function flagName(arg: string): string {
+  const eq = arg.indexOf('=');
+  return (eq < 0 ? arg : arg.slice(0, eq)).replaceAll('_', '-');
+}
+
+/**
+ * The flags of `wanted` whose name appears neither in `execArgv` nor in `NODE_OPTIONS`: a flag the user set,
+ * with any value, is theirs to keep. Throws INVALID_NODE_FLAG for anything but `--name[=value]`.
+ */
+export function missingNodeFlags(wanted: readonly string[], execArgv: readonly string[], nodeOptions = ''): string[] {
+  for (const f of wanted) {
+    if (!/^--[a-z0-9][a-z0-9_-]*(=\S+)?$/i.test(f)) throw new ProcessMemoryError('INVALID_NODE_FLAG', `not a node flag: ${JSON.stringify(f)}`);
+  }
+  const present = new Set([...execArgv, ...nodeOptions.split(/\s+/).filter(Boolean)].map(flagName));
+  return wanted.filter((f) => !present.has(flagName(f)));
+}
+
+/** What a process needs from its start: node flags (`--name[=value]`) and environment variables (e.g. glibc's). */
+export interface ProcessSettings {
+  readonly nodeFlags?: readonly string[];
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+export interface ReexecOptions {
+  readonly execPath?: string;
+  readonly execArgv?: readonly string[];
+  /** `process.argv`: [node, script, ...args]. */
+  readonly argv?: readonly string[];
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** The argv of the re-executed process: node, its own flags, the missing ones, the script and its arguments. */
+export function reexecArgv(missing: readonly string[], o: ReexecOptions = {}): string[] {
+  const argv = o.argv ?? process.argv;
+  if (argv.length < 2) throw new ProcessMemoryError('INVALID_NODE_FLAG', 'no script to re-execute (process.argv has no script)');
+  return [o.execPath ?? process.execPath, ...(o.execArgv ?? process.execArgv), ...missing, ...argv.slice(1)];
+}
+
+/** The variables of `wanted` that `env` does not set (a value the user set, even empty, is theirs to keep). */
+export function missingEnv(wanted: Readonly<Record<string, string>>, env: NodeJS.ProcessEnv): Record<string, string> {
+  return Object.fromEntries(Object.entries(wanted).filter(([k]) => env[k] === undefined));
+}
+
+const F_GETFD = 1;
+const F_SETFD = 2;
+const FD_CLOEXEC = 1;
+
+/**
+ * Makes sure the process runs with `wanted` (e.g. `{ nodeFlags: ['--max-semi-space-size=2'], env:
+ * { MALLOC_ARENA_MAX: '2' } }`): returns `false` at once when every flag's name is set (command line or
+ * NODE_OPTIONS) and every variable is set; otherwise replaces the process with `node <flags> <missing flags>
+ * <script> <args>` and the missing variables added to its environment (same pid, same stdio), and does not
+ * return. Call it before the process starts threads of its own or changes its environment. Throws EXEC_FAILED
+ * when `execve` fails, UNSUPPORTED_PLATFORM off Linux/glibc.
+ */
+export function reexecWith(wanted: ProcessSettings, o: ReexecOptions = {}): false {
+  const env = o.env ?? process.env;
+  const flags = missingNodeFlags(wanted.nodeFlags ?? [], o.execArgv ?? process.execArgv, env['NODE_OPTIONS'] ?? '');
+  const vars = missingEnv(wanted.env ?? {}, env);
+  if (flags.length === 0 && Object.keys(vars).length === 0) return false;
+  const argv = reexecArgv(flags, o);
+  const c = libc('re-executing node with flags');
+  for (const fd of [0, 1, 2]) {
+    const fdFlags = c.fcntl(fd, F_GETFD, 0);
+    if (fdFlags >= 0 && (fdFlags & FD_CLOEXEC) !== 0) c.fcntl(fd, F_SETFD, fdFlags & ~FD_CLOEXEC);
+  }
+  const envp = Object.entries({ ...env, ...vars }).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
+  const [path = process.execPath] = argv;
+  c.execve(path, [...argv, null], [...envp, null]);
+  const errno = koffi.errno();
+  throw new ProcessMemoryError('EXEC_FAILED', `execve(${path}) failed: ${errnoName(errno)} (errno ${String(errno)})`, errno);
+}
