@@ -8,6 +8,7 @@ import {
   DEVICE_ID_APP,
   getOrCreateDeviceId,
   knownDir,
+  reexecWith,
   startHealthCheck,
   Terminate,
   TunDeviceManager,
@@ -21,7 +22,7 @@ import { openTun } from '@postern/tun';
 import { GatewayState, Tunnel } from '@postern/tunnel';
 import { CliError, parseCli, resolveToken, USAGE, type GatewayCliConfig } from './cli';
 import { outwardAddress } from './local-address';
-import { MemoryTrimmer } from './memory';
+import { GATEWAY_PROCESS, MemoryTrimmer } from './memory';
 
 const info = buildInfo('postern-gateway');
 const args = process.argv.slice(2);
@@ -32,6 +33,13 @@ if (args.includes('--version') || args.includes('-V')) {
 if (args.includes('--help') || args.includes('-h')) {
   console.log(USAGE);
   process.exit(0);
+}
+// A small V8 young generation and few malloc arenas (memory.ts): V8 and glibc take them only at start, so a
+// gateway started without them (`node main.js`) replaces itself (same pid) with one that has them.
+try {
+  reexecWith(GATEWAY_PROCESS);
+} catch (err) {
+  console.error(`${info.binary}: running with V8's and glibc's default heap sizes: ${err instanceof Error ? err.message : String(err)}`);
 }
 
 let cfg: GatewayCliConfig;
@@ -63,7 +71,9 @@ async function run(c: GatewayCliConfig, tokenValue: string): Promise<number> {
   const log = logging.logger;
   log.info(versionLine(info));
   // After a burst of connections has been quiet for a second, glibc gives back what handshakes freed.
-  const trimmer = new MemoryTrimmer(1000);
+  const trimmer = new MemoryTrimmer(1000, undefined, (err: unknown) => {
+    log.info(`not trimming malloc after connection bursts: ${errWithSources(err)}`);
+  });
 
   const deviceId = c.id ?? (await getOrCreateDeviceId({ appId: DEVICE_ID_APP.gateway, configDir: knownDir('serviceConfig') })).id;
   const privateKey = new Uint8Array(randomBytes(32));
