@@ -317,7 +317,9 @@ export async function runBench(o: BenchOptions): Promise<Results> {
   // so that native packages still resolve up the tree (koffi's binaries live in the root node_modules).
   const apps = join(o.root, 'dist', 'bench', `apps-${String(process.pid)}`);
   rmSync(apps, { recursive: true, force: true });
-  if (existsSync(join(o.root, 'dist', 'apps'))) cpSync(join(o.root, 'dist', 'apps'), apps, { recursive: true });
+  // BENCH_APPS_DIR: another set of builds (a copy of dist/apps, e.g. to compare two builds run by run).
+  const appsSource = process.env['BENCH_APPS_DIR'] ?? join(o.root, 'dist', 'apps');
+  if (existsSync(appsSource)) cpSync(appsSource, apps, { recursive: true });
   const version = (app: string): string => run('node', [join(apps, app, 'main.js'), '--version'], { allowFail: true }).trim() || 'not built';
   const versions = { gateway: version('gateway'), client: version('headless-client') };
   cleanupLeftovers();
