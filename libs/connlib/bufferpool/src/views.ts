@@ -20,6 +20,7 @@ export class ViewCache {
   private readonly shift: number;
   private hitCount = 0;
   private missCount = 0;
+  private children = new WeakMap<Uint8Array, Uint8Array>();
 
   /** `entries`: table size, a power of two (a few times the distinct views in flight). */
   constructor(entries = 4096) {
@@ -83,6 +84,26 @@ export class ViewCache {
     return fresh;
   }
 
+  /**
+   * `parent.subarray(offset, offset + length)`, reused when the same bytes of the same `parent` object were asked
+   * for last time: one remembered child per parent (a WeakMap entry, gone with the parent). For views derived
+   * from views that are themselves reused (a packet inside a cached datagram view, a datagram inside a reserved
+   * send buffer): exact however many distinct parents there are, where `view`'s table would thrash.
+   */
+  within(parent: Uint8Array, offset: number, length: number): Uint8Array {
+    const start = Math.max(0, Math.min(offset, parent.length));
+    const len = Math.max(0, Math.min(length, parent.length - start));
+    const c = this.children.get(parent);
+    if (c !== undefined && c.byteOffset === parent.byteOffset + start && c.length === len && c.buffer === parent.buffer) {
+      this.hitCount++;
+      return c;
+    }
+    this.missCount++;
+    const fresh = parent.subarray(start, start + len);
+    this.children.set(parent, fresh);
+    return fresh;
+  }
+
   stats(): ViewCacheStats {
     return { hits: this.hitCount, misses: this.missCount };
   }
@@ -90,6 +111,7 @@ export class ViewCache {
   /** Forgets every view (e.g. when the buffers they point into are freed). */
   clear(): void {
     this.table.fill(undefined);
+    this.children = new WeakMap();
   }
 }
 

@@ -383,7 +383,7 @@ export class Node {
         if (path?.relayed === true) conn.relayedTxBytes += r.length;
         conn.lastSentAt = now;
         this.scheduleTimer(now);
-        return this.transmit(remote, this.views.view(r.buffer, r.offset, r.length));
+        return this.transmit(remote, r.buffer === buf ? this.views.within(buf, r.offset, r.length) : this.views.view(r.buffer, r.offset, r.length));
       }
       default:
         return this.unsent(conn, r, now);
@@ -410,7 +410,7 @@ export class Node {
       tail = this.scratchTail;
     } else {
       buf = out;
-      tail = this.views.view(out, CD, out.length - CD);
+      tail = this.views.within(out, CD, out.length - CD);
     }
     const r = conn.tunn.encapsulate(packet, tail, now);
     switch (r.kind) {
@@ -424,7 +424,7 @@ export class Node {
         conn.lastSentAt = now;
         this.drainAllocation(alloc, now);
         this.scheduleTimer(now);
-        return this.transmit(server, this.views.view(buf, r.offset, CD + r.length));
+        return this.transmit(server, this.views.within(buf, r.offset, CD + r.length));
       }
       default:
         return this.unsent(conn, r, now);
@@ -470,7 +470,8 @@ export class Node {
         this.received(conn, local, from, datagram.length, now, viaRelay);
         const res = this.packetResult;
         res.peerId = conn.peerId;
-        res.packet = this.views.view(r.buffer, r.offset, r.length);
+        // decrypted in place: a view inside the datagram's (itself reused) view
+        res.packet = r.buffer === datagram ? this.views.within(datagram, r.offset, r.length) : this.views.view(r.buffer, r.offset, r.length);
         return res;
       }
       case 'writeToNetwork':

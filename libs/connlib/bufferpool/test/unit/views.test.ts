@@ -80,3 +80,42 @@ describe('BatchArrays', () => {
     expect(arrays.of(items, 10)).not.toBe(big);
   });
 });
+
+describe('ViewCache.within', () => {
+  it('reuses the child of the same parent object for the same bytes, however many parents there are', () => {
+    const cache = new ViewCache(2); // a table far too small for 20,000 positions: `within` does not use it
+    const ring = new Uint8Array(20_000 * 64);
+    const parents = Array.from({ length: 20_000 }, (_, i) => ring.subarray(i * 64, i * 64 + 60));
+    const children = parents.map((p) => cache.within(p, 16, 40));
+    parents.forEach((p, i) => {
+      expect(cache.within(p, 16, 40)).toBe(children[i]);
+    });
+    expect(cache.stats()).toEqual({ hits: 20_000, misses: 20_000 });
+    const c = children[7];
+    expect(c?.byteOffset).toBe(7 * 64 + 16);
+    expect(c).toHaveLength(40);
+    // another length or offset replaces the parent's child; another parent over the same bytes has its own
+    const p7 = parents[7] ?? new Uint8Array(0);
+    expect(cache.within(p7, 16, 20)).not.toBe(c);
+    expect(cache.within(p7, 16, 20)).toHaveLength(20);
+    expect(cache.within(ring.subarray(7 * 64, 7 * 64 + 60), 16, 20)).not.toBe(cache.within(p7, 16, 20));
+    cache.clear();
+    expect(cache.within(p7, 16, 20)).not.toBe(c);
+  });
+
+  it('clamps like subarray and never returns bytes outside the parent (property)', () => {
+    const cache = new ViewCache(8);
+    const base = new Uint8Array(256).map((_, i) => i);
+    const parents = Array.from({ length: 8 }, (_, i) => base.subarray(i * 20, i * 20 + 100));
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 7 }), fc.integer({ min: -10, max: 300 }), fc.integer({ min: -10, max: 300 }), (k, off, len) => {
+        const parent = parents[k] ?? base;
+        const v = cache.within(parent, off, len);
+        const start = Math.max(0, Math.min(off, parent.length));
+        const ref = parent.subarray(start, start + Math.max(0, Math.min(len, parent.length - start)));
+        expect(v.byteOffset).toBe(ref.byteOffset);
+        expect([...v]).toEqual([...ref]);
+      }),
+    );
+  });
+});
