@@ -231,6 +231,22 @@ export class ClientDns implements ClientDnsHook {
     this.reply(f.replyTo, response, now);
   }
 
+  /**
+   * The TCP exchange of forwarded query `id` (our id, as sent) with `fromIp`:`fromPort` failed (refused, reset,
+   * timed out, a malformed answer): the asker hears now rather than at the forward's deadline (a TCP asker
+   * SERVFAIL, a UDP asker whose answer was truncated that answer).
+   */
+  handleUpstreamFailure(fromIp: string, fromPort: number, id: number, now: number): void {
+    const f = this.forwards.get(id);
+    if (f === undefined || f.transport !== 'tcp' || f.upstream.kind !== 'do53' || f.upstream.port !== fromPort || normalize(fromIp) !== normalize(f.upstream.ip)) {
+      this.drop('upstreamFailureUnknown');
+      return;
+    }
+    this.forwards.delete(id);
+    this.drop('upstreamTcpFailed');
+    this.answerUnanswered(f, now);
+  }
+
   /** Queries for gateways' in-tunnel DNS servers (SRV/TXT of DNS resources). */
   pollSiteQuery(): SiteOut | undefined {
     return this.siteOut.shift();
@@ -335,10 +351,7 @@ export class ClientDns implements ClientDnsHook {
     for (const [id, f] of this.forwards) {
       if (now < f.deadline) break;
       this.forwards.delete(id);
-      // UDP askers retry on their own (after a truncated answer whose TCP retry failed: that answer, so that
-      // they ask over TCP themselves); a TCP connection would wait forever: SERVFAIL.
-      if (f.replyTo.kind === 'tcp') this.tcp.respond(f.replyTo.conn, servfail(f.originalId), now);
-      else if (f.truncated !== undefined) this.reply(f.replyTo, f.truncated, now);
+      this.answerUnanswered(f, now);
     }
     this.drainTcp();
   }
@@ -351,6 +364,15 @@ export class ClientDns implements ClientDnsHook {
   }
 
   // ---- internals -----------------------------------------------------------------------------------
+
+  /**
+   * A forward that will get no answer: UDP askers retry on their own (after a truncated answer whose TCP retry
+   * failed: that answer, so that they ask over TCP themselves); a TCP connection would wait forever: SERVFAIL.
+   */
+  private answerUnanswered(f: PendingForward, now: number): void {
+    if (f.replyTo.kind === 'tcp') this.reply(f.replyTo, servfail(f.originalId), now);
+    else if (f.truncated !== undefined) this.reply(f.replyTo, f.truncated, now);
+  }
 
   private query(query: Uint8Array, sentinel: string, replyTo: ReplyTo, now: number): void {
     const action = this.stub.handleQuery(query, sentinel, now);

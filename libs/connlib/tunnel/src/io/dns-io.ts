@@ -23,6 +23,15 @@ export interface DnsForwardingState {
   setSystemResolvers(servers: readonly string[]): void;
 }
 
+/** A state that wants to hear at once when a forwarded query's TCP exchange failed (`id`: the query's id as sent). */
+export interface DnsUpstreamFailureState {
+  handleDnsUpstreamFailure(fromIp: string, fromPort: number, id: number, now: number): void;
+}
+
+function hearsFailures(s: object): s is DnsUpstreamFailureState {
+  return 'handleDnsUpstreamFailure' in s && typeof s.handleDnsUpstreamFailure === 'function';
+}
+
 /** What a GatewayState offers the IO shell for DNS. */
 export interface DnsResolvingState {
   pollResolveRequest(now: number): ResolveRequest | undefined;
@@ -114,11 +123,21 @@ export class DnsIo {
   forward(state: DnsForwardingState, f: DnsForward): void {
     if (this.closed) return;
     if (f.transport === 'tcp') {
-      this.tcp ??= new TcpForwarder(this.o, this.stats, (ip, port, message) => {
-        this.o.guard(() => {
-          state.handleDnsUpstreamResponse(ip, port, message, this.o.now(), 'tcp');
-        });
-      });
+      this.tcp ??= new TcpForwarder(
+        this.o,
+        this.stats,
+        (ip, port, message) => {
+          this.o.guard(() => {
+            state.handleDnsUpstreamResponse(ip, port, message, this.o.now(), 'tcp');
+          });
+        },
+        (ip, port, id) => {
+          if (hearsFailures(state))
+            this.o.guard(() => {
+              state.handleDnsUpstreamFailure(ip, port, id, this.o.now());
+            });
+        },
+      );
       this.tcp.query(f.upstream.ip, f.upstream.port, f.query);
       return;
     }
@@ -208,6 +227,7 @@ class TcpForwarder {
     private readonly o: DnsIoOptions,
     private readonly stats: DnsIo['stats'],
     private readonly deliver: (ip: string, port: number, message: Uint8Array) => void,
+    private readonly failed: (ip: string, port: number, id: number) => void,
   ) {}
 
   query(ip: string, port: number, message: Uint8Array): void {
@@ -242,6 +262,8 @@ class TcpForwarder {
       } else {
         this.stats.tcpFailures++;
         this.o.logger.debug({ err: e.error, code: e.error.code, id: e.id }, 'DNS over TCP to an upstream failed');
+        // an answer nobody waits for is not a failure of the query with that id
+        if (e.id !== undefined && e.error.code !== 'TCP_UPSTREAM_UNSOLICITED') this.failed(e.ip, e.port, e.id);
       }
     }
     clearTimeout(this.timer);

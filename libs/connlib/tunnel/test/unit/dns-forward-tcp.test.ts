@@ -201,6 +201,32 @@ describe('ClientDns forwarding over TCP', () => {
     expect(o.tcp.map((m) => [m.id, (m.flags ?? 0) & 0xf])).toEqual([[0x21, 2]]); // SERVFAIL
   });
 
+  it('a failed TCP exchange answers at once: SERVFAIL to a TCP asker, the truncated answer to a UDP one', () => {
+    const d = client();
+    const decoder = askOverTcp(d, q('a.example', 0x51), 0);
+    const [f] = forwards(d);
+    const id = idOf(f?.query ?? new Uint8Array(0));
+    d.handleUpstreamFailure('198.18.0.99', 53, id, 1); // another upstream: not ours
+    expect(d.drops['upstreamFailureUnknown']).toBe(1);
+    d.handleUpstreamFailure(UPSTREAM, 53, id, 2);
+    expect(out(d, decoder).tcp.map((m) => [m.id, (m.flags ?? 0) & 0xf])).toEqual([[0x51, 2]]);
+    d.handleUpstreamFailure(UPSTREAM, 53, id, 3); // once only
+    expect(d.drops['upstreamFailureUnknown']).toBe(2);
+
+    d.handleSentinelPacket(udpTo(q('big.example', 0x52, 1232), 5000), 10);
+    const udpQuery = forwards(d)[0]?.query ?? new Uint8Array(0);
+    d.handleUpstreamFailure(UPSTREAM, 53, idOf(udpQuery), 11); // a UDP forward has no TCP exchange to fail
+    expect(d.drops['upstreamFailureUnknown']).toBe(3);
+    d.handleUpstreamResponse(UPSTREAM, 53, txtAnswer(udpQuery, 1, true), 12, 'udp');
+    forwards(d);
+    d.handleUpstreamFailure(UPSTREAM, 53, idOf(udpQuery), 13);
+    expect(out(d).udp.map((m) => [m.id, m.flag_tc])).toEqual([[0x52, true]]);
+    // nothing left waiting: a late answer is unsolicited
+    d.handleUpstreamResponse(UPSTREAM, 53, txtAnswer(udpQuery, 1), 14, 'tcp');
+    expect(d.drops['upstreamUnsolicited']).toBe(1);
+    expect(out(d).udp).toEqual([]);
+  });
+
   it('a truncated answer over TCP is passed on (no loop), and a second truncated UDP answer is unsolicited', () => {
     const d = client();
     d.handleSentinelPacket(udpTo(q('big.example', 0x30, 1232), 5000), 0);

@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { DnsTcpDecoder, encodeTcpFrame } from '@postern/dns';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DnsForward, DnsTransport } from '../../src/dns/client-dns';
-import { DnsIo, type DnsForwardingState } from '../../src/io/dns-io';
+import { DnsIo, type DnsForwardingState, type DnsUpstreamFailureState } from '../../src/io/dns-io';
 
 interface Got {
   readonly ip: string;
@@ -17,8 +17,12 @@ interface Got {
   readonly transport: DnsTransport | undefined;
 }
 
-class RecordingState implements DnsForwardingState {
+class RecordingState implements DnsForwardingState, DnsUpstreamFailureState {
   readonly got: Got[] = [];
+  readonly failed: { ip: string; port: number; id: number }[] = [];
+  handleDnsUpstreamFailure(fromIp: string, fromPort: number, id: number): void {
+    this.failed.push({ ip: fromIp, port: fromPort, id });
+  }
   pollDnsForward(): DnsForward | undefined {
     return undefined;
   }
@@ -103,6 +107,7 @@ describe('DnsIo over TCP', () => {
     await until(() => state.got.length === 4);
     expect(connections()).toBe(1);
     expect(io.stats).toMatchObject({ tcpForwarded: 4, tcpAnswers: 4, tcpFailures: 0, forwarded: 0 });
+    expect(state.failed).toEqual([]);
   });
 
   it('a server that hangs up at once and a closed port end in failures, nothing delivered', async () => {
@@ -123,8 +128,12 @@ describe('DnsIo over TCP', () => {
     const state = new RecordingState();
     io.forward(state, { upstream: { ip: '127.0.0.1', port }, query: query(21), transport: 'tcp' });
     io.forward(state, { upstream: { ip: '127.0.0.1', port: closedPort }, query: query(22), transport: 'tcp' });
-    await until(() => io.stats.tcpFailures >= 2);
+    await until(() => state.failed.length >= 2);
     expect(connections()).toBe(2); // the query was sent again once on a new connection
     expect(state.got).toEqual([]);
+    expect(state.failed.map((f) => [f.port, f.id]).sort()).toEqual([
+      [port, 21],
+      [closedPort, 22],
+    ].sort());
   });
 });
