@@ -1,5 +1,7 @@
 // postern-gateway: entrypoint only (CLI, wiring, IO shell). The CAP_NET_ADMIN check comes before anything
 // touches the system; the tunnel itself is @postern/tunnel's GatewayState driven by its Tunnel loop.
+// First of all (before the other modules are evaluated): the V8 flag and malloc setting of memory.ts.
+import './process-settings';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import {
@@ -8,7 +10,6 @@ import {
   DEVICE_ID_APP,
   getOrCreateDeviceId,
   knownDir,
-  reexecWith,
   startHealthCheck,
   Terminate,
   TunDeviceManager,
@@ -22,7 +23,7 @@ import { openTun } from '@postern/tun';
 import { GatewayState, Tunnel } from '@postern/tunnel';
 import { CliError, parseCli, resolveToken, USAGE, type GatewayCliConfig } from './cli';
 import { outwardAddress } from './local-address';
-import { GATEWAY_PROCESS, MemoryTrimmer } from './memory';
+import { MemoryTrimmer } from './memory';
 
 const info = buildInfo('postern-gateway');
 const args = process.argv.slice(2);
@@ -33,13 +34,6 @@ if (args.includes('--version') || args.includes('-V')) {
 if (args.includes('--help') || args.includes('-h')) {
   console.log(USAGE);
   process.exit(0);
-}
-// A small V8 young generation and few malloc arenas (memory.ts): V8 and glibc take them only at start, so a
-// gateway started without them (`node main.js`) replaces itself (same pid) with one that has them.
-try {
-  reexecWith(GATEWAY_PROCESS);
-} catch (err) {
-  console.error(`${info.binary}: running with V8's and glibc's default heap sizes: ${err instanceof Error ? err.message : String(err)}`);
 }
 
 let cfg: GatewayCliConfig;
