@@ -15,6 +15,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { POSTERN_FWMARK } from '@postern/bin-shared';
 import { keepLogs, Netns, registerSecret, removeLeftovers, run } from '@postern/testing';
 
 const isRoot = process.getuid?.() === 0;
@@ -285,6 +286,14 @@ describe.runIf(isRoot)('DNS resources end to end (portal, gateway, client, dnsma
     const tcpPackets = async (): Promise<number> => Number(/packets (\d+)/.exec(await get('ptnd-res').exec('nft', ['list', 'chain', 'inet', 'ptnd', 'in']))?.[1] ?? NaN);
     const answerCount = (out: string): number => Number(/ANSWER: (\d+)/.exec(out)?.[1] ?? NaN);
     const truncated = (out: string): boolean => /flags:[^;]*\btc\b/.test(out);
+    // in the client's namespace: TCP to the upstream with Postern's fwmark (bypasses the tunnel) and without
+    const cl = (args: readonly string[]): Promise<string> => get('ptnd-cl').exec('nft', args);
+    await cl(['add', 'table', 'inet', 'ptndmark']);
+    await cl(['add', 'chain', 'inet', 'ptndmark', 'out', '{ type filter hook output priority 0; }']);
+    const mark = `0x${POSTERN_FWMARK.toString(16)}`;
+    await cl(['add', 'rule', 'inet', 'ptndmark', 'out', 'ip', 'daddr', '198.18.26.10', 'tcp', 'dport', '53', 'meta', 'mark', mark, 'counter']);
+    await cl(['add', 'rule', 'inet', 'ptndmark', 'out', 'ip', 'daddr', '198.18.26.10', 'tcp', 'dport', '53', 'meta', 'mark', '!=', mark, 'counter']);
+    const markedAndNot = async (): Promise<number[]> => [...(await cl(['list', 'chain', 'inet', 'ptndmark', 'out'])).matchAll(/packets (\d+)/g)].map((m) => Number(m[1]));
     const before = await tcpPackets();
     // a query over TCP goes upstream over TCP: the 6.5 KB answer comes whole (over UDP dnsmasq truncates it)
     const tcp = await dig(['+tcp', `@${SENTINEL}`, 'big.example', 'TXT']);
@@ -293,6 +302,9 @@ describe.runIf(isRoot)('DNS resources end to end (portal, gateway, client, dnsma
     expect(answerCount(tcp)).toBe(BIG_TXT_RECORDS);
     const afterTcp = await tcpPackets();
     expect(afterTcp).toBeGreaterThan(before);
+    const [marked = 0, unmarked = -1] = await markedAndNot();
+    expect(marked).toBeGreaterThan(0);
+    expect(unmarked).toBe(0);
     // over UDP dnsmasq truncates the 0.9 KB answer at 512 bytes: Postern asks again over TCP and the asker
     // (EDNS 1232) gets it whole, over UDP
     const medium = await dig(['+ignore', '+bufsize=1232', `@${SENTINEL}`, 'medium.example', 'TXT']);
