@@ -2,7 +2,9 @@
 // run by the idle driver (src/idle-driver.ts, bundled here with esbuild, in pbn-client), which authorises N
 // clients on it and handshakes N light WireGuard initiators with it through real UDP. The figure is the
 // gateway's RSS growth (median of several VmRSS samples, before the clients and after all are connected and
-// settled) divided by N.
+// settled) divided by N. The gateway starts as `node main.js`: it re-executes itself with the V8 flag and malloc
+// setting its systemd unit sets (apps/gateway/src/memory.ts), so this is the shipped configuration; a flag in
+// BENCH_NODE_FLAGS or a variable in BENCH_GATEWAY_ENV of the same name overrides it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -37,6 +39,13 @@ const PORTAL_PORT = 8081;
 const GW_UDP = '198.19.0.4:52625';
 /** Handshakes per second: under the gateway's cookie threshold (100/s). */
 const RATE = 80;
+/** Extra environment for the idle gateway, `BENCH_GATEWAY_ENV="MALLOC_ARENA_MAX=2 K=V"` (experiments). */
+const GATEWAY_ENV: Readonly<Record<string, string>> = Object.fromEntries(
+  (process.env['BENCH_GATEWAY_ENV'] ?? '')
+    .split(' ')
+    .filter((kv) => kv.includes('='))
+    .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+);
 
 export async function bundleIdleDriver(root: string): Promise<string> {
   const outDir = join(root, 'dist', 'bench');
@@ -114,6 +123,7 @@ export async function idleClients(o: IdleOptions): Promise<IdleResult> {
       POSTERN_API_URL: `ws://${PORTAL}:${String(PORTAL_PORT)}`,
       POSTERN_ID: 'idle-gateway',
       POSTERN_CONFIG_DIR: join(o.work, 'idle-gw-config'),
+      ...GATEWAY_ENV,
     });
     procs.push(gw);
     if ((await driver.wait('joined', 20_000)) === undefined) throw new BenchError('NO_JOIN', `the gateway did not join the idle driver's portal: ${readFileSync(gwLog, 'utf8').slice(-600)}`);
