@@ -2,6 +2,7 @@
 // over UDP; a truncated (TC=1) UDP answer is asked again over TCP and the asker gets what fits its UDP size;
 // answers that come another way than the query went are dropped; timeouts answer every kind of asker.
 import * as dnsPacket from 'dns-packet';
+import fc from 'fast-check';
 import { buildTcp, buildUdp, IpPacket, TcpFlags } from '@postern/ip-packet';
 import { DnsTcpDecoder, encodeTcpFrame } from '@postern/dns';
 import { describe, expect, it } from 'vitest';
@@ -241,5 +242,60 @@ describe('ClientDns forwarding over TCP', () => {
     // and nothing is left waiting
     d.handleUpstreamResponse(UPSTREAM, 53, withId(txtAnswer(query, 1), idOf(query)), 4, 'tcp');
     expect(d.drops['upstreamUnsolicited']).toBe(1);
+  });
+
+  it('any upstream answer, either way, any EDNS size: no throw, every UDP packet fits the tunnel, every TCP asker hears back', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            tcpAsker: fc.boolean(),
+            edns: fc.option(fc.integer({ min: 0, max: 65535 }), { nil: undefined }),
+            records: fc.nat(40),
+            tc: fc.boolean(),
+            garbage: fc.option(fc.uint8Array({ maxLength: 64 }), { nil: undefined }),
+            transport: fc.constantFrom<'udp' | 'tcp' | undefined>('udp', 'tcp', undefined),
+            fail: fc.boolean(),
+          }),
+          { maxLength: 6 },
+        ),
+        (steps) => {
+          const d = client();
+          let now = 0;
+          const tcpAskers: number[] = [];
+          const decoder = new DnsTcpDecoder();
+          const tcpIds: number[] = [];
+          const collect = (): void => {
+            const o = out(d, decoder);
+            for (const p of o.tcpSegments) expect(p.bytes.byteLength).toBeLessThanOrEqual(1280);
+            for (const m of o.tcp) tcpIds.push(m.id ?? -1);
+          };
+          for (const [i, st] of steps.entries()) {
+            const id = 0x100 + i;
+            if (st.tcpAsker) {
+              // one asker at a time: each connection's answer is out before the next one opens
+              askOverTcp(d, q(`n${String(i)}.example`, id, st.edns), now);
+              tcpAskers.push(id);
+            } else d.handleSentinelPacket(udpTo(q(`n${String(i)}.example`, id, st.edns), 6000 + i), now);
+            for (const f of forwards(d)) {
+              const reply = st.garbage ?? txtAnswer(f.query, st.records, st.tc);
+              if (st.fail && f.transport === 'tcp') d.handleUpstreamFailure(UPSTREAM, 53, idOf(f.query), now);
+              else d.handleUpstreamResponse(UPSTREAM, 53, reply, now, st.transport);
+            }
+            for (let b = d.pollTunWrite(); b !== undefined; b = d.pollTunWrite()) {
+              expect(b.byteLength).toBeLessThanOrEqual(1280);
+              const p = IpPacket.parse(b);
+              if (p instanceof Error) throw p;
+              if (p.isTcp()) for (const m of decoder.push(p.transportPayload())) tcpIds.push(dnsPacket.decode(Buffer.from(m)).id ?? -1);
+            }
+            now += 100;
+          }
+          d.handleTimeout(now + DNS_FORWARD_TIMEOUT_MS);
+          collect();
+          for (const id of tcpAskers) expect(tcpIds).toContain(id);
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });
