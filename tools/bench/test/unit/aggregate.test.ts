@@ -90,6 +90,17 @@ describe('parsers', () => {
     expect(parseTraceGc(log, undefined, '0x7f01')).toEqual({ count: 1, totalMs: 9, maxMs: 9 });
     expect(mainIsolate('no gc here')).toBeUndefined();
   });
+
+  it('follows a process that re-executed itself to its new main isolate (same pid, clock from 0)', () => {
+    const gc = (isolate: string, ms: number): string => `[4292:${isolate}]   ${String(ms)} ms: Scavenge 5.5 (5.9) -> 5.2 (6.9) MB, 1.00 / 0.01 ms  allocation failure;`;
+    // the first image loads the bundle and re-executes; the new one starts its workers (own clocks) and runs
+    const reexec = [gc('0x20e3', 282), gc('0x20e3', 518), gc('0xe36f', 185), gc('0x7fa8', 90), gc('0xe36f', 40_000), gc('0x7fa8', 39_500), gc('0xe36f', 41_000)];
+    expect(mainIsolate(reexec.join('\n'))).toBe('0xe36f');
+    // a worker whose clock is behind main's while main goes on collecting is not the main isolate
+    expect(mainIsolate([gc('0x4a', 2000), gc('0x7f01', 300), gc('0x4a', 2600)].join('\n'))).toBe('0x4a');
+    // a worker collecting late (its own clock past 3 s) after main's last collection is not taken for an exec
+    expect(mainIsolate([gc('0x4a', 9000), gc('0x7f01', 4000)].join('\n'))).toBe('0x4a');
+  });
 });
 
 describe('logTime', () => {
