@@ -119,8 +119,9 @@ function pow2(n: number): boolean {
 
 export async function openLinuxTun(options: TunOptions): Promise<Tun> {
   const tun = LinuxTun.open(options);
+  if (options.waitForWorkers === false) return tun;
   try {
-    await tun.ready();
+    await tun.started;
   } catch (err) {
     await tun.close();
     throw err;
@@ -160,6 +161,9 @@ class LinuxTun implements Tun {
   /** tryRecvMany's result arrays (one per batch size) and the scratch list they are filled from. */
   private readonly rxOut = new BatchArrays<Uint8Array>();
   private readonly rxItems: Uint8Array[] = [];
+  /** A worker failed to start (it never set RING_DONE): receiving and sending fail with WORKER_FAILED. */
+  private startError: TunError | undefined;
+  readonly started: Promise<void>;
 
   private constructor(
     readonly name: string,
@@ -177,6 +181,19 @@ class LinuxTun implements Tun {
     this.bell = bell;
     this.logger = logger;
     this.staged = qs.map(() => 0);
+    this.started = Promise.all(qs.map((q) => q.started)).then(
+      () => undefined,
+      (err: unknown) => {
+        this.startError = err instanceof TunError ? err : new TunError('WORKER_FAILED', `TUN ${name}: a worker failed to start`, { cause: err });
+        // Wake whoever waits for packets or room: they see the failure.
+        for (const i of [BELL_RX, BELL_TX]) {
+          Atomics.add(this.bell, i, 1);
+          Atomics.notify(this.bell, i);
+        }
+        throw this.startError;
+      },
+    );
+    this.started.catch(() => undefined); // observed by openTun, or by recvMany/sendReady
   }
 
   get queues(): number {
@@ -236,15 +253,11 @@ class LinuxTun implements Tun {
       const reader = start('reader', rx);
       const writer = start('writer', tx);
       const started = Promise.all([workerReady(reader, 'reader'), workerReady(writer, 'writer')]);
-      started.catch(() => undefined); // observed by ready()
+      started.catch(() => undefined); // observed through LinuxTun.started
       return { fd, rx, tx, reader, writer, readerExit: once(reader, 'exit'), writerExit: once(writer, 'exit'), started, lent: 0, rxViews: new ViewCache(capacity) };
     });
     o.logger?.debug({ name, queues, multiQueue: multi, capacity, offloads }, 'TUN device opened');
     return new LinuxTun(name, offloads, stopFd, qs, new Int32Array(bellSab), readBatch, maxPacketSize, o.shutdownGraceMs ?? 10_000, o.logger, gcStats);
-  }
-
-  async ready(): Promise<void> {
-    await Promise.all(this.qs.map((q) => q.started));
   }
 
   /** The array and the views are reused: valid until the next recvMany/tryRecvMany call. */
@@ -447,14 +460,15 @@ class LinuxTun implements Tun {
   }
 
   private readersFailed(): boolean {
-    return this.qs.every((q) => Atomics.load(q.rx.control, RING_DONE) !== 0);
+    return this.startError !== undefined || this.qs.every((q) => Atomics.load(q.rx.control, RING_DONE) !== 0);
   }
 
   private writersFailed(): boolean {
-    return this.qs.some((q) => Atomics.load(q.tx.control, RING_DONE) !== 0);
+    return this.startError !== undefined || this.qs.some((q) => Atomics.load(q.tx.control, RING_DONE) !== 0);
   }
 
   private workerError(): TunError {
+    if (this.startError !== undefined) return this.startError;
     const errnos = this.qs.map((q) => Atomics.load(q.rx.control, RING_ERRNO) || Atomics.load(q.tx.control, RING_ERRNO));
     const e = errnos.find((x) => x !== 0) ?? 0;
     return new TunError('WORKER_FAILED', `TUN ${this.name}: I/O worker stopped${e !== 0 ? `: ${libc().strerror(e)}` : ''}`, { errno: e });
