@@ -95,6 +95,13 @@ export async function runClient(early: EarlyStart): Promise<number> {
     throw err;
   }
   const [[socket, socketMs], [tun, tunMs], [firstLocal, localMs], [dns, dnsMs]] = opened;
+  const workersStarted = tun.started ?? Promise.resolve();
+  workersStarted.then(
+    () => {
+      log.debug({ ms: Math.round(performance.now() - dataPlane.t0) }, 'TUN workers running');
+    },
+    () => undefined, // ends the client below
+  );
   let local = firstLocal;
   const tdm = new TunDeviceManager({ tunName: c.tunName, logger: log });
   // openedMs: when each part was ready, in ms after they started (concurrently).
@@ -224,6 +231,11 @@ export async function runClient(early: EarlyStart): Promise<number> {
     terminate.recv().then(() => ({ kind: 'signal' as const })),
     portal.done.then((err) => ({ kind: 'portal' as const, err })),
     tunnel.done.then((err) => ({ kind: 'tunnel' as const, err })),
+    // The TUN's workers start up in the background (data-plane.ts): one that fails to start ends the client.
+    workersStarted.then(
+      () => new Promise<never>(() => undefined),
+      (err: unknown) => ({ kind: 'tunnel' as const, err }),
+    ),
     c.exit ? up.then(() => ({ kind: 'up' as const })) : new Promise<never>(() => undefined),
   ]);
   stopped = true;

@@ -13,6 +13,8 @@ import { outwardAddress } from './local-address';
 const SOCKET_BUFFER_BYTES = 16 << 20;
 
 export interface OpeningDataPlane {
+  /** performance.now() when the parts started opening. */
+  readonly t0: number;
   readonly socketP: Promise<UdpSocket>;
   readonly tunP: Promise<Tun>;
   /** Each part with the ms after the start at which it was ready; rejects with the first failure. */
@@ -24,10 +26,12 @@ export function openDataPlane(c: ClientCliConfig, log: Logger): OpeningDataPlane
   const took = <T>(p: Promise<T>): Promise<[T, number]> => p.then((v) => [v, Math.round(performance.now() - t0)]);
   // Marked so that our own datagrams bypass Postern's routing table (no loop through the TUN).
   const socketP = bindUdp({ port: 0, mark: POSTERN_FWMARK, sendBufferSize: SOCKET_BUFFER_BYTES, recvBufferSize: SOCKET_BUFFER_BYTES, logger: log });
-  const tunP = openTun({ name: c.tunName, queues: 1, logger: log });
+  // The TUN is ready as soon as it is open: its reader and writer start up meanwhile (its `started` rejects if
+  // one cannot), while the UDP socket's receive worker, the portal connection and the routes come up.
+  const tunP = openTun({ name: c.tunName, queues: 1, logger: log, waitForWorkers: false });
   const dnsP: Promise<DnsController | undefined> = c.dnsControl === 'disabled' ? Promise.resolve(undefined) : createDnsController({ method: c.dnsControl, tunName: c.tunName, logger: log });
   const opening = Promise.all([took(socketP), took(tunP), took(outwardAddress(c.apiUrl)), took(dnsP)]);
   // Handled by the client once it is loaded (closeOnFailure and its await); until then a failure is not unhandled.
   opening.catch(() => undefined);
-  return { socketP, tunP, opening };
+  return { t0, socketP, tunP, opening };
 }
