@@ -23,7 +23,7 @@ function boundaries(inTests) {
 }
 
 // What tools' src (type:tool) may import from @postern/testing.
-const TESTING_FOR_TOOLS = ['parseTraceGcLine', 'parseTraceGcText', 'TraceGcLineReader', 'MAX_TRACE_GC_LINE', 'TraceGcEvent', 'GcKind'];
+const TESTING_FOR_TOOLS = ['mainIsolateOf', 'parseTraceGcLine', 'parseTraceGcText', 'TraceGcLineReader', 'MAX_TRACE_GC_LINE', 'TraceGcEvent', 'GcKind'];
 
 export default tseslint.config(
   {

@@ -64,6 +64,36 @@ export function parseTraceGcText(text: string): TraceGcEvent[] {
   return out;
 }
 
+/**
+ * The isolate tag of the main thread among GC lines in log order: the first line's (the main isolate collects
+ * while loading the bundle, before any worker thread exists); worker isolates have their own tags and clocks.
+ * A process that re-executes itself (postern-gateway started without its V8 flags: same pid, same log) has a
+ * new main isolate in the new image: an isolate that first collects at under 3 s of its own clock and under
+ * half the old main's last time, after which the old main never collects again.
+ */
+export function mainIsolateOf(events: readonly TraceGcEvent[]): string | undefined {
+  const es = events.filter((e) => e.isolate !== undefined);
+  let main = es[0]?.isolate;
+  let mainLast = es[0]?.atMs ?? 0;
+  const lastIndex = new Map<string | undefined, number>();
+  es.forEach((e, i) => lastIndex.set(e.isolate, i));
+  for (let i = 1; i < es.length; i++) {
+    const e = es[i];
+    if (e === undefined) continue;
+    const at = e.atMs ?? Number.POSITIVE_INFINITY;
+    if (e.isolate === main) {
+      mainLast = at;
+      continue;
+    }
+    const oldMainGone = (lastIndex.get(main) ?? -1) < i;
+    if (oldMainGone && at < 3000 && at < mainLast / 2) {
+      main = e.isolate;
+      mainLast = at;
+    }
+  }
+  return main;
+}
+
 /** GC lines from output that arrives in arbitrary chunks (a child's stdout); a line counts once it has ended. */
 export class TraceGcLineReader {
   private rest = '';

@@ -1,7 +1,7 @@
 // Processes in network namespaces, and what /proc says about them (CPU ticks, peak RSS).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { openSync, readFileSync, closeSync } from 'node:fs';
-import { parseTraceGcText } from '@postern/testing';
+import { mainIsolateOf, parseTraceGcText } from '@postern/testing';
 
 export class BenchError extends Error {
   constructor(
@@ -82,33 +82,11 @@ export function peakRssMiB(pid: number): number | null {
 }
 
 /**
- * The isolate tag ("0x43d55d20") of the main thread in a `--trace-gc` log: the first GC line's (the main
- * isolate collects while loading the bundle, before any worker thread exists). Worker isolates have their own
- * tags and their own time origin. A process that re-executes itself (postern-gateway started without its V8
- * flags: same pid, same log) has a new main isolate in the new image: an isolate that first collects at under
- * 3 s of its own clock and under half the old main's last time, after which the old main never collects again.
+ * The isolate tag ("0x43d55d20") of the main thread in a `--trace-gc` log, following a process that
+ * re-executed itself to its new image (@postern/testing's mainIsolateOf).
  */
 export function mainIsolate(text: string): string | undefined {
-  const es = parseTraceGcText(text).filter((e) => e.isolate !== undefined);
-  let main = es[0]?.isolate;
-  let mainLast = es[0]?.atMs ?? 0;
-  const lastIndex = new Map<string | undefined, number>();
-  es.forEach((e, i) => lastIndex.set(e.isolate, i));
-  for (let i = 1; i < es.length; i++) {
-    const e = es[i];
-    if (e === undefined) continue;
-    const at = e.atMs ?? Number.POSITIVE_INFINITY;
-    if (e.isolate === main) {
-      mainLast = at;
-      continue;
-    }
-    const oldMainGone = (lastIndex.get(main) ?? -1) < i;
-    if (oldMainGone && at < 3000 && at < mainLast / 2) {
-      main = e.isolate;
-      mainLast = at;
-    }
-  }
-  return main;
+  return mainIsolateOf(parseTraceGcText(text));
 }
 
 /** Resident set size now (VmRSS) in MiB, or null when the process is gone. */

@@ -2,10 +2,10 @@
 // heap's sawtooth. A JavaScript leak raises that floor; RSS can also move for reasons the floor does not show
 // (malloc arenas, the heap's reserve growing in steps), so a soak reports both.
 //
-// The lines are parsed by @postern/testing's trace-gc parser (shared with the bench); the main thread's
-// isolate is the first one that collects (it loads the bundle before any worker exists).
+// The lines are parsed by @postern/testing's trace-gc parser (shared with the bench), which also tells the
+// main thread's isolate (the first that collects, or a re-executed image's).
 
-import { TraceGcLineReader } from '@postern/testing';
+import { mainIsolateOf, TraceGcLineReader, type TraceGcEvent } from '@postern/testing';
 
 export interface FullGc {
   /** Isolate tag, e.g. "0x5581c0e0". */
@@ -19,24 +19,25 @@ export interface FullGc {
 /** Collects full-GC lines from output that arrives in arbitrary chunks; other lines (logs) are ignored. */
 export class FullGcCollector {
   private readonly reader = new TraceGcLineReader();
-  private readonly all: FullGc[] = [];
-  private main: string | undefined;
+  /** Every tagged GC line (young ones too: they tell which isolate is the main one). */
+  private readonly events: TraceGcEvent[] = [];
 
   push(chunk: string): void {
-    for (const e of this.reader.push(chunk)) {
-      if (e.isolate === undefined || e.atMs === undefined) continue;
-      this.main ??= e.isolate;
-      if (e.full) this.all.push({ isolate: e.isolate, atMs: e.atMs, afterMiB: e.afterMiB });
-    }
+    for (const e of this.reader.push(chunk)) if (e.isolate !== undefined && e.atMs !== undefined) this.events.push(e);
   }
 
-  /** Full GCs of the main thread's isolate, in order. */
+  /** Full GCs of the main thread's isolate (of the new image, if the process re-executed itself), in order. */
   mainIsolate(): FullGc[] {
-    return this.all.filter((g) => g.isolate === this.main);
+    const main = mainIsolateOf(this.events);
+    return this.fullGcs().filter((g) => g.isolate === main);
   }
 
   /** Every full GC seen, of every isolate. */
   everyIsolate(): readonly FullGc[] {
-    return this.all;
+    return this.fullGcs();
+  }
+
+  private fullGcs(): FullGc[] {
+    return this.events.flatMap((e) => (e.full && e.isolate !== undefined && e.atMs !== undefined ? [{ isolate: e.isolate, atMs: e.atMs, afterMiB: e.afterMiB }] : []));
   }
 }

@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MAX_TRACE_GC_LINE, parseTraceGcLine, parseTraceGcText, TraceGcLineReader, type TraceGcEvent } from '../../src/index';
+import { mainIsolateOf, MAX_TRACE_GC_LINE, parseTraceGcLine, parseTraceGcText, TraceGcLineReader, type TraceGcEvent } from '../../src/index';
 
 // lines as node 20 prints them (main isolate 0x2907c080, a worker 0x7f2618000f00), with a log line between
 const MAIN = '[24454:0x2907c080]';
@@ -113,6 +113,23 @@ describe('parseTraceGcLine', () => {
       }),
       { numRuns: 1000 },
     );
+  });
+});
+
+describe('mainIsolateOf', () => {
+  const gc = (isolate: string, ms: number): string => `[4292:${isolate}]   ${String(ms)} ms: Scavenge 5.5 (5.9) -> 5.2 (6.9) MB, 1.00 / 0.01 ms  allocation failure;`;
+  const main = (lines: readonly string[]): string | undefined => mainIsolateOf(parseTraceGcText(lines.join('\n')));
+
+  it('is the first isolate that collects; a worker (own clock) does not take over', () => {
+    expect(main([gc('0x4a', 300), gc('0x7f01', 40), gc('0x4a', 900)])).toBe('0x4a');
+    expect(main([gc('0x4a', 9000), gc('0x7f01', 4000)])).toBe('0x4a');
+    expect(main(['no gc here'])).toBeUndefined();
+  });
+
+  it('follows a process that re-executed itself to the new image (clock from 0, the old main never collects again)', () => {
+    expect(main([gc('0x4a', 800), gc('0x4a', 4000), gc('0xe36f', 60), gc('0xe36f', 5000)])).toBe('0xe36f');
+    // a new isolate that starts late on its own clock is a worker, not a new image
+    expect(main([gc('0x4a', 800), gc('0x4a', 4000), gc('0xe36f', 3500)])).toBe('0x4a');
   });
 });
 

@@ -26,6 +26,21 @@ describe('full-GC heap floor from --trace-gc output', () => {
     }
   });
 
+  it('follows a process that re-executed itself to the new image\'s isolate', () => {
+    const c = new FullGcCollector();
+    c.push(
+      [
+        `${MAIN}       40 ms: Scavenge 3.9 (4.2) -> 3.6 (5.2) MB, 0.61 / 0.00 ms  allocation failure;`,
+        `${MAIN}      900 ms: Mark-Compact 5.0 (6.0) -> 4.0 (6.0) MB, 1.0 / 0.0 ms  finalize;`,
+        '[4242:0x1b2c]       35 ms: Scavenge 3.9 (4.2) -> 3.6 (5.2) MB, 0.61 / 0.00 ms  allocation failure;',
+        '[4242:0x1b2c]     7000 ms: Mark-Compact 9.0 (10.0) -> 7.5 (10.0) MB, 2.0 / 0.0 ms  finalize;',
+        '',
+      ].join('\n'),
+    );
+    expect(c.mainIsolate()).toEqual([{ isolate: '0x1b2c', atMs: 7000, afterMiB: 7.5 }]);
+    expect(c.everyIsolate()).toHaveLength(2);
+  });
+
   it('ignores a line that is still incomplete', () => {
     const c = new FullGcCollector();
     c.push(`${MAIN}  10 ms: Mark-Compact 5.0 (6.0) -> 4.0 (6.0) MB, 1.0 / 0.0 ms`);
