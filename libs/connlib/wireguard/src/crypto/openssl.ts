@@ -34,6 +34,11 @@ function loadOpenSsl() {
       [number, number, number, number, number],
       number
     >,
+    /** The same, data given as views (koffi passes their memory's address): see EvpAead on boxed addresses. */
+    updateViews: lib.func('EVP_CipherUpdate', 'int', ['uintptr_t', 'void *', 'uintptr_t', 'void *', 'int']) as Fn<
+      [number, Uint8Array, number, Uint8Array, number],
+      number
+    >,
     final: lib.func('int EVP_CipherFinal_ex(uintptr_t ctx, uintptr_t out, uintptr_t outl)') as Fn<[number, number, number], number>,
     ctrl: lib.func('int EVP_CIPHER_CTX_ctrl(uintptr_t ctx, int type, int arg, uintptr_t ptr)') as Fn<[number, number, number, number], number>,
     digest: lib.func(
@@ -61,15 +66,29 @@ type OpenSsl = ReturnType<typeof loadOpenSsl>;
 class SharedAeadContexts {
   readonly enc: number;
   readonly dec: number;
-  /** key (32) | nonce (12) | outl (4) */
+  /** key (32) | nonce (12) | outl (4) | tag (16) | final's output (16; ChaCha20-Poly1305 writes none) */
   readonly scratch: NativeBlock;
   readonly nonceView: DataView;
+  readonly tagAddress: number;
+  readonly finalAddress: number;
+  /** The sealed/opened bytes of a packet as a view of its buffer's view, kept per buffer view (see EvpAead). */
+  private readonly bodies = new WeakMap<Uint8Array, Uint8Array>();
+
+  body(buf: Uint8Array, offset: number, length: number): Uint8Array {
+    const b = this.bodies.get(buf);
+    if (b !== undefined && b.byteOffset === buf.byteOffset + offset && b.length === length) return b;
+    const fresh = buf.subarray(offset, offset + length);
+    this.bodies.set(buf, fresh);
+    return fresh;
+  }
 
   constructor(
     readonly ssl: OpenSsl,
     cipher: number,
   ) {
-    this.scratch = allocNative(64);
+    this.scratch = allocNative(80);
+    this.tagAddress = this.scratch.address + 48;
+    this.finalAddress = this.scratch.address + 64;
     this.nonceView = new DataView(this.scratch.bytes.buffer, this.scratch.bytes.byteOffset + 32, 12);
     const make = (enc: 0 | 1): number => {
       const ctx = ssl.ctxNew();
@@ -92,7 +111,17 @@ class SharedAeadContexts {
   }
 }
 
-/** One key of one direction: 32 bytes in the JS heap; the contexts are the backend's. */
+/** Addresses up to here are small integers in V8 (no allocation to pass one); above, each use boxes a HeapNumber. */
+const SMALL_ADDRESS = 0x7fff_ffff;
+
+/**
+ * One key of one direction: 32 bytes in the JS heap; the contexts are the backend's.
+ *
+ * Packet memory is passed by address where the address is a small integer (buffers from the brk heap); where it
+ * is not (a buffer glibc mapped on its own, such as the socket's 16 MiB receive ring), V8 would box the number
+ * for every argument it is passed as (16 bytes each, 64 per packet), so the data goes as a view of the packet's
+ * buffer view (kept per view, no allocation in steady state) and the tag through the scratch block.
+ */
 class EvpAead implements Aead {
   private readonly key: Uint8Array;
   private disposed = false;
@@ -112,9 +141,21 @@ class EvpAead implements Aead {
     const ctx = sh.enc;
     const outl = sh.load(ctx, this.key, counter, 1);
     const p = addressOf(buf) + offset;
-    if (length > 0) ssl.update(ctx, p, outl, p, length);
-    ssl.final(ctx, p + length, outl);
-    ssl.ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, TAG_LEN, p + length);
+    if (p + length + TAG_LEN <= SMALL_ADDRESS) {
+      if (length > 0) ssl.update(ctx, p, outl, p, length);
+      ssl.final(ctx, p + length, outl);
+      ssl.ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, TAG_LEN, p + length);
+      return;
+    }
+    if (length > 0) {
+      const body = sh.body(buf, offset, length);
+      ssl.updateViews(ctx, body, outl, body, length);
+    }
+    ssl.final(ctx, sh.finalAddress, outl);
+    ssl.ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, TAG_LEN, sh.tagAddress);
+    const tag = sh.scratch.bytes;
+    const at = offset + length;
+    for (let i = 0; i < TAG_LEN; i++) buf[at + i] = tag[48 + i] ?? 0;
   }
 
   open(counter: number, buf: Uint8Array, offset: number, length: number): boolean {
@@ -125,9 +166,20 @@ class EvpAead implements Aead {
     const outl = sh.load(ctx, this.key, counter, 0);
     const p = addressOf(buf) + offset;
     const n = length - TAG_LEN;
-    ssl.ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, TAG_LEN, p + n);
-    if (n > 0) ssl.update(ctx, p, outl, p, n);
-    return ssl.final(ctx, p + n, outl) === 1;
+    if (p + length <= SMALL_ADDRESS) {
+      ssl.ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, TAG_LEN, p + n);
+      if (n > 0) ssl.update(ctx, p, outl, p, n);
+      return ssl.final(ctx, p + n, outl) === 1;
+    }
+    const tag = sh.scratch.bytes;
+    const at = offset + n;
+    for (let i = 0; i < TAG_LEN; i++) tag[48 + i] = buf[at + i] ?? 0;
+    ssl.ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, TAG_LEN, sh.tagAddress);
+    if (n > 0) {
+      const body = sh.body(buf, offset, n);
+      ssl.updateViews(ctx, body, outl, body, n);
+    }
+    return ssl.final(ctx, sh.finalAddress, outl) === 1;
   }
 
   dispose(): void {
