@@ -3,8 +3,7 @@ export type TunErrorCode =
   | 'IOCTL_FAILED'
   | 'INVALID_ARGUMENT'
   | 'CLOSED'
-  | 'WORKER_FAILED'
-  | 'PACKET_TOO_LARGE';
+  | 'WORKER_FAILED';
 
 /** Errors of the TUN device; `code` is stable, `cause` (and `errno` where a syscall failed) are kept. */
 export class TunError extends Error {

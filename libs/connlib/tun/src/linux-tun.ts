@@ -157,6 +157,7 @@ class LinuxTun implements Tun {
   private rxBytes = 0;
   private txPackets = 0;
   private txBytes = 0;
+  private txTooLarge = 0;
   private readonly staged: number[];
   /** tryRecvMany's result arrays (one per batch size) and the scratch list they are filled from. */
   private readonly rxOut = new BatchArrays<Uint8Array>();
@@ -309,14 +310,17 @@ class LinuxTun implements Tun {
   send(batch: readonly Uint8Array[]): number {
     if (this.closing !== undefined) throw new TunError('CLOSED', `TUN ${this.name} is closed`);
     const n = this.qs.length;
-    for (let i = 0; i < batch.length; i++) {
-      const p = batch[i];
-      if (p !== undefined && p.length > this.maxPacketSize) throw new TunError('PACKET_TOO_LARGE', `packet of ${p.length} bytes exceeds maxPacketSize ${this.maxPacketSize}`);
-    }
     let taken = 0;
     for (let i = 0; i < batch.length; i++) {
       const p = batch[i];
       if (p === undefined) break;
+      if (p.length > this.maxPacketSize) {
+        // A packet the device could never take (a peer's oversized inner packet): dropped and counted, taken,
+        // like a router drops what exceeds its link; never an error that stops the caller's loop.
+        this.txTooLarge++;
+        taken++;
+        continue;
+      }
       const qi = n === 1 ? 0 : flowQueue(p, n);
       const q = this.qs[qi];
       const off = this.staged[qi] ?? 0;
@@ -371,7 +375,8 @@ class LinuxTun implements Tun {
       txBytes: this.txBytes,
       readerStalls: stalls,
       txQueued: queued,
-      txErrors: sum('tx', RING_TX_ERRORS),
+      txErrors: sum('tx', RING_TX_ERRORS) + this.txTooLarge,
+      txTooLarge: this.txTooLarge,
       ...(this.gcStats ? { workerGc: workerGcStats(this.qs.flatMap((q) => [q.rx, q.tx])) } : {}),
     };
     if (this.offloads === 'off') return base;

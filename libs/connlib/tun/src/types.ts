@@ -51,6 +51,8 @@ export interface TunStats {
   readonly txQueued: number;
   /** Packets the kernel refused on write (malformed, device down): counted, not retried. */
   readonly txErrors: number;
+  /** Packets larger than `maxPacketSize` handed to send(): dropped (counted in txErrors too), never written. */
+  readonly txTooLarge?: number;
   /** With offloads: packets read from the device and dropped because their virtio/IP headers were malformed. */
   readonly rxMalformed?: number;
   /** With offloads: super-packets read and split, and the packets they were split into. */
@@ -92,7 +94,8 @@ export interface Tun {
   tryRecvMany(max?: number): Uint8Array[];
   /**
    * Copies packets, in order, into the outbound channels until one is full; returns how many were taken.
-   * Packets of one flow always go to the same queue (so a flow keeps its order). Throws CLOSED after close().
+   * Packets of one flow always go to the same queue (so a flow keeps its order). A packet larger than
+   * `maxPacketSize` is taken and dropped (`txTooLarge`). Throws CLOSED after close().
    */
   send(batch: readonly Uint8Array[]): number;
   /** Resolves when every outbound channel has room for at least `min` packets (default `readBatch`). Rejects with CLOSED after close(). */

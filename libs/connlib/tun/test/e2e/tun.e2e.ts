@@ -123,6 +123,19 @@ describe.each([
       }
       expect(seen).toEqual(Array.from({ length: total }, (_, i) => i));
       expect(tun.stats().txErrors).toBe(0);
+      // a packet larger than the device's slots (a peer's oversized inner packet) is dropped and counted, and the
+      // packets around it still go out
+      const huge = udp4(REMOTE, 5555, LOCAL, 7777, new Uint8Array(6458));
+      const mark = (i: number): Uint8Array => {
+        const b = new Uint8Array(64);
+        new DataView(b.buffer).setUint32(0, i);
+        return udp4(REMOTE, 5555, LOCAL, 7777, b);
+      };
+      expect(tun.send([mark(total), huge, mark(total + 1)])).toBe(3);
+      await until(() => seen.length >= total + 2, 5000);
+      expect(seen.slice(total)).toEqual([total, total + 1]);
+      expect(tun.stats().txTooLarge).toBe(1);
+      expect(tun.stats().txErrors).toBe(1);
     } finally {
       sock.close();
       await tun.close();
