@@ -18,7 +18,7 @@ import { Node, relayInfosFromPortal, type NetAddr, type NodeEvent, type Transmit
 import { FilterEngine } from '../filter';
 import { inRanges, PEER_RANGES, PROXY_RANGES, SENTINEL_RANGES } from '../ranges';
 import type { ClientDnsHook, ClientEvent, ClientStateConfig, DropCounters, ResourceView, TunConfig } from '../types';
-import { ClientDns, type DnsForward } from '../dns/client-dns';
+import { ClientDns, type DnsForward, type DnsTransport } from '../dns/client-dns';
 import { SITE_DNS_PORT } from '@postern/dns';
 import { ClientResources, needsNewAuthorization, toResource, type Resource } from './resources';
 
@@ -234,8 +234,14 @@ export class ClientState {
   }
 
   /** An upstream's answer to a forwarded query (the answer for the asker is queued for the TUN). */
-  handleDnsUpstreamResponse(fromIp: string, fromPort: number, data: Uint8Array, now: number): void {
-    this.dns.handleUpstreamResponse(fromIp, fromPort, data, now);
+  /** An upstream's answer; `transport` is how it came (an answer on the other transport than its query is dropped). */
+  handleDnsUpstreamResponse(fromIp: string, fromPort: number, data: Uint8Array, now: number, transport?: DnsTransport): void {
+    this.dns.handleUpstreamResponse(fromIp, fromPort, data, now, transport);
+  }
+
+  /** A forwarded query that will get no answer (TCP connection refused, closed or timed out): the asker hears now. */
+  handleDnsUpstreamFailure(fromIp: string, fromPort: number, id: number, now: number): void {
+    this.dns.handleUpstreamFailure(fromIp, fromPort, id, now);
   }
 
   /** The system's resolvers (read by the IO shell before DNS control rewrites them): upstreams when the portal gives none. */
