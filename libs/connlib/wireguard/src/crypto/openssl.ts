@@ -2,7 +2,6 @@
 // reused context is the fastest correct source here; keyed BLAKE2s-128 via EVP_Q_mac BLAKE2SMAC).
 // XChaCha20-Poly1305 (cookie replies only, absent from OpenSSL 3.0) comes from @noble/ciphers.
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
-import { ViewCache } from '@postern/bufferpool';
 import koffi, { type LibraryHandle } from 'koffi';
 import { WireGuardError } from '../errors';
 import type { Aead, CryptoBackend } from './backend';
@@ -73,7 +72,15 @@ class SharedAeadContexts {
   readonly tagAddress: number;
   readonly finalAddress: number;
   /** The sealed/opened bytes of a packet as a view of its buffer's view, kept per buffer view (see EvpAead). */
-  readonly bodies = new ViewCache(1);
+  private readonly bodies = new WeakMap<Uint8Array, Uint8Array>();
+
+  body(buf: Uint8Array, offset: number, length: number): Uint8Array {
+    const b = this.bodies.get(buf);
+    if (b !== undefined && b.byteOffset === buf.byteOffset + offset && b.length === length) return b;
+    const fresh = buf.subarray(offset, offset + length);
+    this.bodies.set(buf, fresh);
+    return fresh;
+  }
 
   constructor(
     readonly ssl: OpenSsl,
@@ -141,7 +148,7 @@ class EvpAead implements Aead {
       return;
     }
     if (length > 0) {
-      const body = sh.bodies.within(buf, offset, length);
+      const body = sh.body(buf, offset, length);
       ssl.updateViews(ctx, body, outl, body, length);
     }
     ssl.final(ctx, sh.finalAddress, outl);
@@ -169,7 +176,7 @@ class EvpAead implements Aead {
     for (let i = 0; i < TAG_LEN; i++) tag[48 + i] = buf[at + i] ?? 0;
     ssl.ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, TAG_LEN, sh.tagAddress);
     if (n > 0) {
-      const body = sh.bodies.within(buf, offset, n);
+      const body = sh.body(buf, offset, n);
       ssl.updateViews(ctx, body, outl, body, n);
     }
     return ssl.final(ctx, sh.finalAddress, outl) === 1;
