@@ -29,3 +29,5 @@ export {
 export { type PortalRole, type LoginUrlParams, buildLoginUrl, externalId, mtlsHost, baseUrl, hostAndPort, redactUrl } from './login-url';
 export { PhoenixChannel, type PhoenixChannelOptions, type Reply, cryptoRng, errorChain } from './shell';
 export { defaultUserAgent } from './platform';
+/** A non-blocking TCP socket fd with SO_MARK set before connect (used by the portal connection and DNS over TCP). */
+export { markedTcpFd } from './marked-socket';

@@ -8,11 +8,11 @@ import { createSocket } from 'node:dgram';
 import { existsSync } from 'node:fs';
 import { lookup } from 'node:dns/promises';
 import { isIP, Socket } from 'node:net';
-import koffi from 'koffi';
 import type { Logger } from 'pino';
 import { POSTERN_FWMARK, systemResolvers } from '@postern/bin-shared';
 import { DnsTcpUpstreams, type ResolveOutcome, type ResolveRequest } from '@postern/dns';
 import { bindUdp, type UdpSocket } from '@postern/socket-factory';
+import { markedTcpFd } from '@postern/phoenix-channel';
 import type { DnsForward, DnsTransport } from '../dns/client-dns';
 
 /** What a ClientState offers the IO shell for DNS. */
@@ -303,55 +303,15 @@ class TcpForwarder {
   /** A TCP socket with SO_MARK set before its SYN (so it bypasses the tunnel), else a plain one (logged once). */
   private markedSocket(family: 4 | 6): Socket {
     const mark = this.o.mark ?? POSTERN_FWMARK;
-    const fd = markedTcpFd(family, mark);
-    if (typeof fd === 'number') return new Socket({ fd, readable: true, writable: true });
-    if (!this.warnedUnmarked) {
-      this.warnedUnmarked = true;
-      this.o.logger.warn({ err: fd }, 'DNS over TCP without SO_MARK (forwarded queries may enter the tunnel)');
+    try {
+      return new Socket({ fd: markedTcpFd(family, mark), readable: true, writable: true });
+    } catch (err) {
+      if (!this.warnedUnmarked) {
+        this.warnedUnmarked = true;
+        this.o.logger.warn({ err }, 'DNS over TCP without SO_MARK (forwarded queries may enter the tunnel)');
+      }
+      return new Socket();
     }
-    return new Socket();
   }
 }
 
-interface TcpLibc {
-  socket(domain: number, type: number, protocol: number): number;
-  setsockopt(fd: number, level: number, name: number, value: Uint8Array, len: number): number;
-  close(fd: number): number;
-}
-
-let tcpLibc: TcpLibc | undefined;
-
-function loadTcpLibc(): TcpLibc {
-  const lib = koffi.load('libc.so.6');
-  const socket = lib.func('int socket(int domain, int type, int protocol)');
-  const setsockopt = lib.func('int setsockopt(int fd, int level, int name, const uint8_t *value, uint32_t len)');
-  const close = lib.func('int close(int fd)');
-  return {
-    socket: (d, t, p) => Number(socket(d, t, p)),
-    setsockopt: (fd, level, name, value, len) => Number(setsockopt(fd, level, name, value, len)),
-    close: (fd) => Number(close(fd)),
-  };
-}
-
-/**
- * A non-blocking TCP socket fd with SO_MARK `mark` (socket + setsockopt through koffi: Node creates its TCP
- * sockets inside connect(), too late for the mark), or the error (EPERM without CAP_NET_ADMIN).
- */
-function markedTcpFd(family: 4 | 6, mark: number): number | Error {
-  tcpLibc ??= loadTcpLibc();
-  const AF_INET = 2;
-  const AF_INET6 = 10;
-  const SOCK_STREAM_NONBLOCK_CLOEXEC = 1 | 0o4000 | 0o2000000;
-  const SOL_SOCKET = 1;
-  const SO_MARK = 36;
-  const fd = tcpLibc.socket(family === 6 ? AF_INET6 : AF_INET, SOCK_STREAM_NONBLOCK_CLOEXEC, 0);
-  if (fd < 0) return new Error(`socket(): errno ${String(koffi.errno())}`);
-  const value = new Uint8Array(4);
-  new DataView(value.buffer).setUint32(0, mark, true);
-  if (tcpLibc.setsockopt(fd, SOL_SOCKET, SO_MARK, value, 4) < 0) {
-    const errno = koffi.errno();
-    tcpLibc.close(fd);
-    return new Error(`setsockopt(SO_MARK): errno ${String(errno)}`);
-  }
-  return fd;
-}
