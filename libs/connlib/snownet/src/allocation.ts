@@ -22,6 +22,7 @@ import {
   type Attribute,
   type DecodedMessage,
 } from '@postern/stun';
+import { ViewCache } from '@postern/bufferpool';
 import { netAddr, type NetAddr } from './addr';
 import type { RelayInfo, Rng } from './types';
 
@@ -144,6 +145,13 @@ export class Allocation {
     private readonly bases: ReadonlyMap<4 | 6, NetAddr>,
     private readonly rng: Rng,
     now: number,
+    /**
+     * Where relayed payloads' views come from: the payload of a ChannelData datagram is the child of the
+     * datagram's view (`ViewCache.within`), so a datagram view that is itself reused (a receive-ring slot) gives
+     * the same payload view every time instead of a fresh `subarray` per datagram (and with it the decrypted
+     * packet's view and the AEAD's per-view state, which hang off the payload view). The Node passes its own.
+     */
+    private readonly views: ViewCache = new ViewCache(2),
   ) {
     this.relayId = info.id;
     this.info = info;
@@ -277,7 +285,7 @@ export class Allocation {
       this.relayedRxBytes += len;
       const r = this.input;
       r.peer = ch.peer;
-      r.payload = datagram.subarray(CHANNEL_DATA_HEADER_LENGTH, CHANNEL_DATA_HEADER_LENGTH + len);
+      r.payload = this.views.within(datagram, CHANNEL_DATA_HEADER_LENGTH, len);
       return r;
     }
     if (kind !== 'stun') return HANDLED;

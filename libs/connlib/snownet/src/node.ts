@@ -104,6 +104,12 @@ export class Node {
    * buffer (ring slot, GSO batch, scratch) come back packet after packet, so no `subarray` per packet.
    */
   private readonly views = new ViewCache(8192);
+  /**
+   * The sealed ChannelData datagram inside a caller's `out` (header + WireGuard): a second child of `out`
+   * beside the WireGuard tail that `views` keeps for it (`within` remembers one child per parent: both in
+   * one cache replaced each other, two fresh views per relayed packet).
+   */
+  private readonly framedViews = new ViewCache(2);
 
   constructor(private readonly config: NodeConfig) {
     if (config.privateKey.length !== 32) throw new SnownetError('INVALID_KEY', 'private key must be 32 bytes');
@@ -424,7 +430,7 @@ export class Node {
         conn.lastSentAt = now;
         this.drainAllocation(alloc, now);
         this.scheduleTimer(now);
-        return this.transmit(server, this.views.within(buf, r.offset, CD + r.length));
+        return this.transmit(server, (out === undefined ? this.views : this.framedViews).within(buf, r.offset, CD + r.length));
       }
       default:
         return this.unsent(conn, r, now);
@@ -744,7 +750,7 @@ export class Node {
   private allocate(info: RelayInfo, now: number): void {
     const bases = new Map<4 | 6, NetAddr>();
     for (const a of this.localAddrs) if (!bases.has(a.family)) bases.set(a.family, a);
-    const a = new Allocation(info, bases, this.config.rng, now);
+    const a = new Allocation(info, bases, this.config.rng, now, this.views);
     this.allocations.set(info.id, a);
     this.byServer = undefined;
     this.drainAllocation(a, now);
