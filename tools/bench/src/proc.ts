@@ -55,7 +55,8 @@ export async function stop(p: Started | undefined, graceMs = 3000): Promise<void
   }
 }
 
-const TICKS = Number(run('getconf', ['CLK_TCK']).trim()) || 100;
+/** Clock ticks per second (utime/stime units). */
+export const TICKS = Number(run('getconf', ['CLK_TCK']).trim()) || 100;
 
 /** utime + stime of a process and its threads, in seconds (0 when it is gone). */
 export function cpuSeconds(pid: number): number {

@@ -16,8 +16,10 @@ import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, mkdtempSync, 
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildResults, type CaseInput, type PathName, type Results } from './aggregate';
-import { BenchError, cpuSeconds, loadAverage, nsRun, parseTraceGc, peakRssMiB, run, sleep, startIn, stop, type Started } from './proc';
+import { BenchError, TICKS, cpuSeconds, loadAverage, nsRun, parseTraceGc, peakRssMiB, run, sleep, startIn, stop, type Started } from './proc';
+import { formatLoss, formatThreadCpu, threadTicks, watchCounters } from './netstat';
 import { soak, type SoakResult } from './soak';
+import { searchLossFree } from './udp-search';
 import { idleClients, type IdleResult } from './idle';
 
 export interface BenchOptions {
@@ -39,6 +41,12 @@ const SRV = '198.19.1.10';
 const GW_WAN = '198.19.0.4';
 const FIRST_BYTE_PORT = 7001;
 const UDP_LEN = 1200;
+/** BENCH_UDP_RATES: offered rates (packets/s) probed after the search, with the loss counters logged. */
+const UDP_RATES = (process.env['BENCH_UDP_RATES'] ?? '').split(',').filter(Boolean);
+/** BENCH_UDP_GROW: probes that may raise the UDP search's bracket when no probe in it lost (3; 0 = plain bisection). */
+const UDP_GROW = Number(process.env['BENCH_UDP_GROW'] ?? '3') || 0;
+/** BENCH_CASES: `tcp`, `udp` or both (default): which cases measurePath runs (the relayed paths are TCP only). */
+const CASES = (process.env['BENCH_CASES'] ?? 'tcp,udp').split(',');
 /** Extra node flags for the Postern gateway and client, e.g. BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
 const NODE_FLAGS = (process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
 /** Extra `node` flags for postern-relay (e.g. `--cpu-prof --cpu-prof-dir=/tmp/pbn-relay-prof`). */
@@ -168,35 +176,47 @@ function measurePath(path: PathName, o: BenchOptions, sides: readonly Side[]): P
     ['TCP download', m.tcpDown, ['-R']],
     ['TCP 4 streams', m.tcp4, ['-P', '4']],
   ];
-  for (const [name, into, extra] of cases) {
+  for (const [name, into, extra] of CASES.includes('tcp') ? cases : []) {
     for (let i = 0; i < o.runs; i++) {
       const r = withCpu(() => iperf(o.seconds, extra));
       into.push(r.bitsPerSecond / 1e9);
       o.log(`  ${path} ${name} run ${String(i + 1)}: ${(r.bitsPerSecond / 1e9).toFixed(3)} Gbit/s (load ${loadAverage()})`);
     }
   }
-  m.udpPps.push(udpSearch(path, o));
+  if (CASES.includes('udp')) m.udpPps.push(udpSearch(path, o, sides));
   return m;
 }
 
-/** The highest UDP rate (1200-byte datagrams) with <= 0.1% loss, in received packets/s: a bisection. */
-function udpSearch(path: PathName, o: BenchOptions): number {
+/** Namespaces whose kernel counters each UDP probe reads (where a datagram can be dropped on its way). */
+const UDP_WATCH = ['pbn-client', 'pbn-gw', 'pbn-srv'] as const;
+
+/**
+ * One UDP probe at `bitsPerSecond` (0: as fast as iperf3 sends) with the loss counters of the client, gateway
+ * and server namespaces (UDP MIB, device drops) and the host's softnet backlog read around it: the log line
+ * says where the lost datagrams went.
+ */
+function udpProbe(path: PathName, o: BenchOptions, sides: readonly Side[], seconds: number, bitsPerSecond: number, offered: string): IperfRun {
+  const watch = watchCounters(UDP_WATCH);
+  const threads0 = sides.map((s) => threadTicks(s.pid));
+  const t0 = performance.now();
+  const r = iperf(seconds, ['-u', '-b', String(Math.round(bitsPerSecond)), '-l', String(UDP_LEN), '-w', '4M']);
+  const wall = (performance.now() - t0) / 1000;
+  const cpu = sides.map((s, i) => `${s.name} ${formatThreadCpu(s.pid, threads0[i] ?? new Map<number, number>(), threadTicks(s.pid), wall, TICKS)}`).join('; ');
+  const where = formatLoss(watch.end());
+  o.log(`  ${path} UDP ${offered} offered: ${Math.round(r.packetsPerSecond)} pps received, ${r.lostPercent.toFixed(2)}% lost (load ${loadAverage()})${where === '' ? '' : `; counters: ${where}`}${cpu === '' ? '' : `; threads: ${cpu}`}`);
+  return r;
+}
+
+/** The highest UDP rate (1200-byte datagrams) with <= 0.1% loss, in received packets/s (searchLossFree). */
+function udpSearch(path: PathName, o: BenchOptions, sides: readonly Side[]): number {
   const probeS = o.quick ? 1 : 3;
   const steps = o.quick ? 4 : 6;
-  const flat = iperf(probeS, ['-u', '-b', '0', '-l', String(UDP_LEN), '-w', '4M']);
-  let hi = flat.packetsPerSecond * 1.1;
-  let lo = 0;
-  let best = flat.lostPercent <= 0.1 ? flat.packetsPerSecond : 0;
-  if (best > 0) lo = best;
-  for (let i = 0; i < steps; i++) {
-    const rate = lo === 0 && i === 0 ? hi / 2 : (lo + hi) / 2;
-    const r = iperf(probeS, ['-u', '-b', String(Math.round(rate * UDP_LEN * 8)), '-l', String(UDP_LEN), '-w', '4M']);
-    const ok = r.lostPercent <= 0.1;
-    o.log(`  ${path} UDP ${Math.round(rate)} pps offered: ${Math.round(r.packetsPerSecond)} pps received, ${r.lostPercent.toFixed(2)}% lost`);
-    if (ok) {
-      lo = rate;
-      best = Math.max(best, r.packetsPerSecond);
-    } else hi = rate;
+  const flat = udpProbe(path, o, sides, probeS, 0, 'unlimited');
+  const best = searchLossFree(flat, (rate) => udpProbe(path, o, sides, probeS, rate * UDP_LEN * 8, `${String(Math.round(rate))} pps`), { steps, growSteps: UDP_GROW });
+  // BENCH_UDP_RATES=1x,1.2x,40000: extra probes (a multiple of the rate found, or packets/s), for the counters.
+  for (const spec of UDP_RATES) {
+    const pps = Math.round(spec.endsWith('x') ? Number(spec.slice(0, -1)) * best : Number(spec));
+    if (Number.isFinite(pps) && pps > 0) udpProbe(path, o, sides, probeS, pps * UDP_LEN * 8, `${String(pps)} pps (BENCH_UDP_RATES ${spec})`);
   }
   return best;
 }
@@ -574,6 +594,24 @@ policies: [{group: bench, resource: lab-net}]
       POSTERN_ID: 'bench-client',
       POSTERN_CONFIG_DIR: join(work, 'client-config'),
     });
+  if (CASES.includes('tcp')) await relayedPaths(o, work, c, procs, startClient, { portal, relay, writeConfig });
+  else c.notes['postern-relay'] = c.notes.coturn = 'skipped (BENCH_CASES without tcp)';
+  await stop(gw);
+  nsRun('pbn-gw', ['bash', join(dist, 'gateway', 'setup-forwarding.sh'), 'down'], { allowFail: true });
+  c.gc['client'] = parseTraceGc(readFileSync(clientLog, 'utf8'));
+  c.gc['gateway'] = parseTraceGc(readFileSync(gwLog, 'utf8'));
+}
+
+/** Postern relayed through postern-relay, then (postern-relay stopped, the portal reconfigured) through coturn. */
+async function relayedPaths(
+  o: BenchOptions,
+  work: string,
+  c: Collected,
+  procs: Started[],
+  startClient: (log: string) => Started,
+  sys: { portal: Started; relay: Started; writeConfig: (relays: string) => void },
+): Promise<void> {
+  const { portal, relay, writeConfig } = sys;
   await relayed(o, work, c, procs, startClient, { path: 'postern-relay', pid: relay.pid });
   // The same through coturn: the portal config now lists coturn (`turn_servers`) instead of the postern-relay
   // token (the relay's connection is closed: relays_presence tells the gateway), postern-relay is stopped.
@@ -589,10 +627,6 @@ policies: [{group: bench, resource: lab-net}]
     }
     await stop(coturn);
   } else c.notes.coturn = "not available: coturn's turnserver did not start (apt-get install coturn)";
-  await stop(gw);
-  nsRun('pbn-gw', ['bash', join(dist, 'gateway', 'setup-forwarding.sh'), 'down'], { allowFail: true });
-  c.gc['client'] = parseTraceGc(readFileSync(clientLog, 'utf8'));
-  c.gc['gateway'] = parseTraceGc(readFileSync(gwLog, 'utf8'));
 }
 
 /** coturn's port in pbn-relay (postern-relay has 3478). */
