@@ -185,16 +185,34 @@ if (codeCache) {
 for (const name of Object.keys(entries)) chmodSync(join(outDir, `${name}.js`), 0o755);
 
 // Worker entry points: libs keep them as plain ESM files next to the module that starts them and resolve
-// them with new URL('./x.worker.mjs', import.meta.url); in the bundle that URL is beside main.js.
+// them with new URL('./x.worker.mjs', import.meta.url); in the bundle that URL is beside main.js. Each is
+// bundled (ESM, not minified) with the modules it imports (e.g. @postern/bufferpool/worker-gc, shared by the
+// TUN and UDP workers), so the release runs without the workspace's node_modules/@postern; only the native
+// packages stay external.
 const usedNative = new Set();
 const inputs = Object.keys(result.metafile.inputs);
 const libDirs = new Set(inputs.map((f) => f.match(/^(libs\/(?:connlib\/)?[^/]+)\//)?.[1]).filter(Boolean));
+const workers = {};
 for (const libDir of libDirs) {
   const src = join(root, libDir, 'src');
   if (!existsSync(src)) continue;
   for (const f of readdirSync(src, { recursive: true })) {
-    if (String(f).endsWith('.worker.mjs')) cpSync(join(src, String(f)), join(outDir, basename(String(f))));
+    if (String(f).endsWith('.worker.mjs')) workers[basename(String(f), '.mjs')] = join(src, String(f));
   }
+}
+if (Object.keys(workers).length > 0) {
+  await esbuild.build({
+    entryPoints: workers,
+    outdir: outDir,
+    outExtension: { '.js': '.mjs' },
+    absWorkingDir: root,
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    logLevel: 'warning',
+    external: [...NATIVE],
+  });
 }
 for (const out of Object.values(result.metafile.outputs)) {
   for (const imp of out.imports ?? []) if (imp.external && NATIVE.includes(imp.path)) usedNative.add(imp.path);

@@ -9,8 +9,8 @@
 // STALLS, SLOTS, SLOT_SIZE, ERRNO], 16 Int32 metadata words per slot at byte 64: [0] length, [1] GRO segment
 // size (0 = one datagram), [2..8] the source sockaddr (written there by the kernel); then the slot data.
 import { workerData, isMainThread, parentPort } from 'node:worker_threads';
-import { GCProfiler } from 'node:v8';
 import koffi from 'koffi';
+import { gcRecorder } from '@postern/bufferpool/worker-gc';
 
 const HEAD = 0;
 const TAIL = 1;
@@ -22,9 +22,6 @@ const SLOT_SIZE = 6;
 const ERRNO = 7;
 const CONTROL_BYTES = 64;
 const META_INTS = 16;
-const GC_COUNT = 12;
-const GC_MICROS = 13;
-const GC_MAX_MICROS = 14;
 
 const EAGAIN = 11;
 const EINTR = 4;
@@ -137,31 +134,6 @@ function main(/** @type {UdpWorkerData} */ data) {
   }
   recordGc();
   Atomics.store(control, DONE, 1);
-}
-
-/**
- * With `enabled`, records the worker's garbage collections (node:v8 GCProfiler: synchronous, needs no event
- * loop, which a blocking worker never runs) until the returned function writes count, total and longest pause
- * (microseconds) into the ring's control words GC_COUNT.. (see RING_GC_* in @postern/bufferpool).
- * @param {boolean} enabled @param {Int32Array} control
- * @returns {() => void}
- */
-function gcRecorder(enabled, control) {
-  if (!enabled) return () => undefined;
-  const profiler = new GCProfiler();
-  profiler.start();
-  return () => {
-    const s = profiler.stop();
-    let total = 0;
-    let max = 0;
-    for (const e of s?.statistics ?? []) {
-      total += e.cost;
-      if (e.cost > max) max = e.cost;
-    }
-    Atomics.store(control, GC_COUNT, s?.statistics.length ?? 0);
-    Atomics.store(control, GC_MICROS, Math.round(total));
-    Atomics.store(control, GC_MAX_MICROS, Math.round(max));
-  };
 }
 
 if (!isMainThread && workerData !== null && typeof workerData === 'object' && 'ring' in workerData) {

@@ -16,8 +16,8 @@
 // [HEAD, TAIL, STOP, DONE, STALLS, SLOTS, SLOT_SIZE, ERRNO, TX_ERRORS], metadata of 16 Int32 per slot at
 // byte 64 (word 0 = length), slot data after the metadata.
 import { workerData, isMainThread, parentPort } from 'node:worker_threads';
-import { GCProfiler } from 'node:v8';
 import koffi from 'koffi';
+import { gcRecorder } from '@postern/bufferpool/worker-gc';
 import { MAX_SUPER_PACKET, VNET_HDR_LEN, coalesce, segmentCount, splitPacket } from './offload.worker.mjs';
 
 const HEAD = 0;
@@ -37,9 +37,6 @@ const SUPER = 10;
 const SUPER_SEGMENTS = 11;
 const CONTROL_BYTES = 64;
 const META_INTS = 16;
-const GC_COUNT = 12;
-const GC_MICROS = 13;
-const GC_MAX_MICROS = 14;
 const BELL_RX = 0;
 const BELL_TX = 1;
 
@@ -311,31 +308,6 @@ function main(/** @type {TunWorkerData} */ data) {
     Atomics.add(bell, BELL_TX, 1);
     Atomics.notify(bell, BELL_TX);
   }
-}
-
-/**
- * With `enabled`, records the worker's garbage collections (node:v8 GCProfiler: synchronous, needs no event
- * loop, which a blocking worker never runs) until the returned function writes count, total and longest pause
- * (microseconds) into the ring's control words GC_COUNT.. (see RING_GC_* in @postern/bufferpool).
- * @param {boolean} enabled @param {Int32Array} control
- * @returns {() => void}
- */
-function gcRecorder(enabled, control) {
-  if (!enabled) return () => undefined;
-  const profiler = new GCProfiler();
-  profiler.start();
-  return () => {
-    const s = profiler.stop();
-    let total = 0;
-    let max = 0;
-    for (const e of s?.statistics ?? []) {
-      total += e.cost;
-      if (e.cost > max) max = e.cost;
-    }
-    Atomics.store(control, GC_COUNT, s?.statistics.length ?? 0);
-    Atomics.store(control, GC_MICROS, Math.round(total));
-    Atomics.store(control, GC_MAX_MICROS, Math.round(max));
-  };
 }
 
 if (!isMainThread && workerData !== null && typeof workerData === 'object' && 'role' in workerData) {
