@@ -20,7 +20,7 @@ import { encodeKey, parseGatewayIngress, type GatewayIngressMessage } from '@pos
 import { buildLoginUrl, cryptoRng, defaultUserAgent, PhoenixChannel } from '@postern/phoenix-channel';
 import { bindUdp } from '@postern/socket-factory';
 import { openTun } from '@postern/tun';
-import { GatewayState, Tunnel } from '@postern/tunnel';
+import { GatewayState, sessionFailure, TunConfigurator, TunnelSession } from '@postern/tunnel';
 import { CliError, parseCli, resolveToken, USAGE, type GatewayCliConfig } from './cli';
 import { outwardAddress } from './local-address';
 import { MemoryTrimmer } from './memory';
@@ -53,8 +53,7 @@ try {
 delete process.env['POSTERN_TOKEN'];
 
 // Tunnel IPs of every client: replies to them go into the TUN.
-const PEER_ROUTES_V4 = [{ address: '100.64.0.0', prefix: 11 }];
-const PEER_ROUTES_V6 = [{ address: 'fd00:2021:1111::', prefix: 107 }];
+const PEER_ROUTES = ['100.64.0.0/11', 'fd00:2021:1111::/107'];
 
 /** UDP socket buffers (SO_RCVBUFFORCE/SO_SNDBUFFORCE): bursts of GRO/GSO batches must not overflow them. */
 const SOCKET_BUFFER_BYTES = 16 << 20;
@@ -92,50 +91,30 @@ async function run(c: GatewayCliConfig, tokenValue: string): Promise<number> {
     ...(c.maxPartitionTimeMs === undefined ? {} : { maxPartitionTimeMs: c.maxPartitionTimeMs }),
   });
   let joined = false;
-  let configured = Promise.resolve();
+  const tunConfig = new TunConfigurator({ device: tdm, logger: log });
   portal.onEvent((e) => {
     if (e.type === 'joined') joined = true;
     else if (e.type === 'hiccup') joined = false;
     else if (e.type === 'message' && e.message.event === 'init') {
       const iface = e.message.payload.interface;
-      configured = configured
-        .then(async () => {
-          const r = await tdm.setIps(iface.ipv4, iface.ipv6);
-          await tdm.setRoutes(PEER_ROUTES_V4, r.ipv6 ? PEER_ROUTES_V6 : []);
-          log.info({ ipv4: iface.ipv4, ipv6: r.ipv6 ? iface.ipv6 : undefined }, 'TUN configured');
-        })
-        .catch((err: unknown) => {
-          log.error(`configuring the TUN failed: ${errWithSources(err)}`);
-        });
+      tunConfig.apply({ ipv4: iface.ipv4, ipv6: iface.ipv6, routes: PEER_ROUTES });
     }
   });
 
-  const tunnel = new Tunnel({
+  const session = new TunnelSession({
     state,
     tun,
     socket,
     portal,
+    channel: portal,
     logger: log,
+    localAddress: local,
+    tunConfig,
     onEvent: (ev) => {
-      switch (ev.type) {
-        case 'clientConnected':
-          log.info({ clientId: ev.clientId, path: ev.path, via: ev.via }, 'client connected');
-          trimmer.note();
-          break;
-        case 'clientDisconnected':
-          log.info({ clientId: ev.clientId, reason: ev.reason }, 'client disconnected');
-          break;
-        case 'accessExpired':
-          log.info({ clientId: ev.clientId, resourceId: ev.resourceId }, 'access expired');
-          break;
-      }
+      if (ev.type === 'clientConnected') trimmer.note();
     },
   });
-  tunnel.withState(() => {
-    const addr = socket.addr(local, socket.local.port);
-    state.setLocalAddresses([addr], performance.now());
-  });
-  tunnel.start();
+  session.start();
   portal.start();
   log.info({ publicKey: encodeKey(state.publicKey), deviceId }, 'gateway started');
   const health = await startHealthCheck({ host: c.healthCheckAddr.host, port: c.healthCheckAddr.port, isReady: () => joined });
@@ -143,31 +122,21 @@ async function run(c: GatewayCliConfig, tokenValue: string): Promise<number> {
   const terminate = new Terminate();
   const outcome = await Promise.race([
     terminate.recv().then(() => ({ kind: 'signal' as const })),
-    portal.done.then((err) => ({ kind: 'portal' as const, err })),
-    tunnel.done.then((err) => ({ kind: 'tunnel' as const, err })),
+    session.ended,
   ]);
   terminate.close();
   trimmer.close();
   log.info('shutting down: Goodbye to clients');
-  tunnel.withState(() => {
+  session.tunnel.withState(() => {
     state.shutdown(performance.now());
   });
-  await tunnel.stop();
-  log.info({ ...tunnel.stats }, 'tunnel stats');
-  await portal.close();
-  await configured;
-  await tdm.close().catch((err: unknown) => {
-    log.debug(`removing routes: ${errWithSources(err)}`);
-  });
+  await session.stop();
   await health.close();
-  let code = 0;
-  if (outcome.kind !== 'signal' && outcome.err !== undefined) {
-    log.error(`${outcome.kind === 'portal' ? 'portal connection failed' : 'tunnel failed'}: ${errWithSources(outcome.err)}`);
-    code = 1;
-  }
+  const failure = outcome.kind === 'signal' ? undefined : sessionFailure(outcome);
+  if (failure !== undefined) log.error(failure);
   log.info('stopped');
   await logging.close();
-  return code;
+  return failure === undefined ? 0 : 1;
 }
 
 run(cfg, token).then(

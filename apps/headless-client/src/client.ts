@@ -8,31 +8,19 @@ import {
   Hangup,
   knownDir,
   newNetworkNotifier,
-  parseIpNetwork,
   POSTERN_FWMARK,
   Terminate,
   TunDeviceManager,
   type BuildInfo,
   type ChangeNotifier,
-  type IpNetwork,
 } from '@postern/bin-shared';
 import { errWithSources, type LoggingHandle } from '@postern/logging';
 import { encodeKey, parseClientIngress, type ClientIngressMessage } from '@postern/model';
 import { buildLoginUrl, cryptoRng, defaultUserAgent, PhoenixChannel } from '@postern/phoenix-channel';
-import { ClientState, closeOnFailure, EarlyPortal, Tunnel, type TunConfig } from '@postern/tunnel';
+import { ClientState, closeOnFailure, EarlyPortal, sessionFailure, TunConfigurator, TunnelSession } from '@postern/tunnel';
 import type { ClientCliConfig } from './cli';
 import type { OpeningDataPlane } from './data-plane';
 import { outwardAddress } from './local-address';
-
-function splitRoutes(routes: readonly string[]): { v4: IpNetwork[]; v6: IpNetwork[] } {
-  const v4: IpNetwork[] = [];
-  const v6: IpNetwork[] = [];
-  for (const r of routes) {
-    const n = parseIpNetwork(r);
-    (n.address.includes(':') ? v6 : v4).push(n);
-  }
-  return { v4, v6 };
-}
 
 /** When the network notifier starts: this long after the TUN is configured, at the latest this long after the start. */
 const NETWORK_WATCH_AFTER_UP_MS = 1_000;
@@ -102,70 +90,18 @@ export async function runClient(early: EarlyStart): Promise<number> {
     },
     () => undefined, // ends the client below
   );
-  let local = firstLocal;
   const tdm = new TunDeviceManager({ tunName: c.tunName, logger: log });
   // openedMs: when each part was ready, in ms after they started (concurrently).
   const openedMs = { socket: socketMs, tun: tunMs, route: localMs, dns: dnsMs };
-  log.info({ tun: c.tunName, udp: socket.local.key, hostCandidate: `${local}:${String(socket.local.port)}`, backend: socket.backend, openedMs }, 'data plane ready');
+  log.info({ tun: c.tunName, udp: socket.local.key, hostCandidate: `${firstLocal}:${String(socket.local.port)}`, backend: socket.backend, openedMs }, 'data plane ready');
 
   let tunnelUp!: () => void;
   const up = new Promise<void>((resolve) => {
     tunnelUp = resolve;
   });
-  let configured = Promise.resolve();
-  let lastTunConfig: TunConfig | undefined;
-  const applyTunConfig = (t: TunConfig): void => {
-    lastTunConfig = t;
-    configured = configured
-      .then(async () => {
-        const r = await tdm.setIps(t.ipv4, t.ipv6);
-        const routes = splitRoutes(t.routes);
-        await tdm.setRoutes(routes.v4, r.ipv6 ? routes.v6 : []);
-        log.info({ ipv4: t.ipv4, routes: t.routes.length }, 'TUN configured');
-        tunnelUp();
-        // The DNS stub resolver (sentinels) is the DNS task's; until then the system uses the portal's upstreams.
-        // A DNS failure does not take the tunnel down: the routes stay.
-        if (dns !== undefined && t.upstreamDns.length > 0) {
-          await dns.setDns(t.upstreamDns, t.searchDomain).catch((err: unknown) => {
-            log.warn(`setting DNS (${dns.method}) failed: ${errWithSources(err)}`);
-          });
-        }
-      })
-      .catch((err: unknown) => {
-        log.error(`configuring the TUN failed: ${errWithSources(err)}`);
-      });
-  };
-
-  const tunnel = new Tunnel({
-    state,
-    tun,
-    socket,
-    portal: earlyPortal,
-    logger: log,
-    onEvent: (ev) => {
-      switch (ev.type) {
-        case 'tunConfigChanged':
-          applyTunConfig(ev.config);
-          break;
-        case 'resourcesChanged':
-          log.debug({ resources: ev.resources.map((r) => `${r.name}:${r.status}`) }, 'resources');
-          break;
-        case 'gatewayConnected':
-          log.info({ gatewayId: ev.gatewayId, path: ev.path, via: ev.via }, 'connected to gateway');
-          break;
-        case 'gatewayDisconnected':
-          log.info({ gatewayId: ev.gatewayId, reason: ev.reason }, 'gateway disconnected');
-          break;
-        case 'authorizationFailed':
-          log.warn({ resourceId: ev.resourceId, reason: ev.reason }, 'access to a resource was refused');
-          break;
-      }
-    },
-  });
-  tunnel.withState(() => {
-    state.setLocalAddresses([socket.addr(local, socket.local.port)], performance.now());
-  });
-  tunnel.start();
+  const tunConfig = new TunConfigurator({ device: tdm, dns, logger: log, onConfigured: tunnelUp });
+  const session = new TunnelSession({ state, tun, socket, portal, channel: earlyPortal, logger: log, localAddress: firstLocal, tunConfig });
+  session.start();
   log.info({ publicKey: encodeKey(state.publicKey), deviceId }, 'client started');
 
   const terminate = new Terminate();
@@ -176,28 +112,21 @@ export async function runClient(early: EarlyStart): Promise<number> {
   void (async () => {
     while (await hangup.recv()) {
       log.info('SIGHUP: resetting connections');
-      tunnel.withState(() => {
-        state.reset(performance.now());
-      });
-      portal.reconnect();
+      session.reset();
     }
   })();
   // A network change (links, addresses, routes other than ours): new host candidate, fresh connections (same
   // authorisations), a new portal connection, and the LAN bypass routes refreshed.
   const networkChanged = async (): Promise<void> => {
     log.info('network changed: resetting connections');
+    let local = session.localAddress;
     try {
       local = await outwardAddress(c.apiUrl);
     } catch (err) {
       log.info(`no route to the portal yet: ${errWithSources(err)}`);
     }
-    tunnel.withState(() => {
-      const now = performance.now();
-      state.setLocalAddresses([socket.addr(local, socket.local.port)], now);
-      state.reset(now);
-    });
-    portal.reconnect();
-    if (lastTunConfig !== undefined) applyTunConfig(lastTunConfig);
+    session.reset(local);
+    tunConfig.reapply();
   };
   // The notifier's thread is not needed to bring the tunnel up: it starts 1 s after the TUN is configured (at
   // most 3 s after the start), so its start-up does not compete with the first connection's (issue 11). A change
@@ -213,8 +142,8 @@ export async function runClient(early: EarlyStart): Promise<number> {
       await notifier.close();
       return;
     }
-    const now = await outwardAddress(c.apiUrl).catch(() => local);
-    if (now !== local) await networkChanged();
+    const now = await outwardAddress(c.apiUrl).catch(() => session.localAddress);
+    if (now !== session.localAddress) await networkChanged();
     let first = true;
     while (await notifier.notified()) {
       if (first) {
@@ -229,8 +158,7 @@ export async function runClient(early: EarlyStart): Promise<number> {
   });
   const outcome = await Promise.race([
     terminate.recv().then(() => ({ kind: 'signal' as const })),
-    portal.done.then((err) => ({ kind: 'portal' as const, err })),
-    tunnel.done.then((err) => ({ kind: 'tunnel' as const, err })),
+    session.ended,
     // The TUN's workers start up in the background (data-plane.ts): one that fails to start ends the client.
     workersStarted.then(
       () => new Promise<never>(() => undefined),
@@ -243,23 +171,11 @@ export async function runClient(early: EarlyStart): Promise<number> {
   hangup.close();
   await network?.close();
   log.info(outcome.kind === 'up' ? 'tunnel is up (--exit)' : 'shutting down');
-  await tunnel.stop();
-  log.info({ ...tunnel.stats }, 'tunnel stats');
-  await portal.close();
-  await configured;
-  await dns?.deactivate().catch((err: unknown) => {
-    log.warn(`restoring DNS failed: ${errWithSources(err)}`);
-  });
-  await tdm.close().catch((err: unknown) => {
-    log.debug(`removing routes: ${errWithSources(err)}`);
-  });
-  let code = 0;
-  if ((outcome.kind === 'portal' || outcome.kind === 'tunnel') && outcome.err !== undefined) {
-    log.error(`${outcome.kind === 'portal' ? 'portal connection failed' : 'tunnel failed'}: ${errWithSources(outcome.err)}`);
-    code = 1;
-  }
+  await session.stop();
+  const failure = outcome.kind === 'portal' || outcome.kind === 'tunnel' ? sessionFailure(outcome) : undefined;
+  if (failure !== undefined) log.error(failure);
   log.info({ stopped }, 'stopped');
   await logging.close();
-  return code;
+  return failure === undefined ? 0 : 1;
 }
 

@@ -5,13 +5,13 @@ import { createSocket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import { createDnsController, parseIpNetwork, POSTERN_FWMARK, TunDeviceManager, type DnsControlMethod, type DnsController, type IpNetwork } from '@postern/bin-shared';
+import { createDnsController, POSTERN_FWMARK, TunDeviceManager, type DnsControlMethod, type DnsController } from '@postern/bin-shared';
 import { errWithSources } from '@postern/logging';
 import { parseClientIngress, type ClientIngressMessage } from '@postern/model';
 import { buildLoginUrl, cryptoRng, defaultUserAgent, PhoenixChannel } from '@postern/phoenix-channel';
 import { bindUdp } from '@postern/socket-factory';
 import { openTun } from '@postern/tun';
-import { ClientState, closeOnFailure, EarlyPortal, Tunnel, type ResourceView, type TunConfig } from '@postern/tunnel';
+import { ClientState, closeOnFailure, EarlyPortal, TunConfigurator, TunnelSession, type ResourceView } from '@postern/tunnel';
 import type { IpcResource } from '../ipc/messages';
 import { SessionStartError, type RunningSession, type SessionBackend, type SessionSink, type SessionStartOptions } from './backend';
 
@@ -48,16 +48,6 @@ export async function outwardAddress(apiUrl: string): Promise<string> {
 
 export function toIpcResource(r: ResourceView): IpcResource {
   return { id: r.id, type: r.type, name: r.name, ...(r.address === undefined ? {} : { address: r.address }), siteIds: [...r.siteIds], status: r.status };
-}
-
-function splitRoutes(routes: readonly string[]): { v4: IpNetwork[]; v6: IpNetwork[] } {
-  const v4: IpNetwork[] = [];
-  const v6: IpNetwork[] = [];
-  for (const r of routes) {
-    const n = parseIpNetwork(r);
-    (n.address.includes(':') ? v6 : v4).push(n);
-  }
-  return { v4, v6 };
 }
 
 export class ConnlibBackend implements SessionBackend {
@@ -118,54 +108,22 @@ export class ConnlibBackend implements SessionBackend {
       await portal.close();
       throw err;
     });
-    const tdm = new TunDeviceManager({ tunName, logger: log });
-
-    let configured = Promise.resolve();
-    const applyTunConfig = (t: TunConfig): void => {
-      configured = configured
-        .then(async () => {
-          const r = await tdm.setIps(t.ipv4, t.ipv6);
-          const routes = splitRoutes(t.routes);
-          await tdm.setRoutes(routes.v4, r.ipv6 ? routes.v6 : []);
-          if (dns !== undefined && t.upstreamDns.length > 0) await dns.setDns(t.upstreamDns, t.searchDomain);
-          log.info({ ipv4: t.ipv4, routes: t.routes.length }, 'TUN configured');
-        })
-        .catch((err: unknown) => {
-          log.error(`configuring the TUN failed: ${errWithSources(err)}`);
-        });
-    };
-
-    const tunnel = new Tunnel({
+    const tunConfig = new TunConfigurator({ device: new TunDeviceManager({ tunName, logger: log }), dns, logger: log });
+    const session = new TunnelSession({
       state,
       tun,
       socket,
-      portal: early,
+      portal,
+      channel: early,
       logger: log,
+      localAddress: local,
+      tunConfig,
       onEvent: (ev) => {
-        switch (ev.type) {
-          case 'tunConfigChanged':
-            applyTunConfig(ev.config);
-            break;
-          case 'resourcesChanged':
-            sink.resources(ev.resources.map(toIpcResource));
-            break;
-          case 'gatewayConnected':
-            log.info({ gatewayId: ev.gatewayId, path: ev.path, via: ev.via }, 'connected to gateway');
-            break;
-          case 'gatewayDisconnected':
-            log.info({ gatewayId: ev.gatewayId, reason: ev.reason }, 'gateway disconnected');
-            break;
-          case 'authorizationFailed':
-            if (ev.reason === 'offline') sink.allGatewaysOffline();
-            log.info({ resourceId: ev.resourceId, reason: ev.reason }, 'access to a resource was refused');
-            break;
-        }
+        if (ev.type === 'resourcesChanged') sink.resources(ev.resources.map(toIpcResource));
+        else if (ev.type === 'authorizationFailed' && ev.reason === 'offline') sink.allGatewaysOffline();
       },
     });
-    tunnel.withState(() => {
-      state.setLocalAddresses([socket.addr(local, socket.local.port)], performance.now());
-    });
-    tunnel.start();
+    session.start();
     // Subscribed in the same turn as the loop: a `joined` held by EarlyPortal is replayed to both (loop first).
     const unsubscribe = early.onEvent((e) => {
       if (e.type === 'joined') sink.connected();
@@ -177,41 +135,25 @@ export class ConnlibBackend implements SessionBackend {
       stopped = true;
       unsubscribe();
       early.detach();
-      await tunnel.stop();
-      await portal.close();
-      await configured;
-      await dns?.deactivate().catch((err: unknown) => {
-        log.warn(`restoring DNS failed: ${errWithSources(err)}`);
-      });
-      await tdm.close().catch((err: unknown) => {
-        log.debug(`removing routes: ${errWithSources(err)}`);
-      });
+      await session.stop();
     };
-    void Promise.race([portal.done.then((err) => ({ err, requiresSignIn: err?.requiresSignIn ?? false })), tunnel.done.then((err) => ({ err, requiresSignIn: false }))]).then(
-      (r) => {
-        if (stopped) return;
-        sink.failed(r.err === undefined ? 'the session ended' : errWithSources(r.err), r.requiresSignIn);
-      },
-    );
+    void session.ended.then((r) => {
+      if (stopped) return;
+      sink.failed(r.err === undefined ? 'the session ended' : errWithSources(r.err), r.kind === 'portal' && (r.err?.requiresSignIn ?? false));
+    });
     return {
       setInternetResourceActive: (active) => {
-        tunnel.withState(() => {
+        session.tunnel.withState(() => {
           state.setInternetResourceActive(active);
         });
       },
       reset: () => {
-        tunnel.withState(() => {
-          state.reset(performance.now());
-        });
-        portal.reconnect();
+        session.reset();
         // The route to the portal may leave from another address now: refresh our host candidate.
         outwardAddress(s.apiUrl).then(
           (addr) => {
-            if (stopped || addr === local || addr === '0.0.0.0' || addr === '::') return;
-            local = addr;
-            tunnel.withState(() => {
-              state.setLocalAddresses([socket.addr(addr, socket.local.port)], performance.now());
-            });
+            if (stopped || addr === session.localAddress || addr === '0.0.0.0' || addr === '::') return;
+            session.setLocalAddress(addr);
             log.info('our address towards the portal changed');
           },
           (err: unknown) => {

@@ -29,4 +29,5 @@ export type {
 } from './types';
 export { netAddr, parseNetAddr } from '@postern/snownet';
 export { Tunnel, TunnelLoopError, type DrivenState, type PortalChannel, type PortalChannelEvent, type TunnelOptions, type TunnelStats } from './io';
+export * from './io/session';
 export { closeOnFailure, EarlyPortal, type EarlyPortalStats } from './early-portal';
