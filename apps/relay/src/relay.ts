@@ -2,8 +2,8 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { TurnServer, parseCidr, type Cidr, type Rng, type ServerEvent, type Transmit } from '@postern/relay-proto';
-import { BufferPoolError, ViewCache } from '@postern/bufferpool';
-import { bindUdp, type SendQueue, type SocketAddr, type UdpBackend, type UdpSocket } from '@postern/socket-factory';
+import { BufferPoolError } from '@postern/bufferpool';
+import { bindUdp, SocketError, type SendQueue, type SocketAddr, type UdpBackend, type UdpSocket } from '@postern/socket-factory';
 import { writeChannelDataHeader } from '@postern/stun';
 
 export interface RelayOptions {
@@ -80,6 +80,30 @@ export function pushOrDrop(q: SendQueue, dst: SocketAddr, data: Uint8Array): boo
 }
 
 /**
+ * Queues `data[start..end)` (a ChannelData datagram's payload) without making a view of it: the whole datagram
+ * is copied into the reserved buffer and the range moved to its front (`copyWithin`, a memmove of the payload).
+ * A `subarray` per datagram was the relay's largest allocation; a view remembered per receive-ring slot
+ * (`ViewCache.within`) still missed whenever a slot position changed size. False (dropped) when the socket's
+ * send buffers are all in use. Other errors throw.
+ */
+export function pushRangeOrDrop(q: SendQueue, dst: SocketAddr, data: Uint8Array, start: number, end: number): boolean {
+  if (start === 0 && end === data.length) return pushOrDrop(q, dst, data);
+  let buf: Uint8Array;
+  try {
+    buf = q.reserve(dst, data.length);
+  } catch (err) {
+    if (isQueueFull(err)) return false;
+    // the datagram with its header (and padding) is larger than a send buffer takes, the payload alone is not
+    if (err instanceof SocketError && err.code === 'DATAGRAM_TOO_LARGE') return pushOrDrop(q, dst, data.subarray(start, end));
+    throw err;
+  }
+  buf.set(data);
+  buf.copyWithin(0, start, end);
+  q.commit(end - start);
+  return true;
+}
+
+/**
  * Queues ChannelData (4-byte header + payload) framed in place into the send batch, copying the payload once;
  * false (dropped) when the socket's send buffers are all in use. Other errors throw.
  */
@@ -111,17 +135,6 @@ interface RelayedSockets {
 /** Datagrams kept per allocation while its relayed socket opens. */
 const MAX_EARLY = 256;
 
-/**
- * `data[start..end)` without a view per datagram where it can: the whole datagram is `data` itself (a peer's
- * datagram relayed as ChannelData); a part of a reused datagram view (a batched socket's receive-ring slot) is
- * that view's remembered child (`views.within`), the same object for every datagram that lands in the same slot
- * position. node:dgram hands a fresh Buffer per datagram, so there a remembered child would only add a WeakMap
- * entry: a plain subarray.
- */
-export function rangeOf(views: ViewCache, data: Uint8Array, start: number, end: number, reused: boolean): Uint8Array {
-  if (start === 0 && end === data.length) return data;
-  return reused ? views.within(data, start, end - start) : data.subarray(start, end);
-}
 
 /** A running relay: call `close()` to stop. */
 export class Relay {
@@ -138,8 +151,6 @@ export class Relay {
   private lastDropLog = -Infinity;
   /** Open relayed sockets on the batched backend (bounded by relayBatchedSockets with `auto`). */
   private batchedRelayed = 0;
-  /** ChannelData payloads in the listening socket's receive ring (see `rangeOf`). */
-  private readonly payloads = new ViewCache(2);
 
   private constructor(private readonly o: RelayOptions) {
     this.log = o.logger;
@@ -212,7 +223,6 @@ export class Relay {
 
   private async mainLoop(sock: UdpSocket): Promise<void> {
     const server = this.server;
-    const reused = sock.backend === 'batched';
     while (this.running) {
       const batch = await sock.recvMany();
       if (batch.length === 0) break;
@@ -223,7 +233,7 @@ export class Relay {
         const rs = this.relayed.get(f.relayPort);
         const out = f.relayFamily === 4 ? rs?.v4 : rs?.v6;
         if (out) {
-          if (!pushOrDrop(out.sendQueue, f.dst, rangeOf(this.payloads, d.data, f.start, f.end, reused))) this.dropped(now);
+          if (!pushRangeOrDrop(out.sendQueue, f.dst, d.data, f.start, f.end)) this.dropped(now);
         } else if (rs && !rs.closed) {
           if (rs.early.length < MAX_EARLY) rs.early.push({ family: f.relayFamily, dst: f.dst, data: d.data.slice(f.start, f.end) });
           else this.dropped(now);
@@ -239,7 +249,6 @@ export class Relay {
     const main = this.main;
     if (!main) return;
     const q = main.sendQueue;
-    const reused = sock.backend === 'batched';
     for (;;) {
       const batch = await sock.recvMany();
       if (batch.length === 0) break;
@@ -247,7 +256,9 @@ export class Relay {
       for (const d of batch) {
         const f = server.handlePeerInput(d.data, d.from, family, port, now);
         if (f === undefined) continue;
-        if (!pushChannelDataOrDrop(q, f.dst, f.channel, rangeOf(this.payloads, d.data, f.start, f.end, reused))) this.dropped(now);
+        // the verdict covers the whole datagram (no view of it needed)
+        const payload = f.start === 0 && f.end === d.data.length ? d.data : d.data.subarray(f.start, f.end);
+        if (!pushChannelDataOrDrop(q, f.dst, f.channel, payload)) this.dropped(now);
       }
       this.drain(now);
       await yieldToEventLoop();
