@@ -135,7 +135,6 @@ interface RelayedSockets {
 /** Datagrams kept per allocation while its relayed socket opens. */
 const MAX_EARLY = 256;
 
-
 /** A running relay: call `close()` to stop. */
 export class Relay {
   readonly server: TurnServer;
