@@ -20,9 +20,8 @@ import { encodeKey, parseGatewayIngress, type GatewayIngressMessage } from '@pos
 import { buildLoginUrl, cryptoRng, defaultUserAgent, PhoenixChannel } from '@postern/phoenix-channel';
 import { bindUdp } from '@postern/socket-factory';
 import { openTun } from '@postern/tun';
-import { GatewayState, sessionFailure, TunConfigurator, TunnelSession } from '@postern/tunnel';
+import { GatewayState, outwardAddress, sessionFailure, TunConfigurator, TunnelSession } from '@postern/tunnel';
 import { CliError, parseCli, resolveToken, USAGE, type GatewayCliConfig } from './cli';
-import { outwardAddress } from './local-address';
 import { MemoryTrimmer } from './memory';
 
 const info = buildInfo('postern-gateway');

@@ -1,8 +1,6 @@
 // The real session of the tunnel service: @postern/tunnel's ClientState driven by its Tunnel loop, with the
 // TUN, routes and DNS of @postern/bin-shared, wired the same way as apps/headless-client (src/main.ts).
 import { randomBytes } from 'node:crypto';
-import { createSocket } from 'node:dgram';
-import { lookup } from 'node:dns/promises';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { createDnsController, POSTERN_FWMARK, TunDeviceManager, type DnsControlMethod, type DnsController } from '@postern/bin-shared';
@@ -11,7 +9,7 @@ import { parseClientIngress, type ClientIngressMessage } from '@postern/model';
 import { buildLoginUrl, cryptoRng, defaultUserAgent, PhoenixChannel } from '@postern/phoenix-channel';
 import { bindUdp } from '@postern/socket-factory';
 import { openTun } from '@postern/tun';
-import { ClientState, closeOnFailure, EarlyPortal, TunConfigurator, TunnelSession, type ResourceView } from '@postern/tunnel';
+import { ClientState, closeOnFailure, EarlyPortal, outwardAddress, TunConfigurator, TunnelSession, type ResourceView } from '@postern/tunnel';
 import type { IpcResource } from '../ipc/messages';
 import { SessionStartError, type RunningSession, type SessionBackend, type SessionSink, type SessionStartOptions } from './backend';
 
@@ -25,26 +23,6 @@ export interface ConnlibBackendOptions {
 }
 
 const NO_NETWORK_CODES = new Set(['ENETUNREACH', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
-
-/** The address this host uses towards the portal (a connected UDP socket asks the kernel; nothing is sent). */
-export async function outwardAddress(apiUrl: string): Promise<string> {
-  const url = new URL(apiUrl);
-  const host = url.hostname.replace(/^\[|\]$/g, '');
-  const port = url.port === '' ? (url.protocol === 'https:' || url.protocol === 'wss:' ? 443 : 80) : Number(url.port);
-  const { address, family } = await lookup(host);
-  const sock = createSocket(family === 6 ? 'udp6' : 'udp4');
-  try {
-    await new Promise<void>((resolve, reject) => {
-      sock.once('error', reject);
-      sock.connect(port, address, () => {
-        resolve();
-      });
-    });
-    return sock.address().address;
-  } finally {
-    sock.close();
-  }
-}
 
 export function toIpcResource(r: ResourceView): IpcResource {
   return { id: r.id, type: r.type, name: r.name, ...(r.address === undefined ? {} : { address: r.address }), siteIds: [...r.siteIds], status: r.status };

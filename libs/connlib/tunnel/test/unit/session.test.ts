@@ -35,68 +35,56 @@ function capture(): { log: pino.Logger; lines: Record<string, unknown>[] } {
 }
 const messages = (lines: Record<string, unknown>[]): unknown[] => lines.map((l) => l['msg']);
 
-/** Never has a packet; records close. */
-class IdleTun implements Tun {
-  readonly name = 'idle';
-  readonly queues = 1;
+/** Has nothing to read until it is closed (then nothing either: the loop's pumps end). */
+class Idle {
   closed = false;
   private wake: (() => void) | undefined;
-  async recvMany(): Promise<Uint8Array[]> {
+  protected async nothing<T>(): Promise<T[]> {
     if (!this.closed) await new Promise<void>((r) => (this.wake = r));
     return [];
   }
-  tryRecvMany(): Uint8Array[] {
-    return [];
-  }
-  send(batch: readonly Uint8Array[]): number {
-    return batch.length;
-  }
-  sendReady(): Promise<void> {
-    return Promise.resolve();
-  }
-  sendAll(): Promise<void> {
-    return Promise.resolve();
-  }
-  stats(): TunStats {
-    return { rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, readerStalls: 0, txQueued: 0, txErrors: 0 };
-  }
-  close(): Promise<TunCloseReport> {
+  protected shut(): void {
     this.closed = true;
     this.wake?.();
-    return Promise.resolve({ flushed: 0, unflushed: 0, stuckWorkers: 0, durationMs: 0 });
   }
+}
+
+const TUN_STATS: TunStats = { rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, readerStalls: 0, txQueued: 0, txErrors: 0 };
+const UDP_STATS: UdpStats = { rxDatagrams: 0, rxBytes: 0, rxBatches: 0, txDatagrams: 0, txBytes: 0, txBatches: 0, txErrors: 0, rxStalls: 0 };
+
+class IdleTun extends Idle implements Tun {
+  readonly name = 'idle';
+  readonly queues = 1;
+  readonly recvMany = (): Promise<Uint8Array[]> => this.nothing();
+  readonly tryRecvMany = (): Uint8Array[] => [];
+  readonly send = (batch: readonly Uint8Array[]): number => batch.length;
+  readonly sendReady = (): Promise<void> => Promise.resolve();
+  readonly sendAll = (): Promise<void> => Promise.resolve();
+  readonly stats = (): TunStats => TUN_STATS;
+  readonly close = (): Promise<TunCloseReport> => {
+    this.shut();
+    return Promise.resolve({ flushed: 0, unflushed: 0, stuckWorkers: 0, durationMs: 0 });
+  };
 }
 
 const noSends: SendQueue = { reserve: () => new Uint8Array(0), commit: () => undefined, push: () => undefined, flush: () => 0, pending: 0 };
 
-/** Never has a datagram; `addr` builds the SocketAddr the state gets. */
-class IdleSocket implements UdpSocket {
+/** `addr` builds the SocketAddr the state gets. */
+class IdleSocket extends Idle implements UdpSocket {
   readonly backend = 'dgram' as const;
   readonly local: SocketAddr = { family: 4, address: '0.0.0.0', port: 52625, key: '0.0.0.0:52625' };
   readonly dualStack = false;
   readonly gso = false;
   readonly gro = false;
   readonly sendQueue = noSends;
-  closed = false;
-  private wake: (() => void) | undefined;
-  async recvMany(): Promise<DatagramIn[]> {
-    if (!this.closed) await new Promise<void>((r) => (this.wake = r));
-    return [];
-  }
-  tryRecvMany(): DatagramIn[] {
-    return [];
-  }
-  addr(address: string, port = 0): SocketAddr {
-    return { family: address.includes(':') ? 6 : 4, address, port, key: `${address}:${String(port)}` };
-  }
-  stats(): UdpStats {
-    return { rxDatagrams: 0, rxBytes: 0, rxBatches: 0, txDatagrams: 0, txBytes: 0, txBatches: 0, txErrors: 0, rxStalls: 0 };
-  }
-  close(): Promise<void> {
-    this.closed = true;
-    this.wake?.();
+  readonly recvMany = (): Promise<DatagramIn[]> => this.nothing();
+  readonly tryRecvMany = (): DatagramIn[] => [];
+  readonly addr = (address: string, port = 0): SocketAddr => ({ family: address.includes(':') ? 6 : 4, address, port, key: `${address}:${String(port)}` });
+  readonly stats = (): UdpStats => UDP_STATS;
+  readonly close = (): Promise<void> => {
+    this.shut();
     return Promise.resolve();
-  }
+  };
 }
 
 type Msg = { readonly event: string; readonly payload?: unknown };
