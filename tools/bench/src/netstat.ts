@@ -136,3 +136,22 @@ export function formatThreadCpu(pid: number, before: ReadonlyMap<number, number>
   const others = [...after.keys()].filter((t) => t !== pid).map(pct).filter((p) => p >= 2).sort((a, b) => b - a);
   return [`main ${pct(pid).toFixed(0)}%`, ...others.map((p) => `${p.toFixed(0)}%`)].join(', ');
 }
+
+/**
+ * `ss -H -uamn` output as `local rb/tb` per UDP socket (`198.19.0.4:51820 212992/212992`): the receive and send
+ * buffers the kernel granted (a process asking beyond net.core.rmem_max without SO_RCVBUFFORCE gets the max).
+ */
+export function socketBuffers(ss: string): string {
+  const out: string[] = [];
+  const lines = ss.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const cols = (lines[i] ?? '').trim().split(/\s+/);
+    if (cols.length < 4 || !/^(UNCONN|ESTAB)$/.test(cols[0] ?? '')) continue;
+    // skmem is on the same line, or on the next (indented) one
+    const mem = /skmem:\([^)]*\)/.exec(lines[i] ?? '')?.[0] ?? /skmem:\([^)]*\)/.exec(lines[i + 1] ?? '')?.[0] ?? '';
+    const rb = /rb(\d+)/.exec(mem)?.[1];
+    const tb = /tb(\d+)/.exec(mem)?.[1];
+    if (rb !== undefined && tb !== undefined) out.push(`${cols[3] ?? '?'} ${rb}/${tb}`);
+  }
+  return out.join(', ');
+}

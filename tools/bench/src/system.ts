@@ -17,7 +17,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildResults, type CaseInput, type PathName, type Results } from './aggregate';
 import { BenchError, TICKS, cpuSeconds, loadAverage, nsRun, parseTraceGc, peakRssMiB, run, sleep, startIn, stop, type Started } from './proc';
-import { formatLoss, formatThreadCpu, threadTicks, watchCounters } from './netstat';
+import { formatLoss, formatThreadCpu, socketBuffers, threadTicks, watchCounters } from './netstat';
 import { soak, type SoakResult } from './soak';
 import { searchLossFree } from './udp-search';
 import { idleClients, type IdleResult } from './idle';
@@ -45,6 +45,10 @@ const UDP_LEN = 1200;
 const UDP_RATES = (process.env['BENCH_UDP_RATES'] ?? '').split(',').filter(Boolean);
 /** BENCH_UDP_GROW: probes that may raise the UDP search's bracket when no probe in it lost (3; 0 = plain bisection). */
 const UDP_GROW = Number(process.env['BENCH_UDP_GROW'] ?? '3') || 0;
+/** BENCH_UDP_TXQLEN: transmit queue lengths of the client's tunnel device to probe each BENCH_UDP_RATES rate with. */
+const UDP_TXQLEN = (process.env['BENCH_UDP_TXQLEN'] ?? '').split(',').filter((q) => /^\d+$/.test(q));
+/** The client's tunnel device per path (BENCH_UDP_TXQLEN). */
+const CLIENT_TUNNEL_DEV: Partial<Record<PathName, string>> = { postern: 'tun-postern', 'wireguard-go': 'pbn-wgc' };
 /** BENCH_CASES: `tcp`, `udp` or both (default): which cases measurePath runs (the relayed paths are TCP only). */
 const CASES = (process.env['BENCH_CASES'] ?? 'tcp,udp').split(',');
 /** Extra node flags for the Postern gateway and client, e.g. BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
@@ -211,12 +215,22 @@ function udpProbe(path: PathName, o: BenchOptions, sides: readonly Side[], secon
 function udpSearch(path: PathName, o: BenchOptions, sides: readonly Side[]): number {
   const probeS = o.quick ? 1 : 3;
   const steps = o.quick ? 4 : 6;
+  for (const ns of ['pbn-client', 'pbn-gw'] as const) {
+    const bufs = socketBuffers(nsRun(ns, ['ss', '-H', '-uamn'], { allowFail: true }));
+    if (bufs !== '') o.log(`  ${path} UDP sockets in ${ns} (receive/send buffer, bytes): ${bufs}`);
+  }
   const flat = udpProbe(path, o, sides, probeS, 0, 'unlimited');
   const best = searchLossFree(flat, (rate) => udpProbe(path, o, sides, probeS, rate * UDP_LEN * 8, `${String(Math.round(rate))} pps`), { steps, growSteps: UDP_GROW });
-  // BENCH_UDP_RATES=1x,1.2x,40000: extra probes (a multiple of the rate found, or packets/s), for the counters.
+  // BENCH_UDP_RATES=1x,1.2x,40000: extra probes (a multiple of the rate found, or packets/s), for the counters;
+  // BENCH_UDP_TXQLEN=500,4096: each of them once per transmit queue length of the client's tunnel device.
+  const dev = CLIENT_TUNNEL_DEV[path];
   for (const spec of UDP_RATES) {
     const pps = Math.round(spec.endsWith('x') ? Number(spec.slice(0, -1)) * best : Number(spec));
-    if (Number.isFinite(pps) && pps > 0) udpProbe(path, o, sides, probeS, pps * UDP_LEN * 8, `${String(pps)} pps (BENCH_UDP_RATES ${spec})`);
+    if (!Number.isFinite(pps) || pps <= 0) continue;
+    for (const qlen of dev === undefined || UDP_TXQLEN.length === 0 ? [undefined] : UDP_TXQLEN) {
+      if (qlen !== undefined && dev !== undefined) nsRun('pbn-client', ['ip', 'link', 'set', dev, 'txqueuelen', qlen]);
+      udpProbe(path, o, sides, probeS, pps * UDP_LEN * 8, `${String(pps)} pps (BENCH_UDP_RATES ${spec}${qlen === undefined ? '' : `, ${dev ?? ''} txqueuelen ${qlen}`})`);
+    }
   }
   return best;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { delta, formatLoss, formatThreadCpu, isLossCounter, parseNetDev, parseSnmp, parseSoftnet, parseTaskTicks } from '../../src/netstat';
+import { delta, formatLoss, formatThreadCpu, isLossCounter, parseNetDev, parseSnmp, parseSoftnet, parseTaskTicks, socketBuffers } from '../../src/netstat';
 import { searchLossFree, type UdpProbeResult } from '../../src/udp-search';
 
 const SNMP = `Ip: Forwarding DefaultTTL InReceives
@@ -52,6 +52,14 @@ describe('kernel counters', () => {
     const before = new Map([[10, 0], [11, 0], [12, 0]]);
     const after = new Map([[10, 100], [11, 300], [12, 1]]);
     expect(formatThreadCpu(10, before, after, 2, 100)).toBe('main 50%, 150%');
+  });
+});
+
+describe('socketBuffers', () => {
+  it('reads the granted receive/send buffer of each UDP socket from ss -H -uamn', () => {
+    const ss = 'UNCONN 0      0      127.0.0.1:5555 0.0.0.0:*\n\t skmem:(r0,rb212992,t0,tb212992,f0,w0,o0,bl0,d0)\nUNCONN 0      0              *:5556       *:*\n\t skmem:(r0,rb33554432,t0,tb212992,f0,w0,o0,bl0,d0)\n';
+    expect(socketBuffers(ss)).toBe('127.0.0.1:5555 212992/212992, *:5556 33554432/212992');
+    expect(socketBuffers('')).toBe('');
   });
 });
 
