@@ -16,11 +16,18 @@ export const TUN_F_TSO4 = 0x02;
 export const TUN_F_TSO6 = 0x04;
 export const TUN_F_USO4 = 0x20;
 export const TUN_F_USO6 = 0x40;
+/** struct ifreq ioctls on any socket: the device's transmit queue length (ifr_qlen, an int at offset 16). */
+export const SIOCGIFTXQLEN = 0x8942;
+export const SIOCSIFTXQLEN = 0x8943;
+export const AF_INET = 2;
+export const SOCK_DGRAM = 2;
+export const SOCK_CLOEXEC = 0o2000000;
 export const EFD_CLOEXEC = 0o2000000;
 export const EFD_NONBLOCK = 0o4000;
 
 export interface Libc {
   open(path: string, flags: number, mode: number): number;
+  socket(domain: number, type: number, protocol: number): number;
   ioctl(fd: number, request: number, arg: Uint8Array): number;
   /** ioctl whose argument is a value, not a pointer (TUNSETOFFLOAD). */
   ioctlValue(fd: number, request: number, arg: number): number;
@@ -41,6 +48,7 @@ export function libc(): Libc {
   if (cached !== undefined) return cached;
   const lib = koffi.load('libc.so.6');
   const open = lib.func('int open(const char *path, int flags, int mode)');
+  const socket = lib.func('int socket(int domain, int type, int protocol)');
   const ioctl = lib.func('int ioctl(int fd, unsigned long request, _Inout_ uint8_t *arg)');
   const ioctlValue = lib.func('ioctl', 'int', ['int', 'unsigned long', 'unsigned long']);
   const close = lib.func('int close(int fd)');
@@ -49,6 +57,7 @@ export function libc(): Libc {
   const strerror = lib.func('const char *strerror(int errnum)');
   cached = {
     open: (p, f, m) => asNumber(open(p, f, m)),
+    socket: (d, t, p) => asNumber(socket(d, t, p)),
     ioctl: (fd, r, a) => asNumber(ioctl(fd, r, a)),
     ioctlValue: (fd, r, a) => asNumber(ioctlValue(fd, r, a)),
     close: (fd) => asNumber(close(fd)),

@@ -13,9 +13,14 @@ import {
   IFF_NO_PI,
   IFF_TUN,
   IFF_VNET_HDR,
+  AF_INET,
   O_CLOEXEC,
   O_NONBLOCK,
   O_RDWR,
+  SIOCGIFTXQLEN,
+  SIOCSIFTXQLEN,
+  SOCK_CLOEXEC,
+  SOCK_DGRAM,
   TUNSETIFF,
   TUNSETOFFLOAD,
   TUN_F_CSUM,
@@ -93,6 +98,55 @@ export function offloadsFromEnv(value = process.env['POSTERN_TUN_OFFLOADS']): bo
   if (value === '1' || value === 'true') return true;
   if (value === '0' || value === 'false') return false;
   throw new TunError('INVALID_ARGUMENT', `POSTERN_TUN_OFFLOADS must be 1, true, 0 or false (got ${value})`);
+}
+
+/**
+ * The device's transmit queue when neither the option nor POSTERN_TUN_TXQUEUELEN says: packets the kernel holds
+ * for the reader (TUN's ring per queue; the kernel's default is 500). Sent to the device faster than the reader
+ * drains it (a sender's burst, the reader waiting for a CPU), the kernel drops what does not fit (tx_dropped):
+ * that was where UDP through the client was lost just above its loss-free rate (tools/bench, counters per
+ * probe). 4096 packets hold ~90 ms at 46 kpps; TCP does not fill it (TCP small queues).
+ */
+export const DEFAULT_TX_QUEUE_LENGTH = 4096;
+
+/** POSTERN_TUN_TXQUEUELEN as a number of packets; undefined when unset (the default applies); 0 keeps the kernel's. */
+export function txQueueLengthFromEnv(value = process.env['POSTERN_TUN_TXQUEUELEN']): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const n = Number(value);
+  if (!validTxQueueLength(n)) throw new TunError('INVALID_ARGUMENT', `POSTERN_TUN_TXQUEUELEN must be an integer in [0, 65536] (got ${value})`);
+  return n;
+}
+
+function validTxQueueLength(n: number): boolean {
+  return Number.isInteger(n) && n >= 0 && n <= 65536;
+}
+
+/** SIOCSIFTXQLEN then SIOCGIFTXQLEN on a throwaway socket: the length the device has now. */
+export function setTxQueueLength(name: string, length: number): number {
+  const c = libc();
+  const sock = c.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) {
+    const e = c.errno();
+    throw new TunError('IOCTL_FAILED', `socket for SIOCSIFTXQLEN: ${c.strerror(e)}`, { errno: e });
+  }
+  try {
+    const ifr = new Uint8Array(40);
+    ifr.set(new TextEncoder().encode(name));
+    const view = new DataView(ifr.buffer);
+    view.setInt32(16, length, true);
+    if (c.ioctl(sock, SIOCSIFTXQLEN, ifr) < 0) {
+      const e = c.errno();
+      throw new TunError('IOCTL_FAILED', `SIOCSIFTXQLEN ${name} ${String(length)}: ${c.strerror(e)}`, { errno: e });
+    }
+    view.setInt32(16, 0, true);
+    if (c.ioctl(sock, SIOCGIFTXQLEN, ifr) < 0) {
+      const e = c.errno();
+      throw new TunError('IOCTL_FAILED', `SIOCGIFTXQLEN ${name}: ${c.strerror(e)}`, { errno: e });
+    }
+    return view.getInt32(16, true);
+  } finally {
+    c.close(sock);
+  }
 }
 
 /** Opens `queues` fds of device `name` (with IFF_VNET_HDR and offloads when `offloads`); all or none. */
@@ -213,6 +267,8 @@ class LinuxTun implements Tun {
     if (!pow2(capacity)) throw new TunError('INVALID_ARGUMENT', `channelCapacity must be a power of two (got ${capacity})`);
     if (!Number.isInteger(maxPacketSize) || maxPacketSize < 576 || maxPacketSize > 65536) throw new TunError('INVALID_ARGUMENT', `maxPacketSize must be in [576, 65536] (got ${maxPacketSize})`);
     if (!Number.isInteger(readBatch) || readBatch < 1) throw new TunError('INVALID_ARGUMENT', `readBatch must be positive (got ${readBatch})`);
+    const txLen = o.txQueueLength ?? txQueueLengthFromEnv();
+    if (txLen !== undefined && !validTxQueueLength(txLen)) throw new TunError('INVALID_ARGUMENT', `txQueueLength must be an integer in [0, 65536] (got ${String(txLen)})`);
     const multi = o.multiQueue ?? queues > 1;
     const requested = o.offloads ?? offloadsFromEnv();
     const c = libc();
@@ -236,6 +292,20 @@ class LinuxTun implements Tun {
       throw err;
     }
     const { fds, offloads } = opened;
+    if (txLen !== 0) {
+      try {
+        const now = setTxQueueLength(name, txLen ?? DEFAULT_TX_QUEUE_LENGTH);
+        o.logger?.debug({ name, txQueueLength: now }, 'TUN transmit queue set');
+      } catch (err) {
+        // Asked for: an error. The default: the device works with the kernel's queue (500), say so.
+        if (txLen !== undefined) {
+          for (const fd of fds) c.close(fd);
+          c.close(stopFd);
+          throw err;
+        }
+        o.logger?.warn({ err }, `TUN ${name}: transmit queue left at the kernel's length`);
+      }
+    }
     const wantOffloads = offloads !== 'off';
     const gcStats = o.gcStats ?? workerGcStatsFromEnv();
     const bellSab = new SharedArrayBuffer(8);

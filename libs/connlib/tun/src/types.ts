@@ -11,6 +11,13 @@ export interface TunOptions {
   readonly maxPacketSize?: number;
   /** Packets each bounded channel holds, per direction per queue (power of two); default 1024. */
   readonly channelCapacity?: number;
+  /**
+   * The device's transmit queue (`txqueuelen`, packets the kernel holds for the reader; the kernel drops what
+   * does not fit). Default: POSTERN_TUN_TXQUEUELEN, else 4096 (the kernel's 500 dropped UDP bursts the reader
+   * drains a few ms later). 0 leaves the kernel's. Set with SIOCSIFTXQLEN; an explicit value that the kernel
+   * refuses is an IOCTL_FAILED error, the default only a warning.
+   */
+  readonly txQueueLength?: number;
   /** Packets a reader collects before publishing them as one batch; default 64. */
   readonly readBatch?: number;
   /** How long close() waits for the workers, checked once; default 10 000 ms. */
