@@ -2,6 +2,7 @@ export { BufferPool, type BufferPoolOptions, type BufferPoolStats } from './pool
 export {
   SharedRing,
   waitForChange,
+  changeOf,
   workerGcStats,
   workerGcStatsFromEnv,
   type WorkerGcStats,

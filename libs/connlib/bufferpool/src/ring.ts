@@ -31,6 +31,15 @@ export async function waitForChange(array: Int32Array, index: number, value: num
   if (r.async) await r.value;
 }
 
+/**
+ * The same wait without an async function (no promise of its own, no continuation): the promise of the wait, or
+ * undefined when `array[index]` already differs from `value`.
+ */
+export function changeOf(array: Int32Array, index: number, value: number, timeoutMs: number): Promise<unknown> | undefined {
+  const r = atomics.waitAsync(array, index, value, timeoutMs);
+  return r.async ? r.value : undefined;
+}
+
 /** Count of slots published by the producer (wraps as int32). */
 export const RING_HEAD = 0;
 /** Count of slots released by the consumer (wraps as int32). */

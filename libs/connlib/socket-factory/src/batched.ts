@@ -4,7 +4,7 @@
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import { BatchArrays, BufferPool, RING_DONE, RING_ERRNO, SharedRing, ViewCache, waitForChange, workerGcStats } from '@postern/bufferpool';
+import { BatchArrays, BufferPool, RING_DONE, RING_ERRNO, SharedRing, ViewCache, changeOf, waitForChange, workerGcStats } from '@postern/bufferpool';
 import { parseSocketAddr } from './addr';
 import { SocketError } from './errors';
 import {
@@ -40,6 +40,7 @@ const CMSG = 24; // CMSG_SPACE(sizeof(u16))
 const SEND_VEC = 128;
 const GSO_MAX_BYTES = 65000;
 const WAIT_SLICE_MS = 1000;
+const READY: Promise<unknown> = Promise.resolve();
 /** GRO segments per super-datagram that get a fixed view entry (the kernel coalesces at most 64). */
 const SEGS_PER_SLOT = 64;
 
@@ -236,6 +237,17 @@ export class BatchedSocket implements UdpSocket {
     this.rx.batches += used;
     this.rx.datagrams += count;
     return this.rxOut.of(this.rxEntries, count);
+  }
+
+  readable(): Promise<unknown> {
+    if (this.closed) return Promise.reject(new SocketError('CLOSED', `socket ${this.local.key} is closed`));
+    const seen = Atomics.load(this.bell, 0);
+    if (((this.ring.head() - this.ring.tail()) | 0) > this.lent) return READY;
+    if (Atomics.load(this.ring.control, RING_DONE) !== 0) {
+      const e = Atomics.load(this.ring.control, RING_ERRNO);
+      return Promise.reject(new SocketError('RECV_FAILED', `recvmmsg: ${socketLibc().strerror(e)}`, { errno: e }));
+    }
+    return changeOf(this.bell, 0, seen, WAIT_SLICE_MS) ?? READY;
   }
 
   async recvMany(max = 1024): Promise<DatagramIn[]> {

@@ -116,6 +116,14 @@ export class DgramSocket implements UdpSocket {
     return out;
   }
 
+  readable(): Promise<unknown> {
+    if (this.closed) return Promise.reject(new SocketError('CLOSED', `socket ${this.local.key} is closed`));
+    if (this.queue.length > 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      this.wake = resolve;
+    });
+  }
+
   async recvMany(max = 1024): Promise<DatagramIn[]> {
     for (;;) {
       const got = this.tryRecvMany(max);

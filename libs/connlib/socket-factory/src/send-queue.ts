@@ -66,6 +66,8 @@ export class GsoQueue implements SendQueue {
   private reservedBatch: MutableBatch | undefined;
   private reservedMax = 0;
   private scheduled = false;
+  /** Arrange a flush on the first commit of a tick (off when the owner flushes itself). */
+  private autoFlush = true;
   private queued = 0;
 
   constructor(private readonly o: GsoQueueOptions) {
@@ -74,6 +76,10 @@ export class GsoQueue implements SendQueue {
 
   get pending(): number {
     return this.queued;
+  }
+
+  ownerFlushes(): void {
+    this.autoFlush = false;
   }
 
   reserve(dst: SocketAddr, maxLen: number): Uint8Array {
@@ -111,7 +117,7 @@ export class GsoQueue implements SendQueue {
     b.count++;
     this.queued++;
     if (len < b.segSize || b.count >= this.o.maxSegments) b.open = false;
-    if (!this.scheduled) {
+    if (!this.scheduled && this.autoFlush) {
       this.scheduled = true;
       this.o.schedule();
     }

@@ -89,6 +89,12 @@ export interface SendQueue {
   flush(): number;
   /** Datagrams queued and not yet flushed. */
   readonly pending: number;
+  /**
+   * The owner flushes after every batch it queues (an event loop's turn): the queue stops arranging a flush of its
+   * own on the first datagram of each tick (one setImmediate per tick saved). It still retries a flush the kernel
+   * refused (socket busy) by itself.
+   */
+  ownerFlushes?(): void;
 }
 
 export interface UdpSocket {
@@ -103,6 +109,12 @@ export interface UdpSocket {
   /** Waits for at least one datagram; GRO super-datagrams come split into their segments. [] once closed. */
   recvMany(max?: number): Promise<DatagramIn[]>;
   tryRecvMany(max?: number): DatagramIn[];
+  /**
+   * Resolves when datagrams may be there for `tryRecvMany`: at once if some are, else when some arrive, or after
+   * a slice of waiting (check and wait again). Consumes nothing, so the caller may keep polling while it waits.
+   * Rejects with CLOSED once the socket is closed, RECV_FAILED if receiving stopped. One waiter at a time.
+   */
+  readable(): Promise<unknown>;
   /** Parses `ip:port` / `[ip]:port` (or address + port) into a (cached) SocketAddr. */
   addr(address: string, port?: number): SocketAddr;
   stats(): UdpStats;

@@ -3,7 +3,7 @@
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import { BatchArrays, RING_DONE, RING_ERRNO, SharedRing, ViewCache, waitForChange, workerGcStats, workerGcStatsFromEnv } from '@postern/bufferpool';
+import { BatchArrays, RING_DONE, RING_ERRNO, SharedRing, ViewCache, changeOf, waitForChange, workerGcStats, workerGcStatsFromEnv } from '@postern/bufferpool';
 import { TunError } from './errors';
 import { flowQueue } from './flow';
 import {
@@ -42,6 +42,7 @@ const RING_SUPER = 10;
 const RING_SUPER_SEGMENTS = 11;
 type Offloads = 'off' | 'tso' | 'tso+uso';
 const WAIT_SLICE_MS = 1000;
+const READY: Promise<unknown> = Promise.resolve();
 
 interface Queue {
   readonly fd: number;
@@ -361,6 +362,17 @@ class LinuxTun implements Tun {
     this.rr = (this.rr + 1) % n;
     this.rxPackets += count;
     return this.rxOut.of(items, count);
+  }
+
+  readable(): Promise<unknown> {
+    if (this.closing !== undefined || this.closedFlag) return Promise.reject(new TunError('CLOSED', `TUN ${this.name} is closed`));
+    if (this.readersFailed()) return Promise.reject(this.workerError());
+    const seen = Atomics.load(this.bell, BELL_RX);
+    for (let k = 0; k < this.qs.length; k++) {
+      const q = this.qs[k];
+      if (q !== undefined && ((q.rx.head() - q.rx.tail()) | 0) > q.lent) return READY;
+    }
+    return changeOf(this.bell, BELL_RX, seen, WAIT_SLICE_MS) ?? READY;
   }
 
   async recvMany(max = 100): Promise<Uint8Array[]> {

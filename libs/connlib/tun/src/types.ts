@@ -100,6 +100,12 @@ export interface Tun {
   /** Up to `max` packets already received, without waiting ([] if none). */
   tryRecvMany(max?: number): Uint8Array[];
   /**
+   * Resolves when packets may be there for `tryRecvMany`: at once if some are, else when a reader publishes, or
+   * after a slice of waiting (check and wait again). Consumes nothing, so the caller may keep polling while it
+   * waits. Rejects with CLOSED once the device is closing, WORKER_FAILED if the readers stopped. One waiter at a time.
+   */
+  readable(): Promise<unknown>;
+  /**
    * Copies packets, in order, into the outbound channels until one is full; returns how many were taken.
    * Packets of one flow always go to the same queue (so a flow keeps its order). A packet larger than
    * `maxPacketSize` is taken and dropped (`txTooLarge`). Throws CLOSED after close().

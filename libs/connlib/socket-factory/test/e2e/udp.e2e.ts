@@ -194,3 +194,27 @@ describe('UDP receive worker isolate', () => {
     expect(gc?.count ?? Infinity).toBeLessThanOrEqual(1);
   });
 });
+
+describe('readable()', () => {
+  it.each(['batched', 'dgram'] as const)('%s: resolves when a datagram arrives, consumes nothing, rejects CLOSED after close', async (backend) => {
+    const rx = await bindUdp({ backend, address: '127.0.0.1', port: 0 });
+    const tx = await bindUdp({ backend: 'dgram', address: '127.0.0.1', port: 0 });
+    try {
+      let woke = false;
+      const wait = rx.readable().then(() => (woke = true));
+      await new Promise((r) => setTimeout(r, 50));
+      expect(woke).toBe(false);
+      tx.sendQueue.push(tx.addr('127.0.0.1', rx.local.port), Uint8Array.of(1, 2, 3));
+      tx.sendQueue.flush();
+      await wait;
+      expect(woke).toBe(true);
+      // nothing consumed: the datagram is still there, and readable() resolves at once while it is
+      await rx.readable();
+      expect(rx.tryRecvMany().map((d) => [...d.data])).toEqual([[1, 2, 3]]);
+    } finally {
+      await tx.close();
+      await rx.close();
+    }
+    await expect(rx.readable()).rejects.toMatchObject({ code: 'CLOSED' });
+  });
+});

@@ -99,6 +99,21 @@ describe('GsoQueue', () => {
     expect(sent.flatMap((s) => s.datagrams.map((d) => d[0]))).toEqual([0, 1, 2, 3, 4, 5]);
   });
 
+  it('schedules no flush of its own when the owner flushes, but still retries what the socket refused', () => {
+    const { q, sent, scheduled, unblock } = setup({ maxSegments: 2, busyAfter: 1 });
+    q.ownerFlushes();
+    for (let i = 0; i < 6; i++) q.push(A, dgram(i, 10));
+    expect(scheduled()).toBe(0);
+    expect(q.flush()).toBe(2);
+    expect(scheduled()).toBe(1); // the retry of the 4 the socket did not take
+    unblock();
+    expect(q.flush()).toBe(4);
+    q.push(A, dgram(6, 10));
+    expect(scheduled()).toBe(1);
+    expect(q.flush()).toBe(1);
+    expect(sent.flatMap((s) => s.datagrams.map((d) => d[0]))).toEqual([0, 1, 2, 3, 4, 5, 6]);
+  });
+
   it('flushes by itself when the pool runs dry instead of growing or dropping', () => {
     const { q, pool, sent } = setup({ maxSegments: 1, buffers: 2 });
     for (let i = 0; i < 10; i++) q.push(A, dgram(i, 10));

@@ -2,15 +2,18 @@
 // UDP batches, its timer and portal messages. Thin: no protocol logic here, only moving bytes and time.
 //
 // Two pumps (TUN -> state -> UDP send queue, UDP -> state -> TUN) each take at most `batchSize` packets per
-// turn and then yield to the Node event loop (setImmediate), so neither pump, nor timers, nor the websocket
-// starve. Backpressure: when the TUN's outbound channels are full the UDP pump stops reading (the socket's
-// receive ring fills and the kernel applies its own queue) until `sendReady`; UDP sends are queued and flushed
-// once per turn (GSO batches).
+// turn; one turn runs both pumps and then the state's outputs, and turns follow each other through one
+// setImmediate per event-loop iteration (up to TURNS_PER_TICK turns in it), so neither pump, nor timers, nor the websocket starve. While either
+// pump has work, each turn polls both (reading a few shared counters); only when neither has, the loop waits
+// for the device and the socket to become readable (a promise each, consuming nothing). Backpressure: when
+// the TUN's outbound channels are full the UDP pump stops reading (the socket's receive ring fills and the
+// kernel applies its own queue) until `sendReady`; UDP sends are queued and flushed once per turn (GSO batches).
 //
-// Steady state allocates nothing per packet and next to nothing per turn: the pumps are callbacks made once
-// (setImmediate(this.tunStep)), not async loops (a promise and a closure per turn); a promise is made only to
-// wait for an idle device or socket; TUN batches go out in reused arrays; the timer is re-armed only when the
-// state's deadline moves earlier (it moves later with every received packet: the idle timeout).
+// Steady state allocates nothing per packet and one Immediate per turn: the turn is a callback made once
+// (setImmediate(this.step)), not async loops (a promise and a closure per turn); promises are made only when
+// both pumps are idle; TUN batches go out in reused arrays; the send queue does not schedule its
+// own flush (the turn flushes); the timer is re-armed only when the state's deadline moves earlier (it moves
+// later with every received packet: the idle timeout).
 import type { Logger } from 'pino';
 import type { Tun } from '@postern/tun';
 import type { SendQueue, SocketAddr, UdpSocket } from '@postern/socket-factory';
@@ -89,6 +92,14 @@ const SEAL_OVERHEAD = 64;
 /** A handshake initiation (148 bytes) may come back instead of data while no session exists. */
 const MIN_RESERVE = 256;
 const EMPTY = new Uint8Array(0);
+/**
+ * Turns run back to back (while each finds work) before the loop yields to the event loop: fewer Immediates and
+ * event-loop phases per packet when turns are small; at most ~4 x 2 x batchSize packets between two looks at
+ * timers and sockets.
+ */
+const TURNS_PER_TICK = 4;
+/** How often (ms) data-path turns look at the state's timers (a timer fires at most this late). */
+const TIMER_CHECK_MS = 1;
 
 export class Tunnel<In, Out extends { readonly event: string; readonly payload?: unknown }, Ev> {
   readonly stats: TunnelStats = { tunPackets: 0, udpDatagrams: 0, tunWrites: 0, udpSends: 0, portalIn: 0, portalOut: 0, portalDropped: 0, turns: 0 };
@@ -113,41 +124,57 @@ export class Tunnel<In, Out extends { readonly event: string; readonly payload?:
   /** Where the last datagram went: the next one is sealed straight into that destination's GSO batch. */
   private lastDst: SocketAddr | undefined;
   private unsubscribe: (() => void) | undefined;
-  private pumps: Promise<void>[] = [];
-  private endTunPump: () => void = () => undefined;
-  private endUdpPump: () => void = () => undefined;
-  // the pumps' callbacks, made once
-  private readonly tunStep = (): void => {
-    this.runTun();
-  };
-  private readonly onTunPackets = (packets: Uint8Array[]): void => {
-    if (packets.length === 0 || this.stopping) {
-      this.endTunPump();
-      return;
+  /** A readable() wait is out for the TUN / the socket (at most one each). */
+  private tunWaiting = false;
+  private udpWaiting = false;
+  /** The pump ended (its device or socket failed, or the loop stops): turns leave it alone. */
+  private tunEnded = false;
+  private udpEnded = false;
+  /** The UDP pump waits for room in the TUN (backpressure). */
+  private udpBlocked = false;
+  /** When a turn last looked at the state's timers; a data-path turn skipped the look since. */
+  private timersCheckedAt = Number.NEGATIVE_INFINITY;
+  private timersStale = false;
+  /** A turn is scheduled (setImmediate) and has not run yet. */
+  private turnPending = false;
+  // the callbacks, made once
+  private readonly step = (): void => {
+    this.turnPending = false;
+    // Up to TURNS_PER_TICK turns back to back while there is work, then yield to the event loop.
+    for (let i = 1; this.turn(); i++) {
+      if (i === TURNS_PER_TICK) {
+        this.scheduleTurn();
+        return;
+      }
     }
-    this.tunBatchIn(packets);
+    if (this.stopping) return;
+    if (this.timersStale) this.guard(this.noop); // a deadline an input moved earlier is armed before the loop idles
+    this.waitReadable();
+  };
+  private readonly onTunReadable = (): void => {
+    this.tunWaiting = false;
+    this.scheduleTurn();
   };
   private readonly onTunError = (err: unknown): void => {
+    this.tunWaiting = false;
+    this.tunEnded = true;
     this.fail(new TunnelLoopError('TUN_FAILED', 'reading the TUN device failed', { cause: err }));
-    this.endTunPump();
   };
-  private readonly udpStep = (): void => {
-    this.runUdp();
-  };
-  private readonly onDatagrams = (datagrams: DatagramIn[]): void => {
-    if (datagrams.length === 0 || this.stopping) {
-      this.endUdpPump();
-      return;
-    }
-    this.udpBatchIn(datagrams);
+  private readonly onUdpReadable = (): void => {
+    this.udpWaiting = false;
+    this.scheduleTurn();
   };
   private readonly onTunRoom = (): void => {
+    this.udpBlocked = false;
+    if (this.stopping) return;
     this.writeBacklog();
-    this.runUdp();
+    this.scheduleTurn();
   };
   private readonly onUdpError = (err: unknown): void => {
-    if (!this.stopping) this.fail(new TunnelLoopError('SOCKET_FAILED', 'receiving from the UDP socket failed', { cause: err }));
-    this.endUdpPump();
+    this.udpWaiting = false;
+    this.udpBlocked = false;
+    this.udpEnded = true;
+    this.fail(new TunnelLoopError('SOCKET_FAILED', 'receiving from the UDP socket failed', { cause: err }));
   };
   private readonly onTimer = (): void => {
     this.timer = undefined;
@@ -196,16 +223,8 @@ export class Tunnel<In, Out extends { readonly event: string; readonly payload?:
         this.state.handlePortalMessage(e.message as In, this.now());
       });
     });
-    this.pumps = [
-      new Promise<void>((resolve) => {
-        this.endTunPump = resolve;
-      }),
-      new Promise<void>((resolve) => {
-        this.endUdpPump = resolve;
-      }),
-    ];
-    setImmediate(this.tunStep);
-    setImmediate(this.udpStep);
+    this.socket.sendQueue.ownerFlushes?.();
+    this.scheduleTurn();
     const state = this.state;
     if (isForwardingState(state)) {
       // Read before DNS control points the system at the sentinels (or from Postern's backup once it has).
@@ -254,34 +273,60 @@ export class Tunnel<In, Out extends { readonly event: string; readonly payload?:
     if (report.unflushed > 0 || report.stuckWorkers > 0) this.log.warn({ ...report }, 'TUN closed with packets left or stuck workers');
     await this.socket.close();
     await this.dnsIo.close();
-    await withTimeout(Promise.allSettled(this.pumps), 1_000);
     this.running = false;
     this.resolveDone(undefined);
   }
 
   // --- pumps ------------------------------------------------------------------------------------------------------
 
-  /** One TUN turn: what the device has now, else wait for it (the only promise, made when idle). */
-  private runTun(): void {
-    if (this.stopping) {
-      this.endTunPump();
-      return;
+  /** Schedules the next turn (at most one pending). */
+  private scheduleTurn(): void {
+    if (this.turnPending || this.stopping) return;
+    this.turnPending = true;
+    setImmediate(this.step);
+  }
+
+  /** One turn: a batch from each pump that has one, then the state's outputs. True if there was a batch. */
+  private turn(): boolean {
+    if (this.stopping) return false;
+    let worked = false;
+    if (!this.tunEnded) worked = this.runTun();
+    if (!this.udpEnded && !this.udpBlocked && this.runUdp()) worked = true;
+    try {
+      this.afterTurn(true);
+    } catch (err) {
+      this.fail(new TunnelLoopError('STATE_FAILED', 'the tunnel state failed', { cause: err }));
+      return false;
     }
+    return worked;
+  }
+
+  /** Both pumps idle: wait for either (at most one wait each is out; a wait that is out stays valid). */
+  private waitReadable(): void {
+    if (!this.tunEnded && !this.tunWaiting) {
+      this.tunWaiting = true;
+      this.tun.readable().then(this.onTunReadable, this.onTunError);
+    }
+    if (!this.udpEnded && !this.udpBlocked && !this.udpWaiting) {
+      this.udpWaiting = true;
+      this.socket.readable().then(this.onUdpReadable, this.onUdpError);
+    }
+  }
+
+  /** The TUN pump's part of a turn: seals what the device has now. True if there was a batch. */
+  private runTun(): boolean {
     let packets: Uint8Array[];
     try {
       packets = this.tun.tryRecvMany(this.batch);
     } catch (err) {
       this.onTunError(err);
-      return;
+      return false;
     }
-    if (packets.length === 0) {
-      this.tun.recvMany(this.batch).then(this.onTunPackets, this.onTunError);
-      return;
-    }
-    this.tunBatchIn(packets);
+    return packets.length > 0 && this.tunBatchIn(packets);
   }
 
-  private tunBatchIn(packets: Uint8Array[]): void {
+  /** Seals a TUN batch into the send queue; false (and the loop failed) if the state threw. */
+  private tunBatchIn(packets: Uint8Array[]): boolean {
     const q = this.socket.sendQueue;
     try {
       const now = this.now();
@@ -290,40 +335,33 @@ export class Tunnel<In, Out extends { readonly event: string; readonly payload?:
         if (p !== undefined && this.sealInPlace(q, p, now)) this.stats.udpSends++;
       }
       this.stats.tunPackets += packets.length;
-      this.afterTurn();
+      return true;
     } catch (err) {
       this.onTunError(err);
-      return;
+      return false;
     }
-    setImmediate(this.tunStep);
   }
 
-  /** One UDP turn: TUN backpressure first, then what the socket has now, else wait for it. */
-  private runUdp(): void {
-    if (this.stopping) {
-      this.endUdpPump();
-      return;
-    }
+  /** The UDP pump's part of a turn: TUN backpressure first, then what the socket has now. True if there was a batch. */
+  private runUdp(): boolean {
     if (this.tunBacklog.length > 0) {
       // Backpressure: the TUN is full; stop reading the socket until it has room.
+      this.udpBlocked = true;
       this.tun.sendReady().then(this.onTunRoom, this.onUdpError);
-      return;
+      return false;
     }
     let datagrams: DatagramIn[];
     try {
       datagrams = this.socket.tryRecvMany(this.batch);
     } catch (err) {
       this.onUdpError(err);
-      return;
+      return false;
     }
-    if (datagrams.length === 0) {
-      this.socket.recvMany(this.batch).then(this.onDatagrams, this.onUdpError);
-      return;
-    }
-    this.udpBatchIn(datagrams);
+    return datagrams.length > 0 && this.udpBatchIn(datagrams);
   }
 
-  private udpBatchIn(datagrams: DatagramIn[]): void {
+  /** Opens a UDP batch and writes the packets to the TUN; false (and the loop failed) if the state threw. */
+  private udpBatchIn(datagrams: DatagramIn[]): boolean {
     try {
       const now = this.now();
       const batch = this.tunBatch;
@@ -336,12 +374,11 @@ export class Tunnel<In, Out extends { readonly event: string; readonly payload?:
       // one hand-off (ring publish + wake) per batch, not per packet; the views stay valid until the next recvMany
       this.writeTunBatch();
       this.stats.udpDatagrams += datagrams.length;
-      this.afterTurn();
+      return true;
     } catch (err) {
       this.onUdpError(err);
-      return;
+      return false;
     }
-    setImmediate(this.udpStep);
   }
 
   // --- outputs ----------------------------------------------------------------------------------------------------
@@ -422,15 +459,24 @@ export class Tunnel<In, Out extends { readonly event: string; readonly payload?:
     this.tunBacklog = n === this.tunBacklog.length ? [] : this.tunBacklog.slice(n);
   }
 
-  /** Timers due, then every queue of the state: transmits, TUN writes, portal messages, events; flush UDP. */
-  private afterTurn(): void {
+  /**
+   * Timers due, then every queue of the state: transmits, TUN writes, portal messages, events; flush UDP.
+   * A data-path turn looks at the state's timers at most every TIMER_CHECK_MS (pollTimeout walks every
+   * connection and relay allocation); the loop looks again before it goes idle.
+   */
+  private afterTurn(dataPath = false): void {
     this.stats.turns++;
     const now = this.now();
-    const due = this.state.pollTimeout();
-    if (due !== undefined && due <= now) this.state.handleTimeout(now);
+    const timers = !dataPath || now - this.timersCheckedAt >= TIMER_CHECK_MS;
+    if (timers) {
+      this.timersCheckedAt = now;
+      this.timersStale = false;
+      const due = this.state.pollTimeout();
+      if (due !== undefined && due <= now) this.state.handleTimeout(now);
+    } else this.timersStale = true;
     this.drain();
     if (this.socket.sendQueue.pending > 0) this.socket.sendQueue.flush();
-    if (!this.stopping) this.schedule();
+    if (timers && !this.stopping) this.schedule();
   }
 
   private drain(): void {

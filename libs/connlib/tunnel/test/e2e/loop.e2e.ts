@@ -23,13 +23,21 @@ class FakeTun implements Tun {
     this.wake?.();
   }
   private wake: (() => void) | undefined;
-  async recvMany(max = 100): Promise<Uint8Array[]> {
-    while (!this.flood && !this.closed) await new Promise<void>((r) => (this.wake = r));
-    if (this.closed) return [];
+  readableCalls = 0;
+  failWith: Error | undefined;
+  recvMany(): Promise<Uint8Array[]> {
+    return Promise.reject(new Error('the loop polls (tryRecvMany) and waits (readable)'));
+  }
+  tryRecvMany(max = 100): Uint8Array[] {
+    if (this.failWith !== undefined) throw this.failWith;
+    if (!this.flood || this.closed) return [];
     return Array.from({ length: max }, () => Uint8Array.of(this.seq++ & 0xff));
   }
-  tryRecvMany(): Uint8Array[] {
-    return [];
+  readable(): Promise<unknown> {
+    this.readableCalls++;
+    if (this.closed) return Promise.reject(new Error('closed'));
+    if (this.flood) return Promise.resolve();
+    return new Promise<void>((r) => (this.wake = r));
   }
   send(batch: readonly Uint8Array[]): number {
     const n = Math.min(batch.length, this.room);
@@ -87,6 +95,7 @@ class FakeSocket implements UdpSocket {
   readonly gro = false;
   readonly sent: number[] = [];
   recvCalls = 0;
+  readableCalls = 0;
   closed = false;
   private pendingData: number[] = [];
   private wake: (() => void) | undefined;
@@ -98,14 +107,19 @@ class FakeSocket implements UdpSocket {
     this.pendingData.push(...values);
     this.wake?.();
   }
-  async recvMany(max = 64): Promise<DatagramIn[]> {
+  recvMany(): Promise<DatagramIn[]> {
+    return Promise.reject(new Error('the loop polls (tryRecvMany) and waits (readable)'));
+  }
+  tryRecvMany(max = 64): DatagramIn[] {
     this.recvCalls++;
-    while (this.pendingData.length === 0 && !this.closed) await new Promise<void>((r) => (this.wake = r));
     const take = this.pendingData.splice(0, max);
     return take.map((v) => ({ from: ADDR, data: Uint8Array.of(v) }));
   }
-  tryRecvMany(): DatagramIn[] {
-    return [];
+  readable(): Promise<unknown> {
+    this.readableCalls++;
+    if (this.closed) return Promise.reject(new Error('closed'));
+    if (this.pendingData.length > 0) return Promise.resolve();
+    return new Promise<void>((r) => (this.wake = r));
   }
   addr(): SocketAddr {
     return ADDR;
@@ -216,6 +230,61 @@ describe('Tunnel event loop', () => {
     tun.room = 100;
     await tick(50);
     expect(tun.written).toEqual([10, 11, 12, 13, 14, 15, 16]);
+    await loop.stop(1_000);
+  });
+
+  it('idle: waits for each source once (no busy turns), and wakes on either', async () => {
+    const { tun, socket, state, loop } = setup();
+    loop.start();
+    await tick(50);
+    expect(tun.readableCalls).toBe(1);
+    expect(socket.readableCalls).toBe(1);
+    const polls = socket.recvCalls;
+    await tick(50);
+    expect(socket.recvCalls).toBe(polls); // nothing to do: no polling turns (the state's timer still runs)
+    expect(tun.readableCalls).toBe(1);
+    socket.deliver([1, 2]);
+    await tick(20);
+    expect(state.net).toBe(2);
+    expect(tun.readableCalls).toBe(1); // the TUN's wait is still out: not doubled
+    expect(socket.readableCalls).toBe(2);
+    await loop.stop(1_000);
+  });
+
+  it('a TUN that fails stops the loop with TUN_FAILED once; the socket is still served until stop()', async () => {
+    const { tun, socket, state, loop } = setup();
+    loop.start();
+    tun.failWith = new Error('EIO');
+    socket.deliver([1]);
+    const err = await loop.done;
+    expect(err?.message).toBe('reading the TUN device failed');
+    expect((err as { code?: string } | undefined)?.code).toBe('TUN_FAILED');
+    socket.deliver([2, 3]);
+    await tick(20);
+    expect(state.net).toBe(3);
+    await loop.stop(1_000);
+  });
+
+  it('a deadline the last packet of a burst moves earlier fires on time (the loop looks at timers before it idles)', async () => {
+    const { socket, state, loop } = setup();
+    state.deadline = performance.now() + 60_000;
+    const handle = state.handleTimeout.bind(state);
+    state.handleTimeout = (now: number): void => {
+      handle(now);
+      state.deadline = now + 60_000;
+    };
+    state.handleNetworkDatagram = (_from: SocketAddr, d: Uint8Array): Uint8Array => {
+      state.net++;
+      if (d[0] === 39) state.deadline = performance.now() + 5;
+      return d;
+    };
+    loop.start();
+    await tick(20);
+    const before = state.timeouts;
+    socket.deliver(Array.from({ length: 40 }, (_, i) => i)); // 3 turns of 16 in one tick: the last ones skip the timer look
+    await tick(60);
+    expect(state.net).toBe(40);
+    expect(state.timeouts).toBe(before + 1);
     await loop.stop(1_000);
   });
 
