@@ -240,7 +240,7 @@ export class BatchedSocket implements UdpSocket {
   }
 
   readable(): Promise<unknown> {
-    if (this.closed) return Promise.reject(new SocketError('CLOSED', `socket ${this.local.key} is closed`));
+    if (this.closed || this.ring.stopRequested()) return Promise.reject(new SocketError('CLOSED', `socket ${this.local.key} is closed`));
     const seen = Atomics.load(this.bell, 0);
     if (((this.ring.head() - this.ring.tail()) | 0) > this.lent) return READY;
     if (Atomics.load(this.ring.control, RING_DONE) !== 0) {
@@ -254,7 +254,8 @@ export class BatchedSocket implements UdpSocket {
     for (;;) {
       const seen = Atomics.load(this.bell, 0);
       const got = this.tryRecvMany(max);
-      if (got.length > 0 || this.closed) return got;
+      // closing: the worker stops (DONE) before `closed` is set; that is the end, not a failure
+      if (got.length > 0 || this.closed || this.ring.stopRequested()) return got;
       if (Atomics.load(this.ring.control, RING_DONE) !== 0) {
         const e = Atomics.load(this.ring.control, RING_ERRNO);
         throw new SocketError('RECV_FAILED', `recvmmsg: ${socketLibc().strerror(e)}`, { errno: e });

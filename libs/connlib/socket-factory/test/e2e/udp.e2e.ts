@@ -218,3 +218,30 @@ describe('readable()', () => {
     await expect(rx.readable()).rejects.toMatchObject({ code: 'CLOSED' });
   });
 });
+
+describe('close()', () => {
+  it('ends a receive loop with [] while datagrams flow (the worker stopping during close is not a receive failure), 20 times', async () => {
+    for (let i = 0; i < 20; i++) {
+      const rx = await bindUdp({ backend: 'batched', address: '127.0.0.1', port: 0 });
+      const tx = await bindUdp({ backend: 'batched', address: '127.0.0.1', port: 0 });
+      const dst = tx.addr('127.0.0.1', rx.local.port);
+      let sending = true;
+      const sender = (async () => {
+        while (sending) {
+          for (let k = 0; k < 32; k++) tx.sendQueue.push(dst, new Uint8Array(200));
+          tx.sendQueue.flush();
+          await new Promise((r) => setImmediate(r));
+        }
+      })();
+      const receiver = (async () => {
+        for (;;) if ((await rx.recvMany()).length === 0) return;
+      })();
+      await new Promise((r) => setTimeout(r, 20));
+      await rx.close();
+      sending = false;
+      await sender;
+      await tx.close();
+      await expect(receiver).resolves.toBeUndefined();
+    }
+  });
+});

@@ -35,7 +35,7 @@ function capture(): { log: pino.Logger; lines: Record<string, unknown>[] } {
 }
 const messages = (lines: Record<string, unknown>[]): unknown[] => lines.map((l) => l['msg']);
 
-/** Has nothing to read until it is closed (then nothing either: the loop's pumps end). */
+/** Has nothing to read until it is closed (then readable() rejects: the loop's pumps end). */
 class Idle {
   closed = false;
   private wake: (() => void) | undefined;
@@ -43,6 +43,7 @@ class Idle {
     if (!this.closed) await new Promise<void>((r) => (this.wake = r));
     return [];
   }
+  readonly readable = (): Promise<unknown> => (this.closed ? Promise.reject(new Error('closed')) : new Promise<void>((r) => (this.wake = r)));
   protected shut(): void {
     this.closed = true;
     this.wake?.();
