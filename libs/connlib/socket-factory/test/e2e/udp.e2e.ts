@@ -225,9 +225,9 @@ describe('close()', () => {
       const rx = await bindUdp({ backend: 'batched', address: '127.0.0.1', port: 0 });
       const tx = await bindUdp({ backend: 'batched', address: '127.0.0.1', port: 0 });
       const dst = tx.addr('127.0.0.1', rx.local.port);
-      let sending = true;
+      const flow = { sending: true };
       const sender = (async () => {
-        while (sending) {
+        while (flow.sending) {
           for (let k = 0; k < 32; k++) tx.sendQueue.push(dst, new Uint8Array(200));
           tx.sendQueue.flush();
           await new Promise((r) => setImmediate(r));
@@ -238,7 +238,7 @@ describe('close()', () => {
       })();
       await new Promise((r) => setTimeout(r, 20));
       await rx.close();
-      sending = false;
+      flow.sending = false;
       await sender;
       await tx.close();
       await expect(receiver).resolves.toBeUndefined();
