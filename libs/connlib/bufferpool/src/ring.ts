@@ -4,7 +4,7 @@
 // them. When the ring is full the producer must stop (backpressure): nothing is dropped, nothing grows.
 //
 // The layout is shared with the worker entry points (`*.worker.mjs` in tun and socket-factory), which
-// re-implement the few lines they need because a worker file must be self-contained. Keep them in step.
+// re-implement the few lines they need (a worker is plain .mjs and cannot import this .ts file). Keep them in step.
 //
 //   bytes [0, 64)                         control, Int32 words (see RING_* below)
 //   bytes [64, 64 + slots * 64)           per-slot metadata, RING_META_INTS Int32 words per slot

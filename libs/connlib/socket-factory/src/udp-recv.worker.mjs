@@ -1,7 +1,7 @@
 // @ts-check
 // UDP receive worker: recvmmsg (with UDP_GRO when enabled) straight into the slots of a shared ring, one
-// syscall per batch, published to the main thread with one Atomics.notify per batch. Self-contained (only
-// node:* and koffi), see docs/conventions.md. When the ring is full it stops reading (backpressure; the
+// syscall per batch, published to the main thread with one Atomics.notify per batch. Imports node:*, koffi
+// and plain .mjs modules (see docs/conventions.md). When the ring is full it stops reading (backpressure; the
 // kernel's socket buffer absorbs or drops, counted by the kernel). It waits in poll() on [socket, stop
 // eventfd] with a timeout, so a stop request wakes it at once.
 //

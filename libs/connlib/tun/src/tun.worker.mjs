@@ -1,5 +1,5 @@
 // @ts-check
-// TUN I/O worker: one per queue and direction. Self-contained (only node:* and koffi), see docs/conventions.md.
+// TUN I/O worker: one per queue and direction. Imports node:*, koffi and plain .mjs modules (see docs/conventions.md).
 //
 // role 'reader': reads packets from the (non-blocking) TUN fd straight into the free slots of its ring and
 //   publishes them in batches. When the ring is full it stops reading (backpressure) and waits for the main
