@@ -69,7 +69,8 @@ export function parseTraceGcText(text: string): TraceGcEvent[] {
  * while loading the bundle, before any worker thread exists); worker isolates have their own tags and clocks.
  * A process that re-executes itself (postern-gateway started without its V8 flags: same pid, same log) has a
  * new main isolate in the new image: an isolate that first collects at under 3 s of its own clock and under
- * half the old main's last time, after which the old main never collects again.
+ * half the old main's last time (or just under it when the old image lived under 3 s), after which the old main
+ * never collects again.
  */
 export function mainIsolateOf(events: readonly TraceGcEvent[]): string | undefined {
   const es = events.filter((e) => e.isolate !== undefined);
@@ -86,7 +87,10 @@ export function mainIsolateOf(events: readonly TraceGcEvent[]): string | undefin
       continue;
     }
     const oldMainGone = (lastIndex.get(main) ?? -1) < i;
-    if (oldMainGone && at < 3000 && at < mainLast / 2) {
+    // the new image's clock restarted: its time is behind the old main's, by half, or at all when the old image
+    // lived under 3 s (a re-exec happens at start-up: the old image's last collection can be at 300 ms, the new
+    // image's first at 170)
+    if (oldMainGone && at < 3000 && at < mainLast && (mainLast < 3000 || at < mainLast / 2)) {
       main = e.isolate;
       mainLast = at;
     }

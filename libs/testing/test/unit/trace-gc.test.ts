@@ -130,6 +130,10 @@ describe('mainIsolateOf', () => {
     expect(main([gc('0x4a', 800), gc('0x4a', 4000), gc('0xe36f', 60), gc('0xe36f', 5000)])).toBe('0xe36f');
     // a new isolate that starts late on its own clock is a worker, not a new image
     expect(main([gc('0x4a', 800), gc('0x4a', 4000), gc('0xe36f', 3500)])).toBe('0x4a');
+    // the old image re-executed at once (its last collection at 308 ms), the new image's first at 172 ms
+    expect(main([gc('0x4a', 172), gc('0x4a', 308), gc('0xe36f', 172), gc('0xe36f', 900), gc('0x7f01', 50), gc('0xe36f', 9000)])).toBe('0xe36f');
+    // a worker that starts after the main's last collection, on its own clock, with a long-lived main before it
+    expect(main([gc('0x4a', 800), gc('0x4a', 4000), gc('0x7f01', 2500)])).toBe('0x4a');
   });
 });
 
