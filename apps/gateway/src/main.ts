@@ -14,13 +14,14 @@ import {
   Terminate,
   TunDeviceManager,
   versionLine,
+  outwardAddress,
 } from '@postern/bin-shared';
 import { errWithSources, parseLogFilterOrExit, setupLogging } from '@postern/logging';
 import { encodeKey, parseGatewayIngress, type GatewayIngressMessage } from '@postern/model';
 import { buildLoginUrl, cryptoRng, defaultUserAgent, PhoenixChannel } from '@postern/phoenix-channel';
 import { bindUdp } from '@postern/socket-factory';
 import { openTun } from '@postern/tun';
-import { GatewayState, outwardAddress, sessionFailure, TunConfigurator, TunnelSession } from '@postern/tunnel';
+import { GatewayState, sessionFailure, TunConfigurator, TunnelSession } from '@postern/tunnel';
 import { CliError, parseCli, resolveToken, USAGE, type GatewayCliConfig } from './cli';
 import { MemoryTrimmer } from './memory';
 

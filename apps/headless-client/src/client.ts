@@ -13,6 +13,7 @@ import {
   TunDeviceManager,
   type BuildInfo,
   type ChangeNotifier,
+  outwardAddress,
 } from '@postern/bin-shared';
 import { errWithSources, type LoggingHandle } from '@postern/logging';
 import { encodeKey, parseClientIngress, type ClientIngressMessage } from '@postern/model';
@@ -20,7 +21,6 @@ import { buildLoginUrl, cryptoRng, defaultUserAgent, PhoenixChannel } from '@pos
 import { ClientState, closeOnFailure, EarlyPortal, sessionFailure, TunConfigurator, TunnelSession } from '@postern/tunnel';
 import type { ClientCliConfig } from './cli';
 import type { OpeningDataPlane } from './data-plane';
-import { outwardAddress } from './local-address';
 
 /** When the network notifier starts: this long after the TUN is configured, at the latest this long after the start. */
 const NETWORK_WATCH_AFTER_UP_MS = 1_000;

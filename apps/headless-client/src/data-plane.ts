@@ -2,12 +2,11 @@
 // threads), the route towards the portal and DNS control start opening at once, concurrently, before the rest of
 // the client is even loaded (main.ts), so the workers start up while the main thread initialises the portal and
 // tunnel modules. Light imports only: this module is part of what loads before the first log line.
-import { createDnsController, POSTERN_FWMARK, type DnsController } from '@postern/bin-shared';
+import { createDnsController, outwardAddress, POSTERN_FWMARK, type DnsController } from '@postern/bin-shared';
 import { bindUdp, type UdpSocket } from '@postern/socket-factory';
 import { openTun, type Tun } from '@postern/tun';
 import type { Logger } from 'pino';
 import type { ClientCliConfig } from './cli';
-import { outwardAddress } from './local-address';
 
 /** UDP socket buffers (SO_RCVBUFFORCE/SO_SNDBUFFORCE): bursts of GRO/GSO batches must not overflow them. */
 const SOCKET_BUFFER_BYTES = 16 << 20;

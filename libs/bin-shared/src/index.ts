@@ -9,6 +9,7 @@ export {
 export { KNOWN_DIRS_ENV, ipcSocketPath, knownDir, knownDirs, type Env, type KnownDir, type KnownDirs } from './known_dirs';
 export { Hangup, Terminate, type SignalSource, type TerminateSignal } from './signals';
 export { parseProcUptime, systemUptime } from './uptime';
+export { outwardAddress } from './local_address';
 export {
   DEVICE_ID_APP,
   DEVICE_ID_FILE,

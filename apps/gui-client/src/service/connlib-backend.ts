@@ -3,13 +3,13 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import { createDnsController, POSTERN_FWMARK, TunDeviceManager, type DnsControlMethod, type DnsController } from '@postern/bin-shared';
+import { createDnsController, outwardAddress, POSTERN_FWMARK, TunDeviceManager, type DnsControlMethod, type DnsController } from '@postern/bin-shared';
 import { errWithSources } from '@postern/logging';
 import { parseClientIngress, type ClientIngressMessage } from '@postern/model';
 import { buildLoginUrl, cryptoRng, defaultUserAgent, PhoenixChannel } from '@postern/phoenix-channel';
 import { bindUdp } from '@postern/socket-factory';
 import { openTun } from '@postern/tun';
-import { ClientState, closeOnFailure, EarlyPortal, outwardAddress, TunConfigurator, TunnelSession, type ResourceView } from '@postern/tunnel';
+import { ClientState, closeOnFailure, EarlyPortal, TunConfigurator, TunnelSession, type ResourceView } from '@postern/tunnel';
 import type { IpcResource } from '../ipc/messages';
 import { SessionStartError, type RunningSession, type SessionBackend, type SessionSink, type SessionStartOptions } from './backend';
 

@@ -30,5 +30,4 @@ export type {
 export { netAddr, parseNetAddr } from '@postern/snownet';
 export { Tunnel, TunnelLoopError, type DrivenState, type PortalChannel, type PortalChannelEvent, type TunnelOptions, type TunnelStats } from './io';
 export * from './io/session';
-export { outwardAddress } from './io/local-address';
 export { closeOnFailure, EarlyPortal, type EarlyPortalStats } from './early-portal';

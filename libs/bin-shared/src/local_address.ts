@@ -1,7 +1,6 @@
 // The address this host uses to reach the portal: with the UDP socket's port, our host candidate (TunnelSession's
 // localAddress). A connected UDP socket asks the kernel for the route's source address; nothing is sent.
-// (postern-client keeps its own copy in apps/headless-client/src/local-address.ts: it runs before this package
-// is loaded, see its data-plane.ts.)
+// Platform glue shared by the gateway and both clients (postern-client needs it before @postern/tunnel loads).
 import { createSocket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 

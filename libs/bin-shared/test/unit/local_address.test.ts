@@ -1,4 +1,4 @@
-// outwardAddress (src/io/local-address.ts): the kernel's source address towards the portal, loopback only
+// outwardAddress (src/local_address.ts): the kernel's source address towards the portal, loopback only
 // (a connected UDP socket: nothing is sent).
 import { describe, expect, it } from 'vitest';
 import { outwardAddress } from '../../src/index';
