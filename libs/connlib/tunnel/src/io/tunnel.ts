@@ -545,10 +545,6 @@ export class Tunnel<In, Out extends { readonly event: string; readonly payload?:
     }
   }
 
-  private isStopping(): boolean {
-    return this.stopping;
-  }
-
   private fail(err: TunnelLoopError): void {
     if (this.stopping) return;
     this.log.error({ code: err.code }, errorChain(err));
