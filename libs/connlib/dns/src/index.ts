@@ -69,12 +69,35 @@ export {
   type TcpUpstreamEvent,
 } from './tcp-upstream';
 export {
+  checkDohResponse,
   decodeDohResponse,
   DOH_CONTENT_TYPE,
+  DOH_MAX_MESSAGE_BYTES,
+  DohBody,
+  DohError,
   dohHost,
   encodeDohGetRequest,
+  encodeDohPostRequest,
+  parseDohUrl,
   withMessageId,
+  type DohErrorCode,
   type DohGetRequest,
+  type DohHttpResponse,
+  type DohPostRequest,
   type DohResponseResult,
+  type DohServer,
 } from './doh';
+export {
+  bootstrapAddresses,
+  bootstrapQuery,
+  DOH_ADDRESS_MAX_TTL_MS,
+  DOH_ADDRESS_MIN_TTL_MS,
+  DOH_BOOTSTRAP_RETRY_MS,
+  DOH_BOOTSTRAP_TIMEOUT_MS,
+  DOH_MAX_OUTSTANDING,
+  DOH_QUERY_TIMEOUT_MS,
+  DohUpstreams,
+  type DohAction,
+  type DohEvent,
+} from './doh-client';
 export { handleSiteQuery, SITE_DNS_PORT, SITE_QUERY_TYPES, type SiteQueryAction } from './site-dns';

@@ -19,7 +19,7 @@ import { FilterEngine } from '../filter';
 import { inRanges, PEER_RANGES, PROXY_RANGES, SENTINEL_RANGES } from '../ranges';
 import type { ClientDnsHook, ClientEvent, ClientStateConfig, DropCounters, ResourceView, TunConfig } from '../types';
 import { ClientDns, type DnsForward, type DnsTransport } from '../dns/client-dns';
-import { SITE_DNS_PORT } from '@postern/dns';
+import { SITE_DNS_PORT, type DohError, type DohHttpResponse } from '@postern/dns';
 import { ClientResources, needsNewAuthorization, toResource, type Resource } from './resources';
 
 /** request_authorization is re-sent at most this often while traffic for the resource continues. */
@@ -242,6 +242,16 @@ export class ClientState {
   /** A forwarded query that will get no answer (TCP connection refused, closed or timed out): the asker hears now. */
   handleDnsUpstreamFailure(fromIp: string, fromPort: number, id: number, now: number): void {
     this.dns.handleUpstreamFailure(fromIp, fromPort, id, now);
+  }
+
+  /** The HTTP answer to DoH request `token` (a DnsForward with transport `https`); returns the error it was, if one. */
+  handleDnsDohResponse(token: number, response: DohHttpResponse, now: number): DohError | undefined {
+    return this.dns.handleDohResponse(token, response, now);
+  }
+
+  /** DoH request `token` failed in the IO shell: its asker gets SERVFAIL. */
+  handleDnsDohFailure(token: number, error: DohError, now: number): void {
+    this.dns.handleDohFailure(token, error, now);
   }
 
   /** The system's resolvers (read by the IO shell before DNS control rewrites them): upstreams when the portal gives none. */
@@ -468,7 +478,11 @@ export class ClientState {
     this.iface = iface;
     this.ipv4 = parseIp(iface.ipv4);
     this.ipv6 = parseIp(iface.ipv6);
-    this.dns.setUpstreams(iface.upstream_do53.map((u) => u.ip), undefined);
+    this.dns.setUpstreams(
+      iface.upstream_do53.map((u) => u.ip),
+      undefined,
+      iface.upstream_doh.map((u) => u.url),
+    );
     this.dns.setSearchDomain(iface.search_domain ?? undefined);
     this.tunConfigChanged();
   }

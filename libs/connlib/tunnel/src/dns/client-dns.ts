@@ -2,6 +2,12 @@
 // UDP and TCP answered by the StubResolver or forwarded (by the IO shell, outside the tunnel) to the real
 // upstream, and the proxy-IP NAT set-up with the gateway (assigned_ips -> domain_status) that gates traffic
 // to a DNS resource until the gateway has resolved the name.
+//
+// Upstreams (Firezone's choice): the portal's Do53 servers if any, else its DoH servers, else the system's.
+// A query for a DoH upstream goes out as an RFC 8484 POST (DohUpstreams: id 0 on the wire, checks of the
+// answer, a 5 s timeout); a DoH server's host name is looked up with A/AAAA queries to the system's first
+// resolver from the same fwmarked UDP socket as Do53 forwards (never through our own sentinels, which the OS
+// points at), IP-literal URLs need no lookup. A DoH failure answers SERVFAIL to UDP and TCP askers alike.
 import {
   buildDestinationUnreachable,
   buildUdp,
@@ -11,8 +17,16 @@ import {
   type NatStatus,
 } from '@postern/ip-packet';
 import {
+  bootstrapAddresses,
+  bootstrapQuery,
+  DohError,
+  DohUpstreams,
+  isSentinelIp,
   isTruncated,
   mapSentinels,
+  type DohHttpResponse,
+  type DohPostRequest,
+  type DohServer,
   SITE_DNS_PORT,
   StubResolver,
   truncateResponse,
@@ -44,11 +58,26 @@ export type DnsTransport = 'udp' | 'tcp';
  * A query for the IO shell to send to `upstream`, outside the tunnel: one datagram from the marked UDP
  * socket, or (`tcp`) one length-prefixed message on a TCP connection to it (RFC 7766).
  */
-export interface DnsForward {
+export interface Do53Forward {
   readonly upstream: { readonly ip: string; readonly port: number };
   readonly query: Uint8Array;
   readonly transport: DnsTransport;
 }
+
+/**
+ * A DoH request for the IO shell: POST `request` to `server` at `address` over HTTPS from a marked socket,
+ * give up after `timeoutMs`; the outcome goes to `handleDohResponse` / `handleDohFailure` with `token`.
+ */
+export interface DohForward {
+  readonly transport: 'https';
+  readonly token: number;
+  readonly server: DohServer;
+  readonly address: string;
+  readonly request: DohPostRequest;
+  readonly timeoutMs: number;
+}
+
+export type DnsForward = Do53Forward | DohForward;
 
 type ReplyTo =
   | {
@@ -59,7 +88,9 @@ type ReplyTo =
       /** The largest answer the asker takes over UDP (its EDNS size, else 512). */
       readonly udpLimit: number;
     }
-  | { readonly kind: 'tcp'; readonly conn: string };
+  | { readonly kind: 'tcp'; readonly conn: string }
+  /** Our own lookup of a DoH server's host name. */
+  | { readonly kind: 'bootstrap'; readonly host: string };
 
 /** Where SRV/TXT queries of a DNS resource go: the gateway serving it (its in-tunnel DNS on port 53535). */
 export interface SiteRoute {
@@ -77,15 +108,22 @@ export interface SiteOut {
 
 interface PendingForward {
   /** The upstream asked, or the gateway for a site query. */
-  readonly upstream: (Upstream & { readonly kind: 'do53' }) | { readonly kind: 'site'; readonly gatewayId: string };
+  readonly upstream: Upstream | { readonly kind: 'site'; readonly gatewayId: string };
   readonly originalId: number;
   readonly replyTo: ReplyTo;
   readonly deadline: number;
-  readonly transport: DnsTransport;
+  readonly transport: DnsTransport | 'https';
   /** The query as sent (our id), kept for a UDP forward so that a truncated answer can be asked again over TCP. */
   readonly query: Uint8Array | undefined;
   /** The truncated (TC=1) UDP answer, with the asker's id, while the query is asked again over TCP. */
   readonly truncated: Uint8Array | undefined;
+}
+
+/** A running lookup of a DoH server's host: answers still to come (A, AAAA) and the addresses so far. */
+interface Bootstrap {
+  pending: number;
+  readonly addresses: string[];
+  ttlSecs: number | undefined;
 }
 
 interface NatSetup {
@@ -106,7 +144,10 @@ export class ClientDns implements ClientDnsHook {
   private readonly tcp: DnsTcpResponder;
   private readonly ipStacks = new Map<string, IpStack>();
   private portalDo53: string[] = [];
+  private portalDoh: string[] = [];
   private system: string[] = [];
+  private readonly doh = new DohUpstreams();
+  private readonly bootstraps = new Map<string, Bootstrap>();
   private sentinels: SentinelTable = mapSentinels({});
   private readonly forwards = new Map<number, PendingForward>();
   private readonly forwardOut: DnsForward[] = [];
@@ -118,7 +159,9 @@ export class ClientDns implements ClientDnsHook {
   private readonly nat = new Map<string, NatSetup>();
   readonly drops: Record<string, number> = {};
   /** Forwarded queries by transport, and truncated UDP answers asked again over TCP. */
-  readonly forwardStats = { udp: 0, tcp: 0, truncatedRetriedOverTcp: 0 };
+  readonly forwardStats = { udp: 0, tcp: 0, truncatedRetriedOverTcp: 0, https: 0, httpsAnswers: 0, bootstrapLookups: 0 };
+  /** DoH failures by DohError code (each one a SERVFAIL to its asker). */
+  readonly dohFailures: Record<string, number> = {};
 
   constructor(rng: Rng) {
     this.tcp = new DnsTcpResponder(rng);
@@ -127,11 +170,15 @@ export class ClientDns implements ClientDnsHook {
 
   // ---- configuration -------------------------------------------------------------------------------
 
-  /** Portal-given Do53 upstreams and the system's resolvers; returns true if the sentinels changed. */
-  setUpstreams(portalDo53: readonly string[] | undefined, system: readonly string[] | undefined): boolean {
+  /**
+   * Portal-given Do53 upstreams, the system's resolvers and portal-given DoH URLs (undefined: unchanged);
+   * returns true if the sentinels changed.
+   */
+  setUpstreams(portalDo53: readonly string[] | undefined, system: readonly string[] | undefined, portalDoh?: readonly string[]): boolean {
     if (portalDo53 !== undefined) this.portalDo53 = [...portalDo53];
     if (system !== undefined) this.system = [...system];
-    const next = mapSentinels({ upstreamDo53: this.portalDo53, system: this.system });
+    if (portalDoh !== undefined) this.portalDoh = [...portalDoh];
+    const next = mapSentinels({ upstreamDo53: this.portalDo53, upstreamDoh: this.portalDoh, system: this.system });
     const prev = this.sentinels.entries;
     const same = next.entries.length === prev.length && next.entries.every((e, i) => {
         const p = prev[i];
@@ -141,6 +188,11 @@ export class ClientDns implements ClientDnsHook {
     this.sentinels = next;
     this.stub.setSentinels(next);
     return true;
+  }
+
+  /** The upstreams behind the sentinels, in order (for logs). */
+  get upstreams(): Upstream[] {
+    return this.sentinels.upstreams;
   }
 
   /** The sentinel addresses the OS should use (one per upstream). */
@@ -208,7 +260,7 @@ export class ClientDns implements ClientDnsHook {
     }
     const id = ((data[0] ?? 0) << 8) | (data[1] ?? 0);
     const f = this.forwards.get(id);
-    if (f === undefined || now >= f.deadline || f.upstream.kind !== 'do53' || f.upstream.port !== fromPort || normalize(fromIp) !== normalize(f.upstream.ip)) {
+    if (f === undefined || now >= f.deadline || f.upstream.kind !== 'do53' || f.transport === 'https' || f.upstream.port !== fromPort || normalize(fromIp) !== normalize(f.upstream.ip)) {
       this.drop('upstreamUnsolicited');
       return;
     }
@@ -217,6 +269,10 @@ export class ClientDns implements ClientDnsHook {
       return;
     }
     this.forwards.delete(id);
+    if (f.replyTo.kind === 'bootstrap') {
+      this.bootstrapAnswer(f.replyTo.host, data, now);
+      return;
+    }
     if (f.transport === 'udp' && isTruncated(data) && f.query !== undefined) {
       // the stub's pending entry stays for the whole answer (a truncated one is not cached anyway)
       const retry: PendingForward = { ...f, deadline: now + DNS_FORWARD_TIMEOUT_MS, transport: 'tcp', query: undefined, truncated: withId(data, f.originalId) };
@@ -245,6 +301,19 @@ export class ClientDns implements ClientDnsHook {
     this.forwards.delete(id);
     this.drop('upstreamTcpFailed');
     this.answerUnanswered(f, now);
+  }
+
+  /** The HTTP answer to DoH request `token`: its DNS answer goes to the asker; returns the error it was, if one. */
+  handleDohResponse(token: number, response: DohHttpResponse, now: number): DohError | undefined {
+    const err = this.doh.handleResponse(token, response, now);
+    this.drainDoh(now);
+    return err;
+  }
+
+  /** DoH request `token` failed in the IO shell (connect, TLS, stream reset, its timeout): SERVFAIL to the asker. */
+  handleDohFailure(token: number, error: DohError, now: number): void {
+    this.doh.handleFailure(token, error, now);
+    this.drainDoh(now);
   }
 
   /** Queries for gateways' in-tunnel DNS servers (SRV/TXT of DNS resources). */
@@ -348,6 +417,8 @@ export class ClientDns implements ClientDnsHook {
   handleTimeout(now: number): void {
     this.stub.handleTimeout(now);
     this.tcp.handleTimeout(now);
+    this.doh.handleTimeout(now);
+    this.drainDoh(now);
     for (const [id, f] of this.forwards) {
       if (now < f.deadline) break;
       this.forwards.delete(id);
@@ -357,7 +428,7 @@ export class ClientDns implements ClientDnsHook {
   }
 
   pollTimeout(): number | undefined {
-    let t = minDefined(this.stub.pollTimeout(), this.tcp.pollTimeout());
+    let t = minDefined(minDefined(this.stub.pollTimeout(), this.tcp.pollTimeout()), this.doh.pollTimeout());
     const oldest = this.forwards.values().next();
     if (oldest.done !== true) t = minDefined(t, oldest.value.deadline);
     return t;
@@ -370,7 +441,8 @@ export class ClientDns implements ClientDnsHook {
    * failed: that answer, so that they ask over TCP themselves); a TCP connection would wait forever: SERVFAIL.
    */
   private answerUnanswered(f: PendingForward, now: number): void {
-    if (f.replyTo.kind === 'tcp') this.reply(f.replyTo, servfail(f.originalId), now);
+    if (f.replyTo.kind === 'bootstrap') this.bootstrapAnswer(f.replyTo.host, undefined, now);
+    else if (f.replyTo.kind === 'tcp' || f.transport === 'https') this.reply(f.replyTo, servfail(f.originalId), now);
     else if (f.truncated !== undefined) this.reply(f.replyTo, f.truncated, now);
   }
 
@@ -395,8 +467,14 @@ export class ClientDns implements ClientDnsHook {
           return;
         }
         const upstream = action.kind === 'forward' ? action.upstream : this.sentinels.upstreamFor(sentinel);
-        if (upstream?.kind !== 'do53') {
+        if (upstream === undefined) {
           this.reply(replyTo, servfail(queryId(query)), now);
+          return;
+        }
+        if (upstream.kind === 'doh') {
+          this.forwardStats.https++;
+          this.doh.query(upstream.url, this.track(upstream, query, replyTo, now, 'https'), now);
+          this.drainDoh(now);
           return;
         }
         // RFC 7766: a query that came over TCP goes upstream over TCP (its answer may be larger than UDP carries)
@@ -410,7 +488,7 @@ export class ClientDns implements ClientDnsHook {
   }
 
   /** Records a forwarded query under a fresh id; returns the query bytes carrying that id. */
-  private track(upstream: PendingForward['upstream'], query: Uint8Array, replyTo: ReplyTo, now: number, transport: DnsTransport): Uint8Array {
+  private track(upstream: PendingForward['upstream'], query: Uint8Array, replyTo: ReplyTo, now: number, transport: PendingForward['transport']): Uint8Array {
     if (this.forwards.size >= MAX_FORWARDS) {
       const oldest = this.forwards.keys().next();
       if (oldest.done !== true) this.forwards.delete(oldest.value);
@@ -420,12 +498,75 @@ export class ClientDns implements ClientDnsHook {
     for (let i = 0; i < 0x10000 && this.forwards.has(id); i++) id = (id + 1) & 0xffff;
     this.nextId = (id + 1) & 0xffff;
     const bytes = withId(query, id);
-    const keep = transport === 'udp' && upstream.kind === 'do53' ? bytes : undefined;
+    const keep = transport === 'udp' && upstream.kind === 'do53' && replyTo.kind !== 'bootstrap' ? bytes : undefined;
     this.forwards.set(id, { upstream, originalId: queryId(query), replyTo, deadline: now + DNS_FORWARD_TIMEOUT_MS, transport, query: keep, truncated: undefined });
     return bytes;
   }
 
+  /** Carries out the DoH client's actions (requests for the IO shell, host lookups) and hands out its events. */
+  private drainDoh(now: number): void {
+    for (let a = this.doh.pollAction(); a !== undefined; a = this.doh.pollAction()) {
+      if (a.kind === 'resolve') this.bootstrap(a.host, now);
+      else this.forwardOut.push({ transport: 'https', token: a.token, server: a.server, address: a.address, request: a.request, timeoutMs: a.timeoutMs });
+    }
+    for (let e = this.doh.pollEvent(); e !== undefined; e = this.doh.pollEvent()) {
+      const id = e.kind === 'answer' ? queryId(e.message) : e.id;
+      const f = this.forwards.get(id);
+      if (f?.upstream.kind !== 'doh' || f.upstream.url !== e.url) {
+        this.drop('dohUnknown');
+        continue;
+      }
+      this.forwards.delete(id);
+      if (e.kind === 'failed') {
+        this.dohFailures[e.error.code] = (this.dohFailures[e.error.code] ?? 0) + 1;
+        this.reply(f.replyTo, servfail(f.originalId), now);
+        continue;
+      }
+      this.forwardStats.httpsAnswers++;
+      const response = withId(e.message, f.originalId);
+      this.stub.handleUpstreamResponse(f.upstream, response, now);
+      this.reply(f.replyTo, response, now);
+    }
+  }
+
+  /** Looks up a DoH server's host (A, then AAAA) at the system's first resolver, from the marked UDP socket. */
+  private bootstrap(host: string, now: number): void {
+    const server = this.system.find((s) => !isSentinelIp(s) && parseIpBytes(s) !== undefined);
+    if (server === undefined) {
+      this.doh.handleResolveFailed(host, new DohError('DOH_BOOTSTRAP', `no system resolver to look up ${host}`), now);
+      return;
+    }
+    const upstream: Upstream = { kind: 'do53', ip: server, port: DNS_PORT };
+    this.bootstraps.set(host, { pending: 0, addresses: [], ttlSecs: undefined });
+    for (const type of ['A', 'AAAA'] as const) {
+      const q = bootstrapQuery(host, type, 0);
+      const b = this.bootstraps.get(host);
+      if (q === undefined || b === undefined) continue;
+      b.pending++;
+      this.forwardOut.push({ upstream: { ip: server, port: DNS_PORT }, query: this.track(upstream, q, { kind: 'bootstrap', host }, now, 'udp'), transport: 'udp' });
+      this.forwardStats.bootstrapLookups++;
+    }
+    if (this.bootstraps.get(host)?.pending === 0) this.bootstrapAnswer(host, undefined, now);
+  }
+
+  /** One answer (or none: undefined) to a host lookup; the last one hands the addresses (IPv4 first) to the DoH client. */
+  private bootstrapAnswer(host: string, data: Uint8Array | undefined, now: number): void {
+    const b = this.bootstraps.get(host);
+    if (b === undefined) return;
+    const got = data === undefined ? undefined : bootstrapAddresses(data);
+    for (const a of got?.addresses ?? []) if (!b.addresses.includes(a)) b.addresses.push(a);
+    if (got?.ttlSecs !== undefined) b.ttlSecs = Math.min(b.ttlSecs ?? Number.POSITIVE_INFINITY, got.ttlSecs);
+    b.pending--;
+    if (b.pending > 0) return;
+    this.bootstraps.delete(host);
+    b.addresses.sort((x, y) => Number(x.includes(':')) - Number(y.includes(':')));
+    if (b.addresses.length > 0) this.doh.handleResolved(host, b.addresses, b.ttlSecs, now);
+    else this.doh.handleResolveFailed(host, new DohError('DOH_BOOTSTRAP', `no A/AAAA records for ${host} from the system's resolver`), now);
+    this.drainDoh(now);
+  }
+
   private reply(to: ReplyTo, response: Uint8Array, now: number): void {
+    if (to.kind === 'bootstrap') return;
     if (to.kind === 'tcp') {
       this.tcp.respond(to.conn, response, now);
       this.drainTcp();

@@ -3,17 +3,21 @@
 // over UDP from one socket, or over TCP (RFC 7766; DnsTcpUpstreams is the sans-IO client, this is its
 // socket shell) for queries that came over TCP or whose UDP answer was truncated. Also runs the gateway's
 // name resolutions with the system resolver (getaddrinfo via node:dns, so /etc/hosts and resolv.conf apply).
-// Timeouts and concurrency limits live in the sans-IO states.
+// DoH requests (RFC 8484 POST) go over HTTP/2, one session per server address on a marked TCP socket with TLS
+// (DohForwarder); the state frames, checks and times them. Timeouts and concurrency limits live in the
+// sans-IO states.
 import { createSocket } from 'node:dgram';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { lookup } from 'node:dns/promises';
+import { connect as http2Connect, constants as http2Constants, type ClientHttp2Session } from 'node:http2';
 import { isIP, Socket } from 'node:net';
+import { connect as tlsConnect, rootCertificates } from 'node:tls';
 import type { Logger } from 'pino';
 import { POSTERN_FWMARK, systemResolvers } from '@postern/bin-shared';
-import { DnsTcpUpstreams, type ResolveOutcome, type ResolveRequest } from '@postern/dns';
+import { DnsTcpUpstreams, DohBody, DohError, type DohHttpResponse, type ResolveOutcome, type ResolveRequest } from '@postern/dns';
 import { bindUdp, type UdpSocket } from '@postern/socket-factory';
 import { markedTcpFd } from '@postern/phoenix-channel';
-import type { DnsForward, DnsTransport } from '../dns/client-dns';
+import type { DnsForward, DnsTransport, DohForward } from '../dns/client-dns';
 
 /** What a ClientState offers the IO shell for DNS. */
 export interface DnsForwardingState {
@@ -31,6 +35,19 @@ export interface DnsUpstreamFailureState {
 function hearsFailures(s: object): s is DnsUpstreamFailureState {
   return 'handleDnsUpstreamFailure' in s && typeof s.handleDnsUpstreamFailure === 'function';
 }
+
+/** A state that forwards to DoH upstreams (DnsForward with transport `https`). */
+export interface DohForwardingState {
+  handleDnsDohResponse(token: number, response: DohHttpResponse, now: number): DohError | undefined;
+  handleDnsDohFailure(token: number, error: DohError, now: number): void;
+}
+
+function speaksDoh(s: object): s is DohForwardingState {
+  return 'handleDnsDohResponse' in s && 'handleDnsDohFailure' in s;
+}
+
+/** Env var: a PEM file of CA certificates trusted for DoH servers in addition to Node's bundled ones. */
+export const DOH_CA_FILE_ENV = 'POSTERN_DOH_CA_FILE';
 
 /** What a GatewayState offers the IO shell for DNS. */
 export interface DnsResolvingState {
@@ -108,6 +125,8 @@ export interface DnsIoOptions {
   readonly resolver?: NameResolver;
   /** SO_MARK of the forwarding socket; default POSTERN_FWMARK (undefined in tests without CAP_NET_ADMIN falls back). */
   readonly mark?: number;
+  /** Extra CA certificates (PEM) for DoH servers, added to Node's bundled ones; default: the file in POSTERN_DOH_CA_FILE. */
+  readonly dohCa?: string;
 }
 
 export class DnsIo {
@@ -116,12 +135,30 @@ export class DnsIo {
   private siteServers: Promise<string[]> | undefined;
   private inFlight = 0;
   private tcp: TcpForwarder | undefined;
-  readonly stats = { forwarded: 0, answers: 0, resolutions: 0, resolveErrors: 0, tcpForwarded: 0, tcpAnswers: 0, tcpFailures: 0 };
+  private doh: DohForwarder | undefined;
+  readonly stats = { forwarded: 0, answers: 0, resolutions: 0, resolveErrors: 0, tcpForwarded: 0, tcpAnswers: 0, tcpFailures: 0, dohRequests: 0, dohAnswers: 0, dohFailures: 0 };
 
   constructor(private readonly o: DnsIoOptions) {}
 
   forward(state: DnsForwardingState, f: DnsForward): void {
     if (this.closed) return;
+    if (f.transport === 'https') {
+      if (!speaksDoh(state)) return;
+      this.doh ??= new DohForwarder(this.o, this.stats);
+      this.doh.request(f, (outcome) => {
+        this.o.guard(() => {
+          const now = this.o.now();
+          const err = outcome instanceof DohError ? outcome : state.handleDnsDohResponse(f.token, outcome, now);
+          if (outcome instanceof DohError) state.handleDnsDohFailure(f.token, outcome, now);
+          if (err === undefined) this.stats.dohAnswers++;
+          else {
+            this.stats.dohFailures++;
+            this.doh?.logFailure(f, err);
+          }
+        });
+      });
+      return;
+    }
     if (f.transport === 'tcp') {
       this.tcp ??= new TcpForwarder(
         this.o,
@@ -180,6 +217,7 @@ export class DnsIo {
   async close(): Promise<void> {
     this.closed = true;
     this.tcp?.close();
+    this.doh?.close();
     const s = await this.socket;
     await s?.close();
   }
@@ -300,18 +338,175 @@ class TcpForwarder {
     s.connect({ host: ip, port });
   }
 
-  /** A TCP socket with SO_MARK set before its SYN (so it bypasses the tunnel), else a plain one (logged once). */
   private markedSocket(family: 4 | 6): Socket {
-    const mark = this.o.mark ?? POSTERN_FWMARK;
+    return markedSocket(family, this.o.mark ?? POSTERN_FWMARK, (err) => {
+      if (this.warnedUnmarked) return;
+      this.warnedUnmarked = true;
+      this.o.logger.warn({ err }, 'DNS over TCP without SO_MARK (forwarded queries may enter the tunnel)');
+    });
+  }
+}
+
+/** A TCP socket with SO_MARK set before its SYN (so it bypasses the tunnel), else a plain one (`unmarked` hears why). */
+function markedSocket(family: 4 | 6, mark: number, unmarked: (err: unknown) => void): Socket {
+  try {
+    return new Socket({ fd: markedTcpFd(family, mark), readable: true, writable: true });
+  } catch (err) {
+    unmarked(err);
+    return new Socket();
+  }
+}
+
+/** Idle HTTP/2 sessions to DoH servers are closed after this long. */
+const DOH_IDLE_MS = 30_000;
+/** A failure code is logged at most once per this long (with how many were not logged). */
+const DOH_LOG_INTERVAL_MS = 10_000;
+
+/**
+ * The HTTPS shell of DoH forwarding: one HTTP/2 session per (server, address), on a marked TCP socket (so a
+ * full route into the tunnel cannot capture it) with TLS checking the URL's host name; each DohForward one
+ * POST stream. Outcomes: the response (status, content type and length, body up to the DoH limit) or a
+ * DohError (DOH_CONNECT for socket/TLS/stream errors, DOH_TIMEOUT after the forward's timeout).
+ */
+class DohForwarder {
+  private readonly sessions = new Map<string, ClientHttp2Session>();
+  private readonly logged = new Map<string, { at: number; suppressed: number }>();
+  private readonly announced = new Set<string>();
+  private ca: string[] | undefined;
+  private warnedUnmarked = false;
+  private closed = false;
+
+  constructor(
+    private readonly o: DnsIoOptions,
+    private readonly stats: DnsIo['stats'],
+  ) {}
+
+  request(f: DohForward, done: (outcome: DohHttpResponse | DohError) => void): void {
+    if (this.closed) return;
+    this.stats.dohRequests++;
+    let finished = false;
+    const finish = (outcome: DohHttpResponse | DohError): void => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(timer);
+      done(outcome);
+    };
+    const timer = setTimeout(() => {
+      finish(new DohError('DOH_TIMEOUT', `no answer from ${f.server.url} at ${f.address} within ${String(f.timeoutMs)} ms`));
+      stream?.close(http2Constants.NGHTTP2_CANCEL);
+    }, f.timeoutMs);
+    let stream: ReturnType<ClientHttp2Session['request']> | undefined;
     try {
-      return new Socket({ fd: markedTcpFd(family, mark), readable: true, writable: true });
-    } catch (err) {
-      if (!this.warnedUnmarked) {
-        this.warnedUnmarked = true;
-        this.o.logger.warn({ err }, 'DNS over TCP without SO_MARK (forwarded queries may enter the tunnel)');
-      }
-      return new Socket();
+      stream = this.session(f).request({
+        ':method': f.request.method,
+        ':path': f.request.path,
+        ':authority': f.request.authority,
+        ...f.request.headers,
+      });
+    } catch (cause) {
+      finish(new DohError('DOH_CONNECT', `cannot open a request to ${f.server.url} at ${f.address}`, { cause }));
+      return;
     }
+    const s = stream;
+    let status = 0;
+    let contentType: string | undefined;
+    let contentLength: number | undefined;
+    const body = new DohBody();
+    s.on('response', (headers) => {
+      status = headers[':status'] ?? 0;
+      const ct = headers['content-type'];
+      contentType = typeof ct === 'string' ? ct : undefined;
+      const cl = Number(headers['content-length']);
+      contentLength = headers['content-length'] === undefined || !Number.isSafeInteger(cl) || cl < 0 ? undefined : cl;
+    });
+    s.on('data', (chunk: Buffer) => {
+      if (body.push(chunk)) return;
+      finish({ status, contentType, contentLength, body: body.bytes(), complete: false });
+      s.close(http2Constants.NGHTTP2_CANCEL);
+    });
+    s.on('end', () => {
+      finish({ status, contentType, contentLength, body: body.bytes(), complete: true });
+    });
+    s.on('error', (cause) => {
+      finish(new DohError('DOH_CONNECT', `DoH request to ${f.server.url} at ${f.address} failed`, { cause }));
+    });
+    s.on('close', () => {
+      if (status === 0) finish(new DohError('DOH_CONNECT', `DoH stream to ${f.server.url} at ${f.address} closed without an answer (code ${String(s.rstCode)})`));
+      else finish({ status, contentType, contentLength, body: body.bytes(), complete: false });
+    });
+    s.end(f.request.body);
+  }
+
+  /** Logs a failed DoH query: each code at most once per DOH_LOG_INTERVAL_MS per server, with the count not logged. */
+  logFailure(f: DohForward, err: DohError): void {
+    const key = `${f.server.url}\u0000${err.code}`;
+    const now = this.o.now();
+    const l = this.logged.get(key);
+    if (l !== undefined && now - l.at < DOH_LOG_INTERVAL_MS) {
+      l.suppressed++;
+      return;
+    }
+    this.logged.set(key, { at: now, suppressed: 0 });
+    this.o.logger.warn({ upstream: f.server.url, address: f.address, code: err.code, err, notLogged: l?.suppressed ?? 0 }, 'DNS over HTTPS query failed (SERVFAIL to the asker)');
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const s of this.sessions.values()) s.destroy();
+    this.sessions.clear();
+  }
+
+  /** The open session to `f`'s server at its address, or a new one. */
+  private session(f: DohForward): ClientHttp2Session {
+    const key = `${f.server.url}\u0000${f.address}`;
+    const open = this.sessions.get(key);
+    if (open !== undefined && !open.closed && !open.destroyed) return open;
+    const family = isIP(f.address) === 6 ? 6 : 4;
+    const ca = this.trusted();
+    const session = http2Connect(`https://${f.request.authority}`, {
+      createConnection: () => {
+        const socket = markedSocket(family, this.o.mark ?? POSTERN_FWMARK, (err) => {
+          if (this.warnedUnmarked) return;
+          this.warnedUnmarked = true;
+          this.o.logger.warn({ err }, 'DNS over HTTPS without SO_MARK (its connections may enter the tunnel)');
+        });
+        socket.connect({ host: f.address, port: f.server.port });
+        return tlsConnect({ socket, host: f.server.host, ...(isIP(f.server.host) === 0 ? { servername: f.server.host } : {}), ALPNProtocols: ['h2'], ...(ca === undefined ? {} : { ca }) });
+      },
+    });
+    this.sessions.set(key, session);
+    session.setTimeout(DOH_IDLE_MS, () => {
+      session.close();
+    });
+    session.on('error', (err) => {
+      this.o.logger.debug({ err, upstream: f.server.url, address: f.address }, 'DNS over HTTPS session failed');
+    });
+    session.on('close', () => {
+      if (this.sessions.get(key) === session) this.sessions.delete(key);
+    });
+    session.on('connect', () => {
+      if (this.announced.has(key)) return;
+      this.announced.add(key);
+      this.o.logger.info({ upstream: f.server.url, address: f.address }, 'DNS over HTTPS upstream connected');
+    });
+    return session;
+  }
+
+  /** Node's bundled CAs plus the extra ones (option, else POSTERN_DOH_CA_FILE), or undefined for Node's default. */
+  private trusted(): string[] | undefined {
+    if (this.ca !== undefined) return this.ca;
+    let extra = this.o.dohCa;
+    const file = process.env[DOH_CA_FILE_ENV];
+    if (extra === undefined && file !== undefined && file !== '') {
+      try {
+        extra = readFileSync(file, 'utf8');
+      } catch (err) {
+        this.o.logger.error({ err, file }, `cannot read ${DOH_CA_FILE_ENV}: DoH servers are checked against Node's CAs only`);
+      }
+    }
+    if (extra === undefined) return undefined;
+    this.ca = [...rootCertificates, extra];
+    return this.ca;
   }
 }
 

@@ -3,7 +3,7 @@
 import * as dnsPacket from 'dns-packet';
 import { buildUdp, decodeP2pControlBytes, IpPacket } from '@postern/ip-packet';
 import { describe, expect, it } from 'vitest';
-import { ASSIGNED_IPS_RESEND_MS, ClientDns, DNS_FORWARD_TIMEOUT_MS, MAX_NAT_BUFFERED } from '../../src/dns/client-dns';
+import { ASSIGNED_IPS_RESEND_MS, ClientDns, DNS_FORWARD_TIMEOUT_MS, MAX_NAT_BUFFERED, type Do53Forward } from '../../src/dns/client-dns';
 import { ip } from '../support/packets';
 import { seededRng } from '../support/rng';
 
@@ -17,6 +17,13 @@ function toSentinel(payload: Uint8Array, sport: number, sentinel = '100.100.111.
   const p = IpPacket.parse(buildUdp({ source: ip('100.64.0.1'), destination: ip(sentinel), sourcePort: sport, destinationPort: 53, payload }));
   if (p instanceof Error) throw p;
   return p;
+}
+
+/** The next forward, which must be a Do53 one (or none). */
+function do53Forward(d: ClientDns): Do53Forward | undefined {
+  const f = d.pollForward();
+  if (f?.transport === 'https') throw new Error('a DoH forward where Do53 was expected');
+  return f;
 }
 
 function answers(d: ClientDns): { port: number; id: number; rcode: number }[] {
@@ -45,8 +52,8 @@ describe('ClientDns', () => {
     d.setUpstreams(['198.18.0.53'], []);
     d.handleSentinelPacket(toSentinel(q('a.example', 7), 1001), 0);
     d.handleSentinelPacket(toSentinel(q('b.example', 7), 1002), 0);
-    const f1 = d.pollForward();
-    const f2 = d.pollForward();
+    const f1 = do53Forward(d);
+    const f2 = do53Forward(d);
     expect(f1?.upstream).toEqual({ ip: '198.18.0.53', port: 53 });
     const id1 = dnsPacket.decode(Buffer.from(f1?.query ?? new Uint8Array(0))).id;
     const id2 = dnsPacket.decode(Buffer.from(f2?.query ?? new Uint8Array(0))).id;
@@ -74,7 +81,7 @@ describe('ClientDns', () => {
     d.handleSentinelPacket(toSentinel(q('a.example', 9), 1001, '100.100.111.9'), 0);
     expect(answers(d)).toEqual([{ port: 1001, id: 9, rcode: 2 }]);
     d.handleSentinelPacket(toSentinel(q('b.example', 10), 1002), 0);
-    const f = d.pollForward();
+    const f = do53Forward(d);
     d.handleTimeout(DNS_FORWARD_TIMEOUT_MS);
     const m = dnsPacket.decode(Buffer.from(f?.query ?? new Uint8Array(0)));
     d.handleUpstreamResponse('198.18.0.53', 53, new Uint8Array(dnsPacket.encode({ id: m.id, type: 'response', questions: m.questions, answers: [] })), DNS_FORWARD_TIMEOUT_MS);
