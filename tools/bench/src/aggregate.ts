@@ -1,8 +1,11 @@
 // Aggregation of benchmark runs: medians, ratios, the results.json shape, the markdown table and the SVG chart.
 // Pure functions (no IO), unit-tested in test/unit/aggregate.test.ts.
 
-/** The paths a case is measured through. `postern` is the product; the others are references. */
-export type PathName = 'veth' | 'wireguard-go' | 'postern' | 'postern-relay' | 'coturn';
+/**
+ * The paths a case is measured through. `postern` is the product; the others are references. `ceiling` is the
+ * minimal Node tunnel loop (src/ceiling/): the best a Node endpoint does here, measured in the same run.
+ */
+export type PathName = 'veth' | 'wireguard-go' | 'postern' | 'postern-relay' | 'coturn' | 'ceiling';
 
 export interface CaseInput {
   readonly name: string;
@@ -28,6 +31,8 @@ export interface CaseResult {
   readonly reference: number | null;
   /** postern / reference, or null when either is missing. */
   readonly ratio: number | null;
+  /** Median of Postern direct / median of the ceiling loop, or null when either is missing. */
+  readonly ceilingRatio: number | null;
   readonly better: 'higher' | 'lower';
   readonly posternPath: PathName;
   readonly referencePath: PathName;
@@ -60,7 +65,7 @@ export function ratio(postern: number | null, reference: number | null): number 
   return postern / reference;
 }
 
-const PATHS: readonly PathName[] = ['veth', 'wireguard-go', 'postern', 'postern-relay', 'coturn'];
+const PATHS: readonly PathName[] = ['veth', 'wireguard-go', 'postern', 'postern-relay', 'coturn', 'ceiling'];
 
 export function aggregateCase(c: CaseInput): CaseResult {
   const medians: Partial<Record<PathName, number>> = {};
@@ -78,6 +83,7 @@ export function aggregateCase(c: CaseInput): CaseResult {
     postern,
     reference,
     ratio: ratio(postern, reference),
+    ceilingRatio: ratio(medians.postern ?? null, medians.ceiling ?? null),
     better: c.better,
     posternPath: c.posternPath,
     referencePath: c.referencePath,
@@ -102,15 +108,16 @@ export function fmt(v: number | null | undefined): string {
 }
 
 export function toMarkdown(r: Results): string {
-  const head = '| case | unit | veth (ceiling) | wireguard-go | Postern direct | relayed: postern-relay | relayed: coturn | ratio | note |';
-  const sep = '|---|---|---:|---:|---:|---:|---:|---:|---|';
+  const head = '| case | unit | veth (no tunnel) | wireguard-go | Postern direct | relayed: postern-relay | relayed: coturn | Node loop ceiling | ratio | Postern / ceiling | note |';
+  const sep = '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|';
   const rows = r.cases.map((c) => {
     const cell = (p: PathName): string => (c.medians[p] !== undefined ? fmt(c.medians[p]) : c.notes[p] !== undefined ? 'n/a' : '');
     const ratioText = c.ratio === null ? 'n/a' : `${c.ratio.toFixed(2)}x (${c.posternPath} / ${c.referencePath}, ${c.better} is better)`;
     const notes = Object.entries(c.notes)
       .map(([p, n]) => `${p}: ${n}`)
       .join('; ');
-    return `| ${c.name} | ${c.unit} | ${cell('veth')} | ${cell('wireguard-go')} | ${cell('postern')} | ${cell('postern-relay')} | ${cell('coturn')} | ${ratioText} | ${notes} |`;
+    const vsCeiling = c.ceilingRatio === null ? '' : `${c.ceilingRatio.toFixed(2)}x`;
+    return `| ${c.name} | ${c.unit} | ${cell('veth')} | ${cell('wireguard-go')} | ${cell('postern')} | ${cell('postern-relay')} | ${cell('coturn')} | ${cell('ceiling')} | ${ratioText} | ${vsCeiling} | ${notes} |`;
   });
   const meta = Object.entries(r.meta)
     .map(([k, v]) => `${k}: ${String(v)}`)
@@ -124,6 +131,7 @@ const COLORS: Record<PathName, string> = {
   postern: '#d62728',
   'postern-relay': '#ff7f0e',
   coturn: '#2ca02c',
+  ceiling: '#9467bd',
 };
 
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -131,7 +139,7 @@ const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;'
 /** A grouped bar chart (one group per chart case, one bar per path, each group scaled to its own max). */
 export function toSvg(r: Results): string {
   const cases = r.cases.filter((c) => c.chart);
-  const groupW = 190;
+  const groupW = 220;
   const barW = 30;
   const top = 60;
   const plotH = 300;
@@ -166,7 +174,7 @@ export function toSvg(r: Results): string {
     const x = left + j * 150;
     const y = top + plotH + 60;
     parts.push(`<rect x="${x}" y="${y}" width="12" height="12" fill="${COLORS[p]}"/>`);
-    parts.push(`<text x="${x + 16}" y="${y + 10}" font-size="11">${esc(p === 'veth' ? 'veth (ceiling)' : p === 'postern' ? 'Postern direct' : p === 'postern-relay' ? 'relayed: postern-relay' : p === 'coturn' ? 'relayed: coturn' : p)}</text>`);
+    parts.push(`<text x="${x + 16}" y="${y + 10}" font-size="11">${esc(p === 'veth' ? 'veth (ceiling)' : p === 'postern' ? 'Postern direct' : p === 'postern-relay' ? 'relayed: postern-relay' : p === 'coturn' ? 'relayed: coturn' : p === 'ceiling' ? 'Node loop ceiling' : p)}</text>`);
   });
   parts.push('</svg>');
   return parts.join('\n');

@@ -6,11 +6,11 @@
 // setting its systemd unit sets (apps/gateway/src/memory.ts), so this is the shipped configuration; a flag in
 // BENCH_NODE_FLAGS or a variable in BENCH_GATEWAY_ENV of the same name overrides it.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { build } from 'esbuild';
 import { median } from './aggregate';
+import { bundleTool } from './proc';
 import { BenchError, rssMiB, sleep, startIn, stop, type Started } from './proc';
 
 export interface IdleResult {
@@ -47,21 +47,8 @@ const GATEWAY_ENV: Readonly<Record<string, string>> = Object.fromEntries(
     .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
 );
 
-export async function bundleIdleDriver(root: string): Promise<string> {
-  const outDir = join(root, 'dist', 'bench');
-  mkdirSync(outDir, { recursive: true });
-  const file = join(outDir, 'idle-driver.mjs');
-  await build({
-    entryPoints: [join(root, 'tools', 'bench', 'src', 'idle-driver.ts')],
-    outfile: file,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    logLevel: 'error',
-    external: ['koffi', 'ws'],
-  });
-  return file;
+export function bundleIdleDriver(root: string): Promise<string> {
+  return bundleTool(root, 'idle-driver', ['koffi', 'ws']);
 }
 
 /** The median VmRSS of `n` samples `everyMs` apart. */

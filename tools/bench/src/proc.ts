@@ -1,6 +1,8 @@
 // Processes in network namespaces, and what /proc says about them (CPU ticks, peak RSS).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { openSync, readFileSync, closeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { build } from 'esbuild';
 import { mainIsolateOf, parseTraceGcText } from '@postern/testing';
 
 export class BenchError extends Error {
@@ -138,4 +140,35 @@ export const sleep = (ms: number): Promise<void> => new Promise((resolve) => set
 
 export function loadAverage(): string {
   return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+}
+
+/** Waits until `file` contains `needle` (polled every 100 ms); false after `ms`. */
+export async function waitForLog(file: string, needle: string, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (existsSync(file) && readFileSync(file, 'utf8').includes(needle)) return true;
+    await sleep(100);
+  }
+  return false;
+}
+
+/**
+ * Bundles `tools/bench/src/<entry>.ts` with esbuild into `<root>/dist/bench/<out>.mjs` (ESM for node 20; the
+ * `external` packages resolve up the tree from there, inside the repo) and returns the file.
+ */
+export async function bundleTool(root: string, entry: string, external: readonly string[], out = entry): Promise<string> {
+  const dir = join(root, 'dist', 'bench');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${out}.mjs`);
+  await build({
+    entryPoints: [join(root, 'tools', 'bench', 'src', `${entry}.ts`)],
+    outfile: file,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    logLevel: 'error',
+    external: [...external],
+  });
+  return file;
 }

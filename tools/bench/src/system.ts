@@ -16,7 +16,8 @@ import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, mkdtempSync, 
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildResults, type CaseInput, type PathName, type Results } from './aggregate';
-import { BenchError, TICKS, cpuSeconds, loadAverage, nsRun, parseTraceGc, peakRssMiB, run, sleep, startIn, stop, type Started } from './proc';
+import { BenchError, TICKS, cpuSeconds, loadAverage, nsRun, parseTraceGc, peakRssMiB, run, sleep, startIn, stop, waitForLog, type Started } from './proc';
+import { bundleCeiling, lastStats, startCeilingPair } from './ceiling';
 import { formatLoss, formatThreadCpu, socketBuffers, threadTicks, watchCounters } from './netstat';
 import { soak, type SoakResult } from './soak';
 import { searchLossFree } from './udp-search';
@@ -31,7 +32,7 @@ export interface BenchOptions {
   readonly soakSeconds: number;
   /** Simulated idle clients for "memory per idle client" (1000; 0 skips it). */
   readonly idleClients: number;
-  /** Which paths to run (BENCH_PATHS=veth,wireguard-go,postern); default all. */
+  /** Which paths to run (BENCH_PATHS=veth,wireguard-go,ceiling,postern); default all. */
   readonly paths?: readonly string[];
   readonly log: (line: string) => void;
 }
@@ -49,7 +50,7 @@ const UDP_GROW = Number(process.env['BENCH_UDP_GROW'] ?? '3') || 0;
 const UDP_TXQLEN = (process.env['BENCH_UDP_TXQLEN'] ?? '').split(',').filter((q) => /^\d+$/.test(q));
 /** The client's tunnel device per path (BENCH_UDP_TXQLEN). */
 const CLIENT_TUNNEL_DEV: Partial<Record<PathName, string>> = { postern: 'tun-postern', 'wireguard-go': 'pbn-wgc' };
-/** BENCH_CASES: `tcp`, `udp` or both (default): which cases measurePath runs (the relayed paths are TCP only). */
+/** BENCH_CASES: `tcp`, `udp` or both (default): which cases measurePath runs (the relayed and ceiling paths are TCP only). */
 const CASES = (process.env['BENCH_CASES'] ?? 'tcp,udp').split(',');
 /** Extra node flags for the Postern gateway and client, e.g. BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
 const NODE_FLAGS = (process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
@@ -163,17 +164,22 @@ interface PathMeasure {
   readonly cpuPerGb: Record<string, number[]>;
 }
 
-function measurePath(path: PathName, o: BenchOptions, sides: readonly Side[]): PathMeasure {
+function measurePath(path: PathName, o: BenchOptions, sides: readonly Side[], opts: { udp: boolean } = { udp: true }): PathMeasure {
   const m: PathMeasure = { tcpUp: [], tcpDown: [], tcp4: [], udpPps: [], cpuPerGb: {} };
   for (const s of sides) m.cpuPerGb[s.name] = [];
-  const withCpu = (f: () => IperfRun): IperfRun => {
+  /** The run, and the CPU of each thread of both tunnel processes over it (`; threads: client main 93%, 41%; ...`). */
+  const withCpu = (f: () => IperfRun): { r: IperfRun; threads: string } => {
     const before = sides.map((s) => cpuSeconds(s.pid));
+    const threads0 = sides.map((s) => threadTicks(s.pid));
+    const t0 = performance.now();
     const r = f();
+    const wall = (performance.now() - t0) / 1000;
+    const threads = sides.map((s, i) => `${s.name} ${formatThreadCpu(s.pid, threads0[i] ?? new Map<number, number>(), threadTicks(s.pid), wall, TICKS)}`).join('; ');
     sides.forEach((s, i) => {
       const gb = r.bytes / 1e9;
       if (gb > 0) m.cpuPerGb[s.name]?.push((cpuSeconds(s.pid) - (before[i] ?? 0)) / gb);
     });
-    return r;
+    return { r, threads: threads === '' ? '' : `; threads: ${threads}` };
   };
   const cases: readonly [string, number[], readonly string[]][] = [
     ['TCP upload', m.tcpUp, []],
@@ -182,12 +188,12 @@ function measurePath(path: PathName, o: BenchOptions, sides: readonly Side[]): P
   ];
   for (const [name, into, extra] of CASES.includes('tcp') ? cases : []) {
     for (let i = 0; i < o.runs; i++) {
-      const r = withCpu(() => iperf(o.seconds, extra));
+      const { r, threads } = withCpu(() => iperf(o.seconds, extra));
       into.push(r.bitsPerSecond / 1e9);
-      o.log(`  ${path} ${name} run ${String(i + 1)}: ${(r.bitsPerSecond / 1e9).toFixed(3)} Gbit/s (load ${loadAverage()})`);
+      o.log(`  ${path} ${name} run ${String(i + 1)}: ${(r.bitsPerSecond / 1e9).toFixed(3)} Gbit/s (load ${loadAverage()})${threads}`);
     }
   }
-  if (CASES.includes('udp')) m.udpPps.push(udpSearch(path, o, sides));
+  if (CASES.includes('udp') && opts.udp) m.udpPps.push(udpSearch(path, o, sides));
   return m;
 }
 
@@ -292,15 +298,6 @@ export function proberTime(out: string): number | null {
   return Number.isSafeInteger(t) && t > 0 ? t : null;
 }
 
-async function waitForLog(file: string, needle: string, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (existsSync(file) && readFileSync(file, 'utf8').includes(needle)) return true;
-    await sleep(100);
-  }
-  return false;
-}
-
 /** The client's start-up milestones (log messages) in order, with their pino epoch ms; the first line is the version. */
 export function setupMilestones(log: string): [string, number][] {
   const out: [string, number][] = [];
@@ -380,13 +377,19 @@ export async function runBench(o: BenchOptions): Promise<Results> {
       await wireguardGo(o, work, c, procs);
     }
 
-    // 3. Postern direct.
+    // 3. The ceiling: the minimal Node tunnel loop (src/ceiling/), TCP cases only.
+    if (want('ceiling')) {
+      o.log('path ceiling (minimal Node tunnel loop: TUN offloads, UDP GSO/GRO, fixed key, one thread)');
+      await ceilingPath(o, work, c, procs);
+    } else c.notes.ceiling = 'skipped (BENCH_PATHS)';
+
+    // 4. Postern direct.
     if (want('postern')) {
       o.log('path Postern direct');
       await postern(o, work, c, procs, apps);
     } else c.notes.postern = 'skipped (BENCH_PATHS)';
 
-    // 4. Memory per idle client: a gateway, a minimal portal and N WireGuard initiators.
+    // 5. Memory per idle client: a gateway, a minimal portal and N WireGuard initiators.
     if (o.idleClients > 0 && existsSync(join(apps, 'gateway', 'main.js'))) {
       o.log(`idle clients: ${String(o.idleClients)} WireGuard initiators against one postern-gateway`);
       try {
@@ -419,6 +422,41 @@ export async function runBench(o: BenchOptions): Promise<Results> {
     posternGateway: versions.gateway,
     posternClient: versions.client,
   }, new Date());
+}
+
+/** BENCH_CEILING_MTU: the ceiling devices' MTU (1280, Postern's and the bench's wireguard-go's). */
+const CEILING_MTU = Number(process.env['BENCH_CEILING_MTU'] ?? '1280');
+/** BENCH_CEILING_NODE_FLAGS: extra `node` flags for both ceiling endpoints (e.g. `--cpu-prof --cpu-prof-dir=...`). */
+const CEILING_NODE_FLAGS = (process.env['BENCH_CEILING_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
+
+/** The ceiling path between pbn-client and pbn-gw (tunnel 198.19.3.0/24, UDP port 51830 on the WAN). */
+async function ceilingPath(o: BenchOptions, work: string, c: Collected, procs: Started[]): Promise<void> {
+  try {
+    const script = await bundleCeiling(o.root);
+    const pair = await startCeilingPair(
+      script,
+      [
+        { ns: 'pbn-client', dev: 'pbn-ceil-c', wan: '198.19.0.5:51830', addr: '198.19.3.1/24', routes: ['198.19.1.0/24'] },
+        { ns: 'pbn-gw', dev: 'pbn-ceil-g', wan: `${GW_WAN}:51830`, addr: '198.19.3.2/24', routes: [] },
+      ],
+      { logDir: work, mtu: CEILING_MTU, nodeFlags: CEILING_NODE_FLAGS, procs },
+    );
+    try {
+      c.runs.ceiling = measurePath('ceiling', o, [
+        { name: 'client', pid: pair.sides[0].pid },
+        { name: 'gateway', pid: pair.sides[1].pid },
+      ], { udp: false });
+      c.rss['ceiling client'] = peakRssMiB(pair.sides[0].pid) ?? Number.NaN;
+      c.rss['ceiling gateway'] = peakRssMiB(pair.sides[1].pid) ?? Number.NaN;
+    } finally {
+      const [cl, gw] = await pair.stop();
+      o.log(`  ceiling client counters: ${JSON.stringify(lastStats(cl))}`);
+      o.log(`  ceiling gateway counters: ${JSON.stringify(lastStats(gw))}`);
+    }
+  } catch (e) {
+    c.notes.ceiling = `failed: ${e instanceof Error ? e.message : String(e)}`;
+    o.log(`  ${c.notes.ceiling}`);
+  }
 }
 
 async function wireguardGo(o: BenchOptions, work: string, c: Collected, procs: Started[]): Promise<void> {
@@ -735,6 +773,7 @@ const RELAYED: ReadonlySet<string> = new Set<PathName>(['postern-relay', 'coturn
 
 function cases(c: Collected): CaseInput[] {
   const notes = (extra: Partial<Record<PathName, string>> = {}): Partial<Record<PathName, string>> => ({ ...extra, ...(c.notes.postern !== undefined ? { postern: c.notes.postern } : {}) });
+  const ceilingNote = c.notes.ceiling !== undefined ? { ceiling: c.notes.ceiling } : {};
   const tp = (name: string, pick: (m: PathMeasure) => number[], unit = 'Gbit/s'): CaseInput => ({
     name,
     unit,
@@ -742,7 +781,7 @@ function cases(c: Collected): CaseInput[] {
     posternPath: 'postern',
     referencePath: 'wireguard-go',
     runs: Object.fromEntries(Object.entries(c.runs).filter(([p]) => !RELAYED.has(p)).map(([p, m]) => [p, pick(m)])),
-    notes: notes(),
+    notes: notes(unit === 'Gbit/s' ? ceilingNote : {}),
     chart: true,
   });
   const out: CaseInput[] = [
@@ -826,6 +865,7 @@ function cases(c: Collected): CaseInput[] {
       runs: {
         ...(c.rss[`wireguard-go ${side}`] !== undefined ? { 'wireguard-go': [c.rss[`wireguard-go ${side}`] ?? Number.NaN] } : {}),
         ...(c.rss[`postern ${side}`] !== undefined ? { postern: [c.rss[`postern ${side}`] ?? Number.NaN] } : {}),
+        ...(c.rss[`ceiling ${side}`] !== undefined ? { ceiling: [c.rss[`ceiling ${side}`] ?? Number.NaN] } : {}),
       },
       notes: notes(),
     });

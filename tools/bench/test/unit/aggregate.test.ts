@@ -54,7 +54,26 @@ describe('results shape', () => {
     expect(md).toContain('loadavgStart: 1.00 2.00 3.00');
     const svg = toSvg(results);
     expect(svg.startsWith('<svg')).toBe(true);
-    expect(svg.match(/<rect x=/g)?.length).toBe(3 + 5); // three bars + five legend swatches
+    expect(svg.match(/<rect x=/g)?.length).toBe(3 + 6); // three bars + six legend swatches
+  });
+
+  it('prints Postern / ceiling (the minimal Node loop) per case where both were measured, keeping the reference ratio', () => {
+    const r = buildResults(
+      [
+        { name: 'TCP upload', unit: 'Gbit/s', better: 'higher', posternPath: 'postern', referencePath: 'wireguard-go', runs: { 'wireguard-go': [0.3], postern: [1.2], ceiling: [2.4, 2.0, 1.6] }, chart: true },
+        { name: 'UDP', unit: 'packets/s', better: 'higher', posternPath: 'postern', referencePath: 'wireguard-go', runs: { 'wireguard-go': [1], postern: [3] } },
+      ],
+      {},
+      new Date('2026-11-26T15:00:00Z'),
+    );
+    const [tcp, udp] = r.cases;
+    expect(tcp?.ratio).toBeCloseTo(4, 10);
+    expect(tcp?.ceilingRatio).toBeCloseTo(0.6, 10);
+    expect(tcp?.medians.ceiling).toBe(2);
+    expect(udp?.ceilingRatio).toBeNull();
+    const md = toMarkdown(r);
+    expect(md).toContain('| TCP upload | Gbit/s |  | 0.30 | 1.20 |  |  | 2.00 | 4.00x (postern / wireguard-go, higher is better) | 0.60x |');
+    expect(md).toContain('| UDP | packets/s |  | 1.00 | 3.00 |  |  |  | 3.00x (postern / wireguard-go, higher is better) |  |');
   });
 });
 
