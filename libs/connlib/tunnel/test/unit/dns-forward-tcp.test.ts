@@ -3,42 +3,14 @@
 // answers that come another way than the query went are dropped; timeouts answer every kind of asker.
 import * as dnsPacket from 'dns-packet';
 import fc from 'fast-check';
-import { buildTcp, buildUdp, IpPacket, TcpFlags } from '@postern/ip-packet';
-import { DnsTcpDecoder, encodeTcpFrame } from '@postern/dns';
+import { IpPacket } from '@postern/ip-packet';
+import { DnsTcpDecoder } from '@postern/dns';
 import { describe, expect, it } from 'vitest';
 import { ClientDns, DNS_FORWARD_TIMEOUT_MS, type Do53Forward } from '../../src/dns/client-dns';
-import { ip } from '../support/packets';
+import { askOverTcp, idOf, out, q, txtAnswer, udpTo, withId } from '../support/dns-askers';
 import { seededRng } from '../support/rng';
 
-const CLIENT = ip('100.64.0.1');
-const SENTINEL = ip('100.100.111.1');
 const UPSTREAM = '198.18.0.53';
-
-function q(name: string, id: number, ednsSize?: number): Uint8Array {
-  const additionals: dnsPacket.Answer[] = ednsSize === undefined ? [] : [{ type: 'OPT', name: '.', udpPayloadSize: ednsSize, extendedRcode: 0, ednsVersion: 0, flags: 0, flag_do: false, options: [] }];
-  return new Uint8Array(dnsPacket.encode({ id, type: 'query', flags: dnsPacket.RECURSION_DESIRED, questions: [{ name, type: 'TXT', class: 'IN' }], additionals }));
-}
-
-/** An answer to `query` with `n` TXT records of 200 bytes each (n = 10: about 2 KiB). */
-function txtAnswer(query: Uint8Array, n: number, truncated = false): Uint8Array {
-  const m = dnsPacket.decode(Buffer.from(query));
-  const name = m.questions?.[0]?.name ?? 'x';
-  const answers: dnsPacket.Answer[] = Array.from({ length: n }, (_, i) => ({ type: 'TXT', name, ttl: 60, data: `${String(i)}${'t'.repeat(199)}` }));
-  const flags = dnsPacket.RECURSION_AVAILABLE | (truncated ? dnsPacket.TRUNCATED_RESPONSE : 0);
-  return new Uint8Array(dnsPacket.encode({ id: m.id ?? 0, type: 'response', flags, questions: m.questions ?? [], answers }));
-}
-
-function udpTo(payload: Uint8Array, sport: number): IpPacket {
-  const p = IpPacket.parse(buildUdp({ source: CLIENT, destination: SENTINEL, sourcePort: sport, destinationPort: 53, payload }));
-  if (p instanceof Error) throw p;
-  return p;
-}
-
-function tcpTo(flags: number, seq: number, ack: number, payload?: Uint8Array): IpPacket {
-  const p = IpPacket.parse(buildTcp({ source: CLIENT, destination: SENTINEL, sourcePort: 40000, destinationPort: 53, seq, ack, flags, ...(payload === undefined ? {} : { payload }) }));
-  if (p instanceof Error) throw p;
-  return p;
-}
 
 function forwards(d: ClientDns): Do53Forward[] {
   const out: Do53Forward[] = [];
@@ -46,53 +18,10 @@ function forwards(d: ClientDns): Do53Forward[] {
   return out;
 }
 
-interface Out {
-  readonly udp: dnsPacket.DecodedPacket[];
-  readonly tcp: dnsPacket.DecodedPacket[];
-  readonly tcpSegments: IpPacket[];
-}
-
-function out(d: ClientDns, decoder = new DnsTcpDecoder()): Out {
-  const o: Out = { udp: [], tcp: [], tcpSegments: [] };
-  for (let b = d.pollTunWrite(); b !== undefined; b = d.pollTunWrite()) {
-    const p = IpPacket.parse(b);
-    if (p instanceof Error) throw p;
-    if (p.isUdp()) o.udp.push(dnsPacket.decode(Buffer.from(p.transportPayload())));
-    else if (p.isTcp()) {
-      o.tcpSegments.push(p);
-      for (const m of decoder.push(p.transportPayload())) o.tcp.push(dnsPacket.decode(Buffer.from(m)));
-    }
-  }
-  return o;
-}
-
-const withId = (m: Uint8Array, id: number): Uint8Array => {
-  const b = m.slice();
-  b[0] = id >> 8;
-  b[1] = id & 0xff;
-  return b;
-};
-const idOf = (m: Uint8Array): number => ((m[0] ?? 0) << 8) | (m[1] ?? 0);
-
 function client(): ClientDns {
   const d = new ClientDns(seededRng(7));
   d.setUpstreams([UPSTREAM], []);
   return d;
-}
-
-/** Opens a TCP connection to the sentinel and sends `query` on it; returns the decoder of the answer stream. */
-function askOverTcp(d: ClientDns, query: Uint8Array, now: number): DnsTcpDecoder {
-  const decoder = new DnsTcpDecoder();
-  d.handleSentinelPacket(tcpTo(TcpFlags.SYN, 1000, 0), now);
-  const synAck = out(d, decoder).tcpSegments[0];
-  if (synAck === undefined) throw new Error('no SYN/ACK');
-  const v = new DataView(synAck.bytes.buffer, synAck.bytes.byteOffset + synAck.transportOffset);
-  const serverSeq = (v.getUint32(4) + 1) >>> 0;
-  const f = encodeTcpFrame(query);
-  if (f === undefined) throw new Error('frame');
-  d.handleSentinelPacket(tcpTo(TcpFlags.ACK, 1001, serverSeq), now);
-  d.handleSentinelPacket(tcpTo(TcpFlags.ACK | TcpFlags.PSH, 1001, serverSeq, f), now);
-  return decoder;
 }
 
 describe('ClientDns forwarding over TCP', () => {
