@@ -305,6 +305,18 @@ policies: [{group: eng, resource: lab}]
     });
   }
 
+  /** tcpdump on `ns`'s eth0 into `<dir>/<ns>.pcap` (UDP and the portal's websocket); resolves once it listens. */
+  async capture(ns: string): Promise<{ stop: () => Promise<void> }> {
+    const p = this.spawn(ns, 'tcpdump', ['-i', 'eth0', '-n', '-U', '--immediate-mode', '-s', '512', '-w', join(this.dir, `${ns}.pcap`), 'udp or tcp port 8080']);
+    await waitFor(`tcpdump in ${ns}`, () => p.output.includes('listening on'), 10_000, 20);
+    return {
+      stop: async () => {
+        p.child.kill('SIGINT');
+        await p.exited;
+      },
+    };
+  }
+
   /** The relay's Prometheus counters (name -> value). */
   async relayMetrics(i: 0 | 1): Promise<Map<string, number>> {
     const r = await this.curl(`psn-rl${String(i + 1)}`, `http://${RELAY_IPS[i]}:${String(METRICS_PORT)}/metrics`, 2);

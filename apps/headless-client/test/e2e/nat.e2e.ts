@@ -4,7 +4,9 @@
 // symmetric NAT (masquerade random,fully-random). The NAT kind is verified from inside the test with STUN
 // bindings to both relays. Topology: ./nat-world.ts. Needs root; builds the release bundles first.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
 import { buildApps, CLIENT_IP, GATEWAY_IP, NAT_A_WAN, NAT_B_WAN, NatWorld, PORTAL_IP, RELAY_IPS, RELAY_PORT, SERVER_IP, waitFor, type NatKind, type Proc } from './nat-world';
+import { readPcap, timeline } from './nat-timeline';
 
 const isRoot = process.getuid?.() === 0;
 const STATIC_USER = 'psn:psn-static-password';
@@ -34,13 +36,18 @@ function useWorld(kind: NatKind): () => NatWorld {
   };
 }
 
-/** Starts the gateway then the client, waits for both TUNs and for a first page through the tunnel. */
+/**
+ * Starts the gateway then the client, waits for both TUNs and for a first page through the tunnel. Packets on
+ * the client's and the gateway's LAN side are captured meanwhile and the set-up's timeline is reported.
+ */
 async function connect(w: NatWorld): Promise<{ gateway: Proc; client: Proc; firstByteMs: number }> {
   const gateway = await w.startGateway();
   await waitFor('the gateway to configure its TUN', () => gateway.output.includes('"TUN configured"'), 30_000).catch((e: unknown) => {
     throw new Error(`${String(e)}\n${gateway.output.slice(-4000)}`);
   });
+  const captures = await Promise.all([w.capture('psn-cl'), w.capture('psn-gw')]);
   const started = performance.now();
+  const startedWall = Date.now();
   const client = w.startClient();
   await waitFor('the client to configure its TUN', () => client.output.includes('"TUN configured"'), 30_000).catch((e: unknown) => {
     throw new Error(`${String(e)}\n${client.output.slice(-4000)}`);
@@ -49,6 +56,18 @@ async function connect(w: NatWorld): Promise<{ gateway: Proc; client: Proc; firs
     throw new Error(`${String(e)}\n--- client ---\n${client.output.slice(-4000)}\n--- gateway ---\n${gateway.output.slice(-4000)}`);
   });
   const firstByteMs = performance.now() - started;
+  await new Promise((r) => setTimeout(r, 200));
+  for (const c of captures) await c.stop();
+  const lines = timeline(
+    startedWall,
+    new Map([
+      ['client', { local: CLIENT_IP, packets: readPcap(join(w.dir, 'psn-cl.pcap')) }],
+      ['gateway', { local: GATEWAY_IP, packets: readPcap(join(w.dir, 'psn-gw.pcap')) }],
+    ]),
+    RELAY_IPS,
+    PORTAL_IP,
+  );
+  report(`${w.kind} set-up timeline (ms after client start; first of each kind; first page at ${String(Math.round(firstByteMs))}):\n${lines.map((l) => `  ${String(l.ms).padStart(6)} ${l.side.padEnd(7)} ${l.what}`).join('\n')}`);
   const page = await w.curl('psn-cl', `http://${SERVER_IP}/`, 3);
   expect(page.body).toMatch(/Hello from the lab network/);
   expect(client.output).toMatch(/"connected to gateway"/);

@@ -26,12 +26,15 @@ export const SELECTED_MAX_SENDS = 5;
 /** Keepalive (consent) check on the selected pair while it answers. */
 export const KEEPALIVE_CHECK_MS = 5_000;
 /**
- * The controlling side nominates the best working pair at once when nothing better is pending; otherwise it
- * waits for better pairs this long after the first success (a relayed pair), or DIRECT_NOMINATION_DELAY_MS
- * after a direct pair succeeded. A better pair that succeeds later still replaces the nominated one.
+ * The controlling side nominates the best working pair as soon as it succeeded (str0m's way), with one exception:
+ * a relayed pair while better direct pairs are still being checked waits RELAYED_NOMINATION_GRACE_MS after the
+ * first success (a direct path through endpoint-independent NATs answers within a round trip or two of the
+ * relayed one), or up to NOMINATION_DELAY_MS while a direct pair has heard a check from the peer (a hole is
+ * open: the triggered check back succeeds one round trip later). A better pair that succeeds later still
+ * replaces the nominated one (a direct path takes over from a relay).
  */
+export const RELAYED_NOMINATION_GRACE_MS = 250;
 export const NOMINATION_DELAY_MS = 1_500;
-export const DIRECT_NOMINATION_DELAY_MS = 200;
 /** See `probeSelected`. */
 export const QUIET_PROBE_MS = 2_000;
 
@@ -66,6 +69,8 @@ export interface CandidatePair {
   lastResponseAt: number | undefined;
   /** Controlling: the next check carries USE-CANDIDATE. */
   nominating: boolean;
+  /** The peer's checks arrived on this pair (its side of the path is open). */
+  heard: boolean;
   readonly tids: string[];
 }
 
@@ -185,6 +190,7 @@ export class IceAgent {
     const remote = this.addRemoteInternal({ kind: 'prflx', addr: from, priority }, local, now);
     let pair = this.pairs.find((p) => p.local === local && p.remote === remote);
     pair ??= this.addPair(local, remote, now);
+    pair.heard = true;
     if (pair.state !== 'succeeded') {
       if (pair.state === 'failed') this.resetPair(pair, now);
       pair.nextCheckAt = Math.min(pair.nextCheckAt, now);
@@ -284,6 +290,7 @@ export class IceAgent {
       unanswered: 0,
       lastResponseAt: undefined,
       nominating: false,
+      heard: false,
       tids: [],
     };
     if (local.addr.family !== remote.addr.family) pair.state = 'failed';
@@ -306,6 +313,7 @@ export class IceAgent {
     p.state = 'waiting';
     p.unanswered = 0;
     p.nominating = false;
+    p.heard = false;
     p.nextCheckAt = now;
   }
 
@@ -377,13 +385,15 @@ export class IceAgent {
     if (best === undefined || best === this.selected || best.nominating) return;
     if (this.pairs.some((p) => p.nominating)) return;
     const target = best;
-    if (this.selected === undefined) {
-      const betterPending = this.pairs.some((p) => p.priority > target.priority && (p.state === 'waiting' || p.state === 'inProgress'));
-      const direct = target.local.kind !== 'relay' && target.remote.kind !== 'relay';
-      const due = direct ? (target.lastResponseAt ?? now) + DIRECT_NOMINATION_DELAY_MS : (this.firstSuccessAt ?? now) + NOMINATION_DELAY_MS;
-      if (betterPending && now < due) {
-        this.nominationDue = due;
-        return;
+    if (this.selected === undefined && !isDirect(target)) {
+      const betterDirect = (p: CandidatePair): boolean => isDirect(p) && p.priority > target.priority && (p.state === 'waiting' || p.state === 'inProgress');
+      if (this.pairs.some(betterDirect)) {
+        const heard = this.pairs.some((p) => betterDirect(p) && p.heard);
+        const due = (this.firstSuccessAt ?? now) + (heard ? NOMINATION_DELAY_MS : RELAYED_NOMINATION_GRACE_MS);
+        if (now < due) {
+          this.nominationDue = due;
+          return;
+        }
       }
     }
     this.nominationDue = undefined;
@@ -394,3 +404,7 @@ export class IceAgent {
   }
 }
 
+/** Neither side of the pair is a relay. */
+function isDirect(p: CandidatePair): boolean {
+  return p.local.kind !== 'relay' && p.remote.kind !== 'relay';
+}

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { NOMINATION_DELAY_MS, RELAYED_NOMINATION_GRACE_MS } from '../../src/index';
 import { udp, World, type NatKind } from './world';
 
 /** A world whose two nodes know the relays, get authorised and run for `ms`. */
@@ -238,5 +239,62 @@ describe('ICE through simulated NATs and TURN relays', () => {
     expect(w.client.node.relayStats()[0]?.state).toBe('allocated');
     expect(w.gateway.node.relayStats()[0]?.state).toBe('allocated');
     expect(w.client.node.localCandidates().filter((c) => c.includes('typ relay'))).toHaveLength(1);
+  });
+});
+
+/** Simulated ms from the portal's authorisation until both sides report `connected` (relays allocated before). */
+function setUpTime(opts: ConstructorParameters<typeof World>[0]): { w: World; client: number; gateway: number } {
+  const w = new World(opts);
+  w.useRelays();
+  w.run(500);
+  const t0 = w.now;
+  w.connect();
+  let client = Infinity;
+  let gateway = Infinity;
+  w.run(10_000, (now) => {
+    if (client === Infinity && w.client.events.some((e) => e.type === 'connected')) client = now - t0;
+    if (gateway === Infinity && w.gateway.events.some((e) => e.type === 'connected')) gateway = now - t0;
+  });
+  return { w, client, gateway };
+}
+
+describe('connection set-up time (5 ms per hop)', () => {
+  it('endpoint-independent NATs: the direct pair is nominated as soon as it answers (was 230 ms: a 200 ms nomination delay)', () => {
+    const { w, client, gateway } = setUpTime({ clientNat: 'eim', gatewayNat: 'eim', relays: 2 });
+    expect(client).toBeLessThan(60);
+    expect(gateway).toBeLessThan(60);
+    expect(w.client.node.stats('gateway')).toMatchObject({ path: 'srflx', pathChanges: 1, relayedTxBytes: 0 });
+  });
+
+  for (const [clientNat, gatewayNat] of [['symmetric', 'symmetric'], ['eim', 'symmetric'], ['symmetric', 'eim']] as const) {
+    it(`${clientNat} / ${gatewayNat} NAT: the relayed pair is nominated ${String(RELAYED_NOMINATION_GRACE_MS)} ms after its first success (was 1.5 s)`, () => {
+      const { w, client, gateway } = setUpTime({ clientNat, gatewayNat, relays: 2 });
+      expect(client).toBeLessThan(RELAYED_NOMINATION_GRACE_MS + 100);
+      expect(gateway).toBeLessThan(RELAYED_NOMINATION_GRACE_MS + 100);
+      expect(w.client.node.stats('gateway')).toMatchObject({ path: 'relay', pathChanges: 1 });
+      expect(w.traffic('client', 5)).toBe(5);
+    });
+  }
+
+  it('a direct path slower than the relays whose checks already arrive: waits for it; no WireGuard byte through a relay', () => {
+    const { w, client } = setUpTime({ clientNat: 'eim', gatewayNat: 'eim', relays: 2, directExtraLatency: 150 });
+    expect(client).toBeGreaterThan(RELAYED_NOMINATION_GRACE_MS);
+    expect(client).toBeLessThan(NOMINATION_DELAY_MS);
+    expect(w.client.node.stats('gateway')).toMatchObject({ path: 'srflx', pathChanges: 1, relayedTxBytes: 0, relayedRxBytes: 0 });
+  });
+
+  it('a direct path that answers only after the grace: the relay carries the start, then the direct pair takes over', () => {
+    const { w, client } = setUpTime({ clientNat: 'eim', gatewayNat: 'eim', relays: 2, directExtraLatency: 400 });
+    expect(client).toBeLessThan(RELAYED_NOMINATION_GRACE_MS + 100);
+    w.run(3_000);
+    expect(w.client.node.stats('gateway')).toMatchObject({ path: 'srflx', pathChanges: 2 });
+    const relayed = w.client.node.stats('gateway')?.relayedTxBytes ?? 0;
+    expect(relayed).toBeGreaterThan(0);
+    const before = w.gateway.delivered.length;
+    w.traffic('client', 10, 10);
+    w.run(1_000); // the slow direct path
+    expect(w.gateway.delivered.length - before).toBe(10);
+    // the traffic after the switch went direct
+    expect(w.client.node.stats('gateway')?.relayedTxBytes).toBe(relayed);
   });
 });

@@ -119,6 +119,8 @@ export interface WorldOptions {
   readonly nonceUses?: number;
   /** Dual-stack: hosts and relays also get IPv6 addresses (fd00:18:32::/64, no NAT for IPv6). */
   readonly ipv6?: boolean;
+  /** Extra ms on the direct path between the two hosts (not to or from a relay): a relay closer than the peer. */
+  readonly directExtraLatency?: number;
 }
 
 export class World {
@@ -130,8 +132,10 @@ export class World {
   /** Datagrams dropped: no route, NAT filter, dead relay. */
   dropped = 0;
   private readonly psk: Uint8Array;
+  private readonly directExtra: number;
 
   constructor(opts: WorldOptions) {
+    this.directExtra = opts.directExtraLatency ?? 0;
     const rng = seededRng(opts.seed ?? 7);
     const v6 = opts.ipv6 === true;
     this.client = this.host('client', 'gateway', opts.clientNat, '198.18.32.2', '198.18.33.2', 40_000, '198.18.32.20', key(rng), v6 ? 'fd00:18:32::2' : undefined);
@@ -248,7 +252,12 @@ export class World {
   }
 
   private post(from: NetAddr, to: NetAddr, payload: Uint8Array): void {
-    this.queue.push({ at: this.now + LATENCY, from, to, payload });
+    const direct = !this.relays.some((r) => r.ip === from.address || r.ip === to.address || r.ip6 === from.address || r.ip6 === to.address);
+    const at = this.now + LATENCY + (direct ? this.directExtra : 0);
+    // in order of arrival (a slower path lets later packets of a faster one pass)
+    let i = this.queue.length;
+    while (i > 0 && (this.queue[i - 1]?.at ?? 0) > at) i--;
+    this.queue.splice(i, 0, { at, from, to, payload });
   }
 
   private deliver(p: Packet): void {
