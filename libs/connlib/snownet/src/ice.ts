@@ -35,6 +35,8 @@ export const KEEPALIVE_CHECK_MS = 5_000;
  */
 export const RELAYED_NOMINATION_GRACE_MS = 250;
 export const NOMINATION_DELAY_MS = 1_500;
+/** 487 answers on one pair (each switching our role) before the pair is failed: a peer that always claims our role. */
+export const ROLE_CONFLICT_MAX = 4;
 /** See `probeSelected`. */
 export const QUIET_PROBE_MS = 2_000;
 
@@ -61,7 +63,8 @@ export type PairState = 'waiting' | 'inProgress' | 'succeeded' | 'failed';
 export interface CandidatePair {
   readonly local: LocalCandidate;
   readonly remote: RemoteCandidate;
-  readonly priority: bigint;
+  /** Depends on our role (RFC 8445 §6.1.2.3): recomputed when a role conflict switches it. */
+  priority: bigint;
   state: PairState;
   nextCheckAt: number;
   /** Checks sent since the last answer. */
@@ -71,6 +74,8 @@ export interface CandidatePair {
   nominating: boolean;
   /** The peer's checks arrived on this pair (its side of the path is open). */
   heard: boolean;
+  /** 487 (Role Conflict) answers to our checks on this pair. */
+  conflicts: number;
   readonly tids: string[];
 }
 
@@ -101,22 +106,31 @@ export class IceAgent {
   /** When a pending nomination is due (controlling, nothing selected yet). */
   private nominationDue: number | undefined;
   private readonly out: IceTransmit[] = [];
-  private readonly byTid = new Map<string, { pair: CandidatePair; useCandidate: boolean }>();
+  private readonly byTid = new Map<string, { pair: CandidatePair; useCandidate: boolean; controlling: boolean }>();
+  private isControlling: boolean;
+  /** Times a role conflict switched our role. */
+  roleSwitches = 0;
   private readonly localKey: Uint8Array;
   private readonly remoteKey: Uint8Array;
   /** The USERNAME our peer puts in its checks. */
   readonly expectedUsername: string;
 
   constructor(
-    readonly controlling: boolean,
+    controlling: boolean,
     readonly localCredentials: IceCredentials,
     readonly remoteCredentials: IceCredentials,
     private readonly tieBreaker: bigint,
     private readonly rng: Rng,
   ) {
+    this.isControlling = controlling;
     this.localKey = shortTermKey(localCredentials.password);
     this.remoteKey = shortTermKey(remoteCredentials.password);
     this.expectedUsername = `${localCredentials.username}:${remoteCredentials.username}`;
+  }
+
+  /** Our ICE role: the client starts controlling; a role conflict (RFC 8445 §7.3.1.1) may switch it. */
+  get controlling(): boolean {
+    return this.isControlling;
   }
 
   // ------------------------------------------------------------------------------------ candidates
@@ -180,6 +194,8 @@ export class IceAgent {
   handleRequest(msg: DecodedMessage, local: LocalCandidate, from: NetAddr, now: number): boolean {
     if (getAttribute(msg, 'USERNAME')?.value !== this.expectedUsername) return false;
     if (verifyIntegrity(msg, this.localKey) !== 'ok') return false;
+    const role = this.resolveRoleConflict(msg, local, from, now);
+    if (role !== 'ok') return role === 'conflict';
     const answer: Attribute[] = [{ name: 'XOR-MAPPED-ADDRESS', address: from }];
     this.out.push({
       local,
@@ -195,7 +211,7 @@ export class IceAgent {
       if (pair.state === 'failed') this.resetPair(pair, now);
       pair.nextCheckAt = Math.min(pair.nextCheckAt, now);
     }
-    if (!this.controlling && getAttribute(msg, 'USE-CANDIDATE') !== undefined && this.selected !== pair) {
+    if (!this.isControlling && getAttribute(msg, 'USE-CANDIDATE') !== undefined && this.selected !== pair) {
       // The controlling side only nominates pairs whose checks it saw answered: use it at once.
       this.select(pair, now);
     }
@@ -213,6 +229,15 @@ export class IceAgent {
     if (!this.pairs.includes(pair) || from.key !== pair.remote.addr.key) return true;
     this.clearTids(pair);
     if (msg.cls === 'error') {
+      if (getAttribute(msg, 'ERROR-CODE')?.code === 487 && pair.conflicts < ROLE_CONFLICT_MAX) {
+        // RFC 8445 §7.2.5.1: take the other role (unless a request switched it meanwhile) and check again
+        pair.conflicts++;
+        if (t.controlling === this.isControlling) this.switchRole(!t.controlling, now);
+        const conflicts = pair.conflicts;
+        this.resetPair(pair, now);
+        pair.conflicts = conflicts;
+        return true;
+      }
       this.failPair(pair, now);
       return true;
     }
@@ -259,7 +284,7 @@ export class IceAgent {
   pollTimeout(): number | undefined {
     let t = Infinity;
     for (const p of this.pairs) if (p.state !== 'failed') t = Math.min(t, p.nextCheckAt);
-    if (this.controlling && this.selected === undefined && this.nominationDue !== undefined) t = Math.min(t, this.nominationDue);
+    if (this.isControlling && this.selected === undefined && this.nominationDue !== undefined) t = Math.min(t, this.nominationDue);
     return t === Infinity ? undefined : t;
   }
 
@@ -284,13 +309,14 @@ export class IceAgent {
     const pair: CandidatePair = {
       local,
       remote,
-      priority: this.controlling ? pairPriority(local.priority, remote.priority) : pairPriority(remote.priority, local.priority),
+      priority: this.pairPriorityOf(local, remote),
       state: 'waiting',
       nextCheckAt: now,
       unanswered: 0,
       lastResponseAt: undefined,
       nominating: false,
       heard: false,
+      conflicts: 0,
       tids: [],
     };
     if (local.addr.family !== remote.addr.family) pair.state = 'failed';
@@ -298,6 +324,51 @@ export class IceAgent {
     while (i < this.pairs.length && (this.pairs[i]?.priority ?? 0n) >= pair.priority) i++;
     this.pairs.splice(i, 0, pair);
     return pair;
+  }
+
+  private pairPriorityOf(local: LocalCandidate, remote: RemoteCandidate): bigint {
+    return this.isControlling ? pairPriority(local.priority, remote.priority) : pairPriority(remote.priority, local.priority);
+  }
+
+  /**
+   * RFC 8445 §7.3.1.1: a request from a peer that claims our role. The larger tie-breaker keeps (or takes) the
+   * controlling role; if that is us, the request is answered 487 (Role Conflict) and goes no further.
+   * A request carrying both role attributes is malformed: not processed, not answered.
+   */
+  private resolveRoleConflict(msg: DecodedMessage, local: LocalCandidate, from: NetAddr, now: number): 'ok' | 'conflict' | 'malformed' {
+    const theyControl = getAttribute(msg, 'ICE-CONTROLLING');
+    const theyAreControlled = getAttribute(msg, 'ICE-CONTROLLED');
+    if (theyControl !== undefined && theyAreControlled !== undefined) return 'malformed';
+    const claim = this.isControlling ? theyControl : theyAreControlled;
+    if (claim === undefined) return 'ok';
+    const weWin = this.tieBreaker >= claim.tieBreaker;
+    if (weWin === this.isControlling) {
+      const answer: Attribute[] = [{ name: 'ERROR-CODE', code: 487, reason: 'Role Conflict' }];
+      this.out.push({
+        local,
+        dst: from,
+        payload: encodeMessage({ method: Method.Binding, cls: 'error', transactionId: msg.transactionId, attributes: answer }, { integrity: this.localKey, fingerprint: true }),
+      });
+      return 'conflict';
+    }
+    this.switchRole(weWin, now);
+    return 'ok';
+  }
+
+  /** Takes the other ICE role: pair priorities change with it; a nomination in progress is dropped. */
+  private switchRole(controlling: boolean, now: number): void {
+    if (this.isControlling === controlling) return;
+    this.isControlling = controlling;
+    this.roleSwitches++;
+    this.nominationDue = undefined;
+    for (const p of this.pairs) {
+      p.priority = this.pairPriorityOf(p.local, p.remote);
+      if (p.nominating) {
+        p.nominating = false;
+        p.nextCheckAt = Math.min(p.nextCheckAt, now);
+      }
+    }
+    this.pairs.sort((a, b) => (a.priority === b.priority ? 0 : a.priority > b.priority ? -1 : 1));
   }
 
   private removePairs(match: (p: CandidatePair) => boolean, now: number): void {
@@ -325,16 +396,16 @@ export class IceAgent {
   private sendCheck(pair: CandidatePair, now: number): void {
     const tid = new Uint8Array(12);
     this.rng.fill(tid);
-    const useCandidate = this.controlling && pair.nominating;
+    const useCandidate = this.isControlling && pair.nominating;
     const attributes: Attribute[] = [
       { name: 'USERNAME', value: `${this.remoteCredentials.username}:${this.localCredentials.username}` },
       { name: 'PRIORITY', priority: candidatePriority('prflx') },
-      this.controlling ? { name: 'ICE-CONTROLLING', tieBreaker: this.tieBreaker } : { name: 'ICE-CONTROLLED', tieBreaker: this.tieBreaker },
+      this.isControlling ? { name: 'ICE-CONTROLLING', tieBreaker: this.tieBreaker } : { name: 'ICE-CONTROLLED', tieBreaker: this.tieBreaker },
     ];
     if (useCandidate) attributes.push({ name: 'USE-CANDIDATE' });
     const payload = encodeMessage({ method: Method.Binding, cls: 'request', transactionId: tid, attributes }, { integrity: this.remoteKey, fingerprint: true });
     const key = transactionIdKey(tid);
-    this.byTid.set(key, { pair, useCandidate });
+    this.byTid.set(key, { pair, useCandidate, controlling: this.isControlling });
     pair.tids.push(key);
     if (pair.tids.length > CHECK_MAX_SENDS) {
       const old = pair.tids.shift();
@@ -374,7 +445,7 @@ export class IceAgent {
 
   /** Controlling side: nominate the best succeeded pair when nothing better is still pending (or after a delay). */
   private maybeNominate(now: number): void {
-    if (!this.controlling) return;
+    if (!this.isControlling) return;
     let best: CandidatePair | undefined;
     for (const p of this.pairs) {
       if (p.state === 'succeeded') {

@@ -1,4 +1,5 @@
 import { buildUdp, parseIp } from '@postern/ip-packet';
+import { encodeMessage, Method, shortTermKey, type Attribute } from '@postern/stun';
 import { describe, expect, it } from 'vitest';
 import { Node, formatHostCandidate, netAddr, parseCandidate, relayInfosFromPortal, type NodeEvent } from '../../src/index';
 import { addr } from '../support/addr';
@@ -193,5 +194,27 @@ describe('relays from the portal', () => {
     expect(client.relayStats().map((r) => r.relayId)).toEqual(['r2']);
     // a relay's datagram that is not STUN/ChannelData is consumed by the allocation, never thrown
     expect(client.decapsulate(addr('198.18.32.11:3478'), new Uint8Array([0xff, 1, 2]), 2)).toEqual({ kind: 'handled', peerId: undefined });
+  });
+
+  it('ICE checks with malformed role attributes are dropped, never answered or thrown', () => {
+    const { client, gateway, psk } = pair();
+    const c = { username: 'cufr', password: 'client-password-123456' };
+    const g = { username: 'gufr', password: 'gateway-password-12345' };
+    gateway.setLocalAddresses([GATEWAY_ADDR], 0);
+    gateway.upsertConnection('c1', { publicKey: client.publicKey, presharedKey: psk, localIceCredentials: g, remoteIceCredentials: c }, 0);
+    while (gateway.pollTransmit() !== undefined);
+    const check = (attributes: Attribute[]): Uint8Array =>
+      encodeMessage({ method: Method.Binding, cls: 'request', transactionId: new Uint8Array(12).fill(3), attributes: [{ name: 'USERNAME', value: 'gufr:cufr' }, ...attributes] }, { integrity: shortTermKey(g.password), fingerprint: true });
+    // ICE-CONTROLLING of 4 bytes instead of 8 (MESSAGE-INTEGRITY recomputed would not help: it does not decode)
+    const short = check([{ name: 'ICE-CONTROLLING', tieBreaker: 9n }]);
+    const at = short.findIndex((_, i) => short[i] === 0x80 && short[i + 1] === 0x2a);
+    short[at + 3] = 4;
+    expect(gateway.decapsulate(CLIENT_ADDR, short, 1)).toMatchObject({ kind: 'drop', reason: 'unknownStun' });
+    // both role attributes: authenticated, yet malformed
+    expect(gateway.decapsulate(CLIENT_ADDR, check([{ name: 'ICE-CONTROLLING', tieBreaker: 9n }, { name: 'ICE-CONTROLLED', tieBreaker: 9n }]), 1)).toMatchObject({ kind: 'drop', reason: 'unknownStun' });
+    expect(gateway.pollTransmit()).toBeUndefined();
+    // the same check with one role is answered
+    expect(gateway.decapsulate(CLIENT_ADDR, check([{ name: 'ICE-CONTROLLING', tieBreaker: 9n }]), 1)).toMatchObject({ kind: 'handled', peerId: 'c1' });
+    expect(gateway.pollTransmit()?.dst.key).toBe(CLIENT_ADDR.key);
   });
 });
