@@ -427,8 +427,10 @@ class DohForwarder {
     s.on('end', () => {
       finish({ status, contentType, contentLength, body: body.bytes(), complete: true });
     });
-    s.on('error', (cause) => {
-      finish(new DohError('DOH_CONNECT', `DoH request to ${f.server.url} at ${f.address} failed`, { cause }));
+    s.on('error', (err: Error) => {
+      // a stream cancelled because its session failed carries that failure (connect, TLS) as its cause
+      const cause = (err as { code?: unknown }).code === 'ERR_HTTP2_STREAM_CANCEL' && err.cause instanceof Error ? err.cause : err;
+      finish(new DohError('DOH_CONNECT', `DoH request to ${f.server.url} at ${f.address} failed: ${cause.message}`, { cause }));
     });
     s.on('close', () => {
       if (status === 0) finish(new DohError('DOH_CONNECT', `DoH stream to ${f.server.url} at ${f.address} closed without an answer (code ${String(s.rstCode)})`));
