@@ -316,7 +316,7 @@ class LinuxTun implements Tun {
       const tx = SharedRing.create({ slots: capacity, slotSize });
       const start = (role: 'reader' | 'writer', ring: SharedRing): Worker => {
         const w = new Worker(new URL('./tun.worker.mjs', import.meta.url), {
-          workerData: { role, fd, stopFd, ring: ring.sab, bell: bellSab, batch: readBatch, pollTimeoutMs, offloads: wantOffloads, gcStats },
+          workerData: { role, fd, stopFd, ring: ring.sab, bell: bellSab, batch: readBatch, pollTimeoutMs, offloads: wantOffloads, uso: offloads === 'tso+uso', gcStats },
           name: `tun-${role}`,
         });
         w.on('error', (err) => o.logger?.error({ err }, `TUN ${role} worker failed: ${err.message}`));

@@ -1,7 +1,8 @@
 // @ts-check
 // TUN offloads (IFF_VNET_HDR): split the super-packets the kernel hands us (TSO/USO, partial checksums) into
 // MTU-sized packets, and coalesce consecutive in-order TCP segments of one flow into one super-packet for a
-// single write (GRO), the way wireguard-go's tun/offload_linux.go does.
+// single write (GRO), and, where the device takes USO, consecutive same-size UDP datagrams of one flow into one
+// UDP GSO write, the way wireguard-go's tun/offload_linux.go does.
 //
 // This is a library module, not a worker entry point: it is named `*.worker.mjs` so that the release build
 // (tools/scripts/build-app.mjs copies every `*.worker.mjs` next to main.js) ships it beside tun.worker.mjs,
@@ -34,6 +35,8 @@ export const OFFLOAD_TOO_MANY = -5;
 
 /** Largest IP packet a coalesced write may carry (IPv4 total length / IPv6 payload length are 16 bits). */
 export const MAX_SUPER_PACKET = 65535;
+/** Most datagrams in one UDP GSO write: the kernel refuses more than UDP_MAX_SEGMENTS (64 before Linux 6.9). */
+export const MAX_UDP_SEGMENTS = 64;
 
 const TCP_FIN = 0x01;
 const TCP_PSH = 0x08;
@@ -379,19 +382,69 @@ function sameFlow(a, oa, b, ob, v6, ihl, thl) {
   return true;
 }
 
+// The UDP candidate last measured by `udpCandidate` (module scratch).
+const ucand = { v6: false, ihl: 0, payload: 0 };
+
+/**
+ * Whether `b[o, o + len)` is a UDP datagram that may head or join a UDP GSO write: IPv4 without options and
+ * not fragmented, or IPv6 without extension headers; IP and UDP lengths consistent; a payload. Fills `ucand`.
+ * @param {Uint8Array} b @param {number} o @param {number} len
+ */
+function udpCandidate(b, o, len) {
+  if (len < 29 || o < 0 || o + len > b.length) return false;
+  const v = b[o] ?? 0;
+  let ihl;
+  if (v === 0x45) {
+    if ((b[o + 9] ?? 0) !== 17 || u16(b, o + 2) !== len) return false;
+    if ((u16(b, o + 6) & 0x3fff) !== 0) return false; // MF or a fragment offset
+    ihl = 20;
+    ucand.v6 = false;
+  } else if (v >> 4 === 6) {
+    if (len < 49 || (b[o + 6] ?? 0) !== 17 || u16(b, o + 4) + 40 !== len) return false;
+    ihl = 40;
+    ucand.v6 = true;
+  } else {
+    return false;
+  }
+  if (u16(b, o + ihl + 4) !== len - ihl) return false;
+  ucand.ihl = ihl;
+  ucand.payload = len - ihl - 8;
+  return true;
+}
+
+/**
+ * Whether datagram `b` (at `ob`) belongs to the flow of the head datagram `a` (at `oa`): same addresses and
+ * ports, and the IP fields the segments of one GSO write share (ToS/DF/TTL; traffic class/flow label/hop limit).
+ * @param {Uint8Array} a @param {number} oa @param {Uint8Array} b @param {number} ob @param {boolean} v6
+ */
+function sameUdpFlow(a, oa, b, ob, v6) {
+  if (v6) {
+    for (let i = 0; i < 4; i++) if (a[oa + i] !== b[ob + i]) return false;
+    if (a[oa + 7] !== b[ob + 7]) return false;
+    for (let i = 8; i < 44; i++) if (a[oa + i] !== b[ob + i]) return false; // addresses, then the ports
+    return true;
+  }
+  if (a[oa + 1] !== b[ob + 1] || ((a[oa + 6] ?? 0) & 0xe0) !== ((b[ob + 6] ?? 0) & 0xe0) || a[oa + 8] !== b[ob + 8]) return false;
+  for (let i = 12; i < 24; i++) if (a[oa + i] !== b[ob + i]) return false; // addresses, then the ports
+  return true;
+}
+
 /**
  * Coalesces the packets `buf[offs[start + k], + lens[start + k])`, k = 0.., into `out` as one write
  * (virtio header + packet): consecutive in-order TCP segments of one flow (same headers, sequence numbers
  * contiguous, every segment but the last exactly the first one's payload size, nothing after a PSH) become a
  * TSO super-packet with NEEDS_CSUM and the pseudo-header sum in the checksum field; anything else is one
- * packet behind a zero header.
+ * packet behind a zero header. With `udp` (the device took USO), consecutive UDP datagrams of one flow, every
+ * one but the last exactly the first one's payload size (at most MAX_UDP_SEGMENTS), become one UDP GSO
+ * (GSO_UDP_L4) write the same way.
  * @param {Uint8Array} buf @param {ArrayLike<number>} offs @param {ArrayLike<number>} lens
  * @param {number} start first packet @param {number} count packets available from `start`
  * @param {Uint8Array} out at least VNET_HDR_LEN + MAX_SUPER_PACKET bytes (less caps the super-packet size)
  * @param {Int32Array | number[]} result [0] = packets consumed (>= 1), [1] = bytes to write from `out`
  *   (0 when the first packet does not fit `out`: skip it)
+ * @param {boolean} [udp] coalesce UDP too (only where the device was given TUN_F_USO4/6)
  */
-export function coalesce(buf, offs, lens, start, count, out, result) {
+export function coalesce(buf, offs, lens, start, count, out, result, udp = false) {
   const o0 = offs[start] ?? 0;
   const len0 = lens[start] ?? 0;
   out.fill(0, 0, VNET_HDR_LEN);
@@ -402,7 +455,12 @@ export function coalesce(buf, offs, lens, start, count, out, result) {
   }
   out.set(viewOf(buf, o0, o0 + len0), VNET_HDR_LEN);
   result[1] = VNET_HDR_LEN + len0;
-  if (count < 2 || !tcpCandidate(buf, o0, len0)) return;
+  if (count < 2) return;
+  if (udp && udpCandidate(buf, o0, len0)) {
+    coalesceUdp(buf, offs, lens, start, count, out, result);
+    return;
+  }
+  if (!tcpCandidate(buf, o0, len0)) return;
   const v6 = cand.v6;
   const ihl = cand.ihl;
   const thl = cand.thl;
@@ -447,4 +505,55 @@ export function coalesce(buf, offs, lens, start, count, out, result) {
   put16le(out, 4, gsoSize);
   put16le(out, 6, ihl);
   put16le(out, 8, 16);
+}
+
+/**
+ * `coalesce` for a head that is a UDP candidate (its bytes are already in `out`, `result` says one packet).
+ * @param {Uint8Array} buf @param {ArrayLike<number>} offs @param {ArrayLike<number>} lens
+ * @param {number} start @param {number} count @param {Uint8Array} out @param {Int32Array | number[]} result
+ */
+function coalesceUdp(buf, offs, lens, start, count, out, result) {
+  const o0 = offs[start] ?? 0;
+  const v6 = ucand.v6;
+  const ihl = ucand.ihl;
+  const gsoSize = ucand.payload;
+  const headers = ihl + 8;
+  let total = lens[start] ?? 0;
+  let lastPayload = gsoSize;
+  let k = 1;
+  const limit = Math.min(MAX_SUPER_PACKET, out.length - VNET_HDR_LEN);
+  const most = Math.min(count, MAX_UDP_SEGMENTS);
+  for (; k < most; k++) {
+    if (lastPayload !== gsoSize) break; // a shorter datagram ends a GSO write
+    const o = offs[start + k] ?? 0;
+    const len = lens[start + k] ?? 0;
+    if (!udpCandidate(buf, o, len) || ucand.v6 !== v6 || ucand.payload > gsoSize) break;
+    if (total + ucand.payload > limit) break;
+    if (!sameUdpFlow(buf, o0, buf, o, v6)) break;
+    out.set(viewOf(buf, o + headers, o + len), VNET_HDR_LEN + total);
+    total += ucand.payload;
+    lastPayload = ucand.payload;
+  }
+  result[0] = k;
+  result[1] = VNET_HDR_LEN + total;
+  if (k === 1) return;
+  const ip = VNET_HDR_LEN;
+  if (v6) {
+    put16(out, ip + 4, total - 40);
+  } else {
+    put16(out, ip + 2, total);
+    ipv4HeaderChecksum(out, ip, ihl);
+  }
+  // The UDP length of the whole write and the pseudo-header sum over it: the kernel gives each datagram its
+  // own length and finishes its checksum (as for a UDP_SEGMENT send).
+  put16(out, ip + ihl + 4, total - ihl);
+  out[ip + ihl + 6] = 0;
+  out[ip + ihl + 7] = 0;
+  put16(out, ip + ihl + 6, fold16(pseudoSum(out, ip, v6, 17, total - ihl)));
+  out[0] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+  out[1] = GSO_UDP_L4;
+  put16le(out, 2, headers);
+  put16le(out, 4, gsoSize);
+  put16le(out, 6, ihl);
+  put16le(out, 8, 6);
 }

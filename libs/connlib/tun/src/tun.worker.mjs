@@ -7,7 +7,8 @@
 //   request wakes it at once (eventfd) or at the latest after `pollTimeoutMs` (stop flag).
 // With `offloads` (IFF_VNET_HDR), every read and write carries a virtio_net_hdr: the reader splits the
 //   super-packets it reads into MTU-sized packets (offload.worker.mjs) before they enter the ring; the writer
-//   coalesces consecutive TCP segments of one flow into one super-packet per write.
+//   coalesces consecutive TCP segments of one flow into one super-packet per write (and same-size UDP
+//   datagrams of one flow into one UDP GSO write where the device took USO).
 // role 'writer': writes the packets the main thread queued in its ring to the TUN fd, releasing slots as it
 //   goes. On stop it first drains what is queued (the outbound flush), then exits; a second stop level
 //   (STOP = 2) makes it exit without draining.
@@ -47,7 +48,7 @@ const POLLOUT = 4;
 
 /**
  * @typedef {{ role: 'reader' | 'writer', fd: number, stopFd: number, ring: SharedArrayBuffer,
- *   bell: SharedArrayBuffer, batch: number, pollTimeoutMs: number, offloads: boolean, gcStats?: boolean }} TunWorkerData
+ *   bell: SharedArrayBuffer, batch: number, pollTimeoutMs: number, offloads: boolean, uso?: boolean, gcStats?: boolean }} TunWorkerData
  */
 
 function main(/** @type {TunWorkerData} */ data) {
@@ -247,6 +248,7 @@ function main(/** @type {TunWorkerData} */ data) {
     const offs = new Int32Array(slots);
     const lens = new Int32Array(slots);
     const result = new Int32Array(2);
+    const uso = data.uso === true; // the device took TUN_F_USO4/6: UDP datagrams are coalesced too
     for (;;) {
       const stop = Atomics.load(control, STOP);
       if (stop >= 2) break;
@@ -266,7 +268,7 @@ function main(/** @type {TunWorkerData} */ data) {
       let k = 0;
       let unreleased = 0;
       while (k < avail) {
-        coalesce(dataBytes, offs, lens, k, avail - k, out, result);
+        coalesce(dataBytes, offs, lens, k, avail - k, out, result, uso);
         const used = result[0] ?? 1;
         const bytes = result[1] ?? 0;
         let failed = bytes === 0;

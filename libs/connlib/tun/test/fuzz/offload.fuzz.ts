@@ -8,7 +8,7 @@ import koffi from 'koffi';
 import { describe, expect, it } from 'vitest';
 import { RING_DONE, SharedRing } from '@postern/bufferpool';
 import { MAX_SUPER_PACKET, VNET_HDR_LEN, coalesce, segmentCount, splitPacket } from '../../src/offload.worker.mjs';
-import { ACK, V4, V6, tcpPacket, tcpSuper, udpSuper, verify } from '../support/tcp';
+import { ACK, V4, V6, tcpPacket, tcpSuper, udpPacket, udpSuper, verify } from '../support/tcp';
 
 const RUNS = Number(process.env['POSTERN_FUZZ_RUNS'] ?? 10_000);
 const SLOT = 2048;
@@ -70,10 +70,16 @@ describe('offload functions on garbage', () => {
         p[at] = v;
         return p;
       }),
+      fc.tuple(fc.nat(255), fc.nat(40), fc.boolean()).map(([v, at, whole]) => {
+        // a UDP datagram of the one flow, with one byte of its headers set to anything
+        const p = udpPacket({ ...V4, id: at }, 1, 2, new Uint8Array(whole ? 200 : 90));
+        p[at % 28] = v;
+        return p;
+      }),
     );
     const runs = Math.ceil(RUNS / 10);
     fc.assert(
-      fc.property(fc.array(packet, { minLength: 1, maxLength: 20 }), (packets) => {
+      fc.property(fc.array(packet, { minLength: 1, maxLength: 20 }), fc.boolean(), (packets, udp) => {
         const buf = new Uint8Array(packets.length * SLOT);
         const offs = packets.map((_, i) => i * SLOT);
         const lens = packets.map((p) => p.length);
@@ -83,7 +89,7 @@ describe('offload functions on garbage', () => {
         const out = new Uint8Array(VNET_HDR_LEN + MAX_SUPER_PACKET);
         const res = new Int32Array(2);
         for (let k = 0; k < packets.length; ) {
-          coalesce(buf, offs, lens, k, packets.length - k, out, res);
+          coalesce(buf, offs, lens, k, packets.length - k, out, res, udp);
           const used = res[0] ?? 1;
           expect(used).toBeGreaterThanOrEqual(1);
           expect(res[1]).toBeLessThanOrEqual(out.length);

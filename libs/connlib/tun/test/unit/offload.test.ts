@@ -1,10 +1,11 @@
 // The offload functions the TUN workers run (src/offload.worker.mjs), against an independent reference:
-// splitting the kernel's TSO/USO super-packets, completing partial checksums, coalescing TCP segments, and
-// typed error codes for malformed input.
+// splitting the kernel's TSO/USO super-packets, completing partial checksums, coalescing TCP segments and
+// UDP datagrams, and typed error codes for malformed input.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   MAX_SUPER_PACKET,
+  MAX_UDP_SEGMENTS,
   OFFLOAD_BAD_IP,
   OFFLOAD_BAD_VNET,
   OFFLOAD_SHORT,
@@ -38,7 +39,7 @@ function splitOk(src: Uint8Array, maxSize = SLOT): Uint8Array[] {
 }
 
 /** Runs coalesce over a whole list of packets; returns the writes (virtio header + packet). */
-function coalesceAll(packets: readonly Uint8Array[], outSize = VNET_HDR_LEN + MAX_SUPER_PACKET): Uint8Array[] {
+function coalesceAll(packets: readonly Uint8Array[], outSize = VNET_HDR_LEN + MAX_SUPER_PACKET, udp = false): Uint8Array[] {
   const buf = new Uint8Array(packets.length * SLOT);
   const offs: number[] = [];
   const lens: number[] = [];
@@ -51,7 +52,7 @@ function coalesceAll(packets: readonly Uint8Array[], outSize = VNET_HDR_LEN + MA
   const res = new Int32Array(2);
   const writes: Uint8Array[] = [];
   for (let k = 0; k < packets.length; ) {
-    coalesce(buf, offs, lens, k, packets.length - k, out, res);
+    coalesce(buf, offs, lens, k, packets.length - k, out, res, udp);
     expect(res[0]).toBeGreaterThanOrEqual(1);
     writes.push(out.slice(0, res[1]));
     k += res[0] ?? 1;
@@ -354,5 +355,81 @@ describe('POSTERN_TUN_OFFLOADS', () => {
     expect(offloadsFromEnv(undefined)).toBeUndefined();
     expect(offloadsFromEnv('')).toBeUndefined();
     expect(() => offloadsFromEnv('yes')).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+  });
+});
+
+describe('coalesce UDP (USO on the write path, devices that took TUN_F_USO4/6)', () => {
+  /** `n` datagrams of one flow, `size` payload bytes each (the last `last` bytes), IPv4 ids counting up. */
+  const flow = (ip: Ip, n: number, size: number, last = size, sport = 4000): Uint8Array[] =>
+    Array.from({ length: n }, (_, i) => udpPacket(ip.v6 ? ip : { ...ip, id: (500 + i) & 0xffff }, sport, 5201, bytes(i === n - 1 ? last : size, i)));
+  const groups = (writes: readonly Uint8Array[]): number[] => writes.map((w) => (parseVnet(w).gsoType === 0 ? 1 : splitOk(w).length));
+  const unpacked = (writes: readonly Uint8Array[]): Uint8Array[] => writes.flatMap((w) => (parseVnet(w).gsoType === 0 ? [w.subarray(10)] : splitOk(w)));
+
+  it.each([
+    { label: 'IPv4', ip: V4 },
+    { label: 'IPv6', ip: V6 },
+  ])('$label: same-size datagrams of one flow (the last shorter) become one GSO_UDP_L4 write that splits back into them', ({ ip }) => {
+    const dgrams = flow(ip, 20, 1200, 333);
+    const writes = coalesceAll(dgrams, undefined, true);
+    expect(writes.length).toBe(1);
+    const w = writes[0] ?? new Uint8Array();
+    const ihl = ip.v6 ? 40 : 20;
+    expect(parseVnet(w)).toEqual({ flags: 1, gsoType: 5, hdrLen: ihl + 8, gsoSize: 1200, csumStart: ihl, csumOffset: 6 });
+    const pkt = w.subarray(10);
+    const dv = new DataView(pkt.buffer, pkt.byteOffset);
+    expect(pkt.length).toBe(ihl + 8 + 19 * 1200 + 333);
+    expect(dv.getUint16(ihl + 4)).toBe(pkt.length - ihl); // the UDP length of the whole write
+    expect(dv.getUint16(ihl + 6)).toBe(pseudo(ip, 17, pkt.length - ihl)); // the kernel completes each datagram's sum
+    if (!ip.v6) expect(refSum([pkt.subarray(0, 20)])).toBe(0xffff);
+    expect(splitOk(w)).toEqual(dgrams);
+  });
+
+  it('only where asked: without the USO flag every datagram is its own write', () => {
+    const dgrams = flow(V4, 5, 1000);
+    expect(groups(coalesceAll(dgrams))).toEqual([1, 1, 1, 1, 1]);
+  });
+
+  it(`at most ${String(MAX_UDP_SEGMENTS)} datagrams and 65,535 bytes per write`, () => {
+    expect(groups(coalesceAll(flow(V4, 150, 100), undefined, true))).toEqual([64, 64, 22]);
+    const big = flow(V4, 120, 1400);
+    const writes = coalesceAll(big, undefined, true);
+    for (const w of writes) expect(w.length - 10).toBeLessThanOrEqual(65535);
+    expect(groups(writes)).toEqual([46, 46, 28]);
+    expect(unpacked(writes)).toEqual(big);
+  });
+
+  it('any run of datagrams round-trips through coalesce + split (fast-check)', () => {
+    fc.assert(
+      fc.property(fc.boolean(), fc.array(fc.record({ size: fc.integer({ min: 1, max: 1400 }), sport: fc.constantFrom(1, 2), n: fc.integer({ min: 1, max: 70 }) }), { minLength: 1, maxLength: 6 }), (v6, runs) => {
+        const dgrams = runs.flatMap((r) => flow(v6 ? V6 : V4, r.n, r.size, r.size, r.sport));
+        const writes = coalesceAll(dgrams, undefined, true);
+        expect(unpacked(writes).map((p) => verify(p).payload)).toEqual(dgrams.map((p) => verify(p).payload));
+        expect(unpacked(writes).length).toBe(dgrams.length);
+        for (const w of writes) expect(w.length).toBeLessThanOrEqual(10 + MAX_SUPER_PACKET);
+      }),
+      { numRuns: 25 },
+    );
+  });
+
+  const four = (): Uint8Array[] => flow(V4, 4, 1000);
+  const with_ = (i: number, p: Uint8Array): Uint8Array[] => {
+    const s = four();
+    s[i] = p;
+    return s;
+  };
+  it.each([
+    { label: 'another source port in between', dgrams: with_(2, udpPacket({ ...V4, id: 502 }, 9, 5201, bytes(1000, 2))), groups: [2, 1, 1] },
+    { label: 'another destination', dgrams: with_(1, udpPacket({ ...V4, id: 501, dst: Uint8Array.of(198, 18, 8, 9) }, 4000, 5201, bytes(1000, 1))), groups: [1, 1, 2] },
+    { label: 'a shorter datagram in the middle ends the write after it', dgrams: with_(1, udpPacket({ ...V4, id: 501 }, 4000, 5201, bytes(10, 1))), groups: [2, 2] },
+    { label: 'a larger datagram than the first', dgrams: with_(0, udpPacket({ ...V4, id: 500 }, 4000, 5201, bytes(500, 0))), groups: [1, 3] },
+    { label: 'a different TTL', dgrams: with_(2, udpPacket({ ...V4, id: 502, ttl: 3 }, 4000, 5201, bytes(1000, 2))), groups: [2, 1, 1] },
+    { label: 'a TCP segment', dgrams: with_(2, tcpPacket({ ...V4, id: 502 }, { sport: 4000, dport: 5201, seq: 1, flags: ACK }, bytes(1000))), groups: [2, 1, 1] },
+    { label: 'an IPv4 fragment', dgrams: (() => { const s = four(); const p = s[1] ?? new Uint8Array(); p[6] = 0x20; return s; })(), groups: [1, 1, 2] },
+    { label: 'a UDP length that disagrees', dgrams: (() => { const s = four(); const p = s[3] ?? new Uint8Array(); p[24] = 0; return s; })(), groups: [3, 1] },
+    { label: 'garbage', dgrams: [bytes(3), ...four()], groups: [1, 4] },
+  ])('does not merge across $label', ({ dgrams, groups: want }) => {
+    const writes = coalesceAll(dgrams, undefined, true);
+    expect(groups(writes)).toEqual(want);
+    expect(unpacked(writes)).toEqual(dgrams);
   });
 });
