@@ -43,7 +43,7 @@ export function lastStats(log: string): Record<string, unknown> | null {
  * Starts one endpoint per side (each with its own direction keys and receiver index), waits for `ready`, then
  * gives each device its MTU, address and routes. On failure everything started is stopped.
  */
-export async function startCeilingPair(script: string, sides: readonly [CeilingSide, CeilingSide], o: { logDir: string; mtu: number; nodeFlags: readonly string[]; procs?: Started[] }): Promise<CeilingPair> {
+export async function startCeilingPair(script: string, sides: readonly [CeilingSide, CeilingSide], o: { logDir: string; mtu: number; threads: 1 | 2; nodeFlags: readonly string[]; procs?: Started[] }): Promise<CeilingPair> {
   const keys = [randomBytes(32).toString('hex'), randomBytes(32).toString('hex')] as const;
   const started: Started[] = [];
   const logs: string[] = [];
@@ -53,7 +53,7 @@ export async function startCeilingPair(script: string, sides: readonly [CeilingS
       if (peer === undefined) throw new BenchError('CEILING', 'two sides needed');
       const log = join(o.logDir, `ceiling-${s.ns}.log`);
       logs.push(log);
-      const p = startIn(s.ns, ['node', ...o.nodeFlags, script, '--tun', s.dev, '--local', s.wan, '--peer', peer.wan, '--tx-key', keys[i === 0 ? 0 : 1], '--rx-key', keys[i === 0 ? 1 : 0], '--tx-index', String(2 - i), '--rx-index', String(1 + i), '--mtu', String(o.mtu)], log);
+      const p = startIn(s.ns, ['node', ...o.nodeFlags, script, '--tun', s.dev, '--local', s.wan, '--peer', peer.wan, '--tx-key', keys[i === 0 ? 0 : 1], '--rx-key', keys[i === 0 ? 1 : 0], '--tx-index', String(2 - i), '--rx-index', String(1 + i), '--mtu', String(o.mtu), '--threads', String(o.threads)], log);
       started.push(p);
       o.procs?.push(p);
       if (!(await waitForLog(log, 'ready', 15_000))) throw new BenchError('CEILING', `the ceiling endpoint in ${s.ns} did not start: ${readFileSync(log, 'utf8').slice(-600)}`);

@@ -379,7 +379,7 @@ export async function runBench(o: BenchOptions): Promise<Results> {
 
     // 3. The ceiling: the minimal Node tunnel loop (src/ceiling/), TCP cases only.
     if (want('ceiling')) {
-      o.log('path ceiling (minimal Node tunnel loop: TUN offloads, UDP GSO/GRO, fixed key, one thread)');
+      o.log(`path ceiling (minimal Node tunnel loop: TUN offloads, UDP GSO/GRO, fixed key, ${String(CEILING_THREADS)} thread(s) per side, MTU ${String(CEILING_MTU)})`);
       await ceilingPath(o, work, c, procs);
     } else c.notes.ceiling = 'skipped (BENCH_PATHS)';
 
@@ -426,6 +426,8 @@ export async function runBench(o: BenchOptions): Promise<Results> {
 
 /** BENCH_CEILING_MTU: the ceiling devices' MTU (1280, Postern's and the bench's wireguard-go's). */
 const CEILING_MTU = Number(process.env['BENCH_CEILING_MTU'] ?? '1280');
+/** BENCH_CEILING_THREADS: 1 (one thread runs both directions) or 2 (a worker runs UDP -> TUN). */
+const CEILING_THREADS = process.env['BENCH_CEILING_THREADS'] === '2' ? 2 : 1;
 /** BENCH_CEILING_NODE_FLAGS: extra `node` flags for both ceiling endpoints (e.g. `--cpu-prof --cpu-prof-dir=...`). */
 const CEILING_NODE_FLAGS = (process.env['BENCH_CEILING_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
 
@@ -439,7 +441,7 @@ async function ceilingPath(o: BenchOptions, work: string, c: Collected, procs: S
         { ns: 'pbn-client', dev: 'pbn-ceil-c', wan: '198.19.0.5:51830', addr: '198.19.3.1/24', routes: ['198.19.1.0/24'] },
         { ns: 'pbn-gw', dev: 'pbn-ceil-g', wan: `${GW_WAN}:51830`, addr: '198.19.3.2/24', routes: [] },
       ],
-      { logDir: work, mtu: CEILING_MTU, nodeFlags: CEILING_NODE_FLAGS, procs },
+      { logDir: work, mtu: CEILING_MTU, threads: CEILING_THREADS, nodeFlags: CEILING_NODE_FLAGS, procs },
     );
     try {
       c.runs.ceiling = measurePath('ceiling', o, [

@@ -11,6 +11,8 @@ export interface CeilingArgs {
   readonly rxIndex: number;
   readonly mtu: number;
   readonly statsMs: number;
+  /** 1: one thread runs both directions; 2: a worker runs UDP -> TUN, the main thread TUN -> UDP. */
+  readonly threads: 1 | 2;
 }
 
 function key(hex: string | undefined, name: string): Uint8Array {
@@ -48,5 +50,6 @@ export function parseCeilingArgs(argv: readonly string[]): CeilingArgs {
     rxIndex: int(m.get('rx-index'), '--rx-index', 0, 0xffff_ffff),
     mtu: int(m.get('mtu'), '--mtu', 576, 9000, 1280),
     statsMs: int(m.get('stats-ms'), '--stats-ms', 0, 3_600_000, 0),
+    threads: int(m.get('threads'), '--threads', 1, 2, 1) === 2 ? 2 : 1,
   };
 }

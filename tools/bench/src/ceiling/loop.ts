@@ -40,6 +40,11 @@ export interface LoopOptions {
   /** Receiver index written into sent frames (the peer's) and expected in received ones (ours). */
   readonly txIndex: number;
   readonly rxIndex: number;
+  /**
+   * Which directions this loop runs: `both` (one thread: TUN -> UDP and UDP -> TUN), `tx` (TUN -> UDP only) or
+   * `rx` (UDP -> TUN only): the two-thread layout runs a `tx` loop and an `rx` loop on the same fds.
+   */
+  readonly directions: 'both' | 'tx' | 'rx';
 }
 
 export interface LoopStats {
@@ -113,6 +118,7 @@ export class CeilingLoop {
   private readonly pollFds: Native;
   private readonly poll16: Int16Array;
   private readonly pollOut: Native;
+  private readonly pollCount: number;
   private stopped = false;
 
   constructor(private readonly o: LoopOptions) {
@@ -164,10 +170,12 @@ export class CeilingLoop {
     this.pollFds = alloc(16);
     this.poll16 = new Int16Array(this.pollFds.bytes.buffer, this.pollFds.bytes.byteOffset, 8);
     const p32 = new Int32Array(this.pollFds.bytes.buffer, this.pollFds.bytes.byteOffset, 4);
-    p32[0] = o.tunFd;
+    // pollfd[0] is the source of the first direction, pollfd[1] (both directions only) the socket
+    p32[0] = o.directions === 'rx' ? o.udpFd : o.tunFd;
     p32[2] = o.udpFd;
     this.poll16[2] = POLLIN;
     this.poll16[6] = POLLIN;
+    this.pollCount = o.directions === 'both' ? 2 : 1;
     this.pollOut = alloc(8);
     new Int32Array(this.pollOut.bytes.buffer, this.pollOut.bytes.byteOffset, 2)[0] = o.udpFd;
     new Int16Array(this.pollOut.bytes.buffer, this.pollOut.bytes.byteOffset, 4)[2] = POLLOUT;
@@ -187,10 +195,12 @@ export class CeilingLoop {
           return;
         }
         const until = performance.now() + TURN_MS;
+        const tx = this.o.directions !== 'rx';
+        const rx = this.o.directions !== 'tx';
         do {
-          const a = this.pumpTun();
-          const b = this.pumpUdp();
-          if (!a && !b) this.c.poll(this.pollFds.address, 2, TURN_MS);
+          const a = tx && this.pumpTun();
+          const b = rx && this.pumpUdp();
+          if (!a && !b) this.c.poll(this.pollFds.address, this.pollCount, TURN_MS);
         } while (performance.now() < until);
         setImmediate(turn);
       };

@@ -60,7 +60,7 @@ beforeAll(async () => {
       { ns: A, dev: 'pbn-ck-ta', wan: '198.19.200.1:51830', addr: '198.19.201.1/24', routes: [] },
       { ns: B, dev: 'pbn-ck-tb', wan: '198.19.200.2:51830', addr: `${TUN_B}/24`, routes: [] },
     ],
-    { logDir, mtu: 1280, nodeFlags: [] },
+    { logDir, mtu: 1280, threads: 1, nodeFlags: [] },
   );
   server = startIn(B, ['iperf3', '-s', '-B', TUN_B], join(logDir, 'iperf3.log'));
   await new Promise((r) => setTimeout(r, 300));
