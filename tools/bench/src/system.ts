@@ -426,8 +426,12 @@ export async function runBench(o: BenchOptions): Promise<Results> {
 
 /** BENCH_CEILING_MTU: the ceiling devices' MTU (1280, Postern's and the bench's wireguard-go's). */
 const CEILING_MTU = Number(process.env['BENCH_CEILING_MTU'] ?? '1280');
-/** BENCH_CEILING_THREADS: 1 (one thread runs both directions) or 2 (a worker runs UDP -> TUN). */
-const CEILING_THREADS = process.env['BENCH_CEILING_THREADS'] === '2' ? 2 : 1;
+/**
+ * BENCH_CEILING_THREADS: 2 (default: the main thread runs TUN -> UDP, a worker UDP -> TUN) or 1 (one thread, both
+ * directions). 2 made more in 3 of 4 alternating pairs (2026-11-26 15:23-15:34, load 5-11): upload 0.90-2.02 vs
+ * 0.96-1.62 Gbit/s.
+ */
+const CEILING_THREADS = process.env['BENCH_CEILING_THREADS'] === '1' ? 1 : 2;
 /** BENCH_CEILING_NODE_FLAGS: extra `node` flags for both ceiling endpoints (e.g. `--cpu-prof --cpu-prof-dir=...`). */
 const CEILING_NODE_FLAGS = (process.env['BENCH_CEILING_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
 
