@@ -48,7 +48,7 @@ function answer(q, id) {
   return dnsPacket.encode({ id, type: 'response', flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE | (answers === undefined ? 3 : 0), questions: q.questions ?? [], answers: answers ?? [] });
 }
 
-const server = createSecureServer({ cert: readFileSync(values.cert ?? ''), key: readFileSync(values.key ?? '') }, (req, res) => {
+const server = createSecureServer({ cert: readFileSync(values.cert ?? ''), key: readFileSync(values.key ?? ''), allowHTTP1: true }, (req, res) => {
   /** @type {Buffer[]} */
   const chunks = [];
   req.on('data', (/** @type {Buffer} */ c) => chunks.push(c));
