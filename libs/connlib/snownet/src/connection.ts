@@ -41,6 +41,11 @@ export class Connection {
   relayedTxBytes = 0;
   relayedRxBytes = 0;
   pathChanges = 0;
+  /** The relay whose candidates this connection offers (Firezone: one sampled per connection and side). */
+  relayId: string | undefined = undefined;
+  /** Times the connection moved to another relay. */
+  relayMigrations = 0;
+
 
   constructor(
     readonly peerId: PeerId,

@@ -102,6 +102,7 @@ export class IceAgent {
   pairs: CandidatePair[] = [];
   selected: CandidatePair | undefined;
   private selectionChanged = false;
+  private failedSelection: CandidatePair | undefined;
   private firstSuccessAt: number | undefined;
   /** When a pending nomination is due (controlling, nothing selected yet). */
   private nominationDue: number | undefined;
@@ -175,6 +176,13 @@ export class IceAgent {
       this.selected = undefined;
       this.selectionChanged = true;
     }
+  }
+
+  /** The selected pair that stopped answering (once; the pair may have been reset for new checks since). */
+  takeFailedSelection(): CandidatePair | undefined {
+    const p = this.failedSelection;
+    this.failedSelection = undefined;
+    return p;
   }
 
   /** True once after the selected pair changed (nominated, failed over or lost). */
@@ -422,7 +430,10 @@ export class IceAgent {
     pair.state = 'failed';
     pair.nominating = false;
     pair.nextCheckAt = Infinity;
-    if (this.selected === pair) this.deselect(now);
+    if (this.selected === pair) {
+      this.failedSelection = pair;
+      this.deselect(now);
+    }
     else this.maybeNominate(now);
   }
 
@@ -430,6 +441,9 @@ export class IceAgent {
   private deselect(now: number): void {
     this.selected = undefined;
     this.selectionChanged = true;
+    // Pairs that succeeded long ago (nobody checks them after success) may have died with the selected one (the
+    // same relay): check them again rather than nominate one blindly and wait for it to fail.
+    for (const p of this.pairs) if (p.state === 'succeeded' && now - (p.lastResponseAt ?? now) >= QUIET_PROBE_MS) this.resetPair(p, now);
     if (!this.pairs.some((p) => p.state === 'succeeded' || p.state === 'waiting' || p.state === 'inProgress')) {
       for (const p of this.pairs) this.resetPair(p, now);
     }

@@ -93,6 +93,8 @@ export class Node {
   /** Server-reflexive candidates, shared by the relays that saw the same mapping. */
   private readonly srflx = new Map<string, { readonly cand: LocalCandidate; readonly relays: Set<string> }>();
   private readonly relayCandidates = new Map<string, LocalCandidate>();
+  /** Allocations were made or failed since the last `checkRelays`. */
+  private relaysChanged = false;
   /** Relay server address key -> allocation (rebuilt after the set of allocations changed). */
   private byServer: Map<string, Allocation> | undefined;
   // reused result objects (read before the next call)
@@ -149,11 +151,12 @@ export class Node {
     this.byKey.set(keyToBase64(params.publicKey), conn);
     const local = params.localIceCredentials;
     const remote = params.remoteIceCredentials;
+    conn.relayId = this.sampleRelay(undefined);
     if (local !== undefined && remote !== undefined && params.remote === undefined) {
       conn.ice = new IceAgent(this.role === 'client', local, remote, this.tieBreaker, this.config.rng);
-      for (const c of this.allLocalCandidates()) conn.ice.addLocal(c, now);
+      for (const c of this.candidatesOf(conn)) conn.ice.addLocal(c, now);
     }
-    for (const c of this.allLocalCandidates()) this.events.push({ type: 'newIceCandidate', peerId, candidate: sdpOf(c) });
+    for (const c of this.candidatesOf(conn)) this.events.push({ type: 'newIceCandidate', peerId, candidate: sdpOf(c) });
     if (this.role === 'client' && conn.ice === undefined && conn.remote !== undefined) this.initiate(conn, now, true);
     this.scheduleTimer(now);
     return existing === undefined ? 'created' : 'replaced';
@@ -169,8 +172,9 @@ export class Node {
     const ice = conn.ice;
     if (ice !== undefined) {
       ice.addRemote({ kind: parsed.type, addr: parsed.addr, priority: parsed.priority }, now);
-      // The peer's checks to our relayed addresses need permissions for its IPs.
-      for (const a of this.allocations.values()) {
+      // The peer's checks to our relayed address need a permission for its IP.
+      const a = conn.relayId === undefined ? undefined : this.allocations.get(conn.relayId);
+      if (a !== undefined) {
         a.permit(parsed.addr, now);
         this.drainAllocation(a, now);
       }
@@ -257,6 +261,7 @@ export class Node {
       }
       this.allocate(info, now);
     }
+    this.checkRelays(now);
   }
 
   /** Replaces the whole relay set (the portal's `init.relays`): relays not in `relays` are removed. */
@@ -336,6 +341,8 @@ export class Node {
       relayedTxBytes: c.relayedTxBytes,
       relayedRxBytes: c.relayedRxBytes,
       pathChanges: c.pathChanges,
+      relayId: c.relayId,
+      relayMigrations: c.relayMigrations,
     };
   }
 
@@ -544,6 +551,7 @@ export class Node {
         this.allocate(info, now);
       }
     }
+    if (this.relaysChanged) this.checkRelays(now);
     for (const conn of [...this.byPeer.values()]) {
       if (conn.ice === undefined) continue;
       if (now - conn.lastSentAt < QUIET_SENDING_MS && now - conn.lastReceivedAt >= QUIET_PROBE_MS) conn.ice.probeSelected(now);
@@ -753,6 +761,7 @@ export class Node {
     const a = new Allocation(info, bases, this.config.rng, now, this.views);
     this.allocations.set(info.id, a);
     this.byServer = undefined;
+    this.relaysChanged = true;
     this.drainAllocation(a, now);
   }
 
@@ -763,7 +772,10 @@ export class Node {
   }
 
   private onAllocationEvent(alloc: Allocation, ev: AllocationEvent, now: number): void {
-    if (ev.type === 'failed') return;
+    if (ev.type === 'failed') {
+      this.relaysChanged = true;
+      return;
+    }
     const key = ev.addr.key;
     if (ev.type === 'newCandidate') {
       let cand: LocalCandidate;
@@ -778,7 +790,7 @@ export class Node {
       } else {
         cand = { kind: 'relay', addr: ev.addr, base: ev.base, priority: candidatePriority('relay'), relayId: alloc.relayId };
         this.relayCandidates.set(key, cand);
-        for (const conn of this.byPeer.values()) for (const r of conn.ice?.remotes ?? []) alloc.permit(r.addr, now);
+        for (const conn of this.byPeer.values()) if (conn.relayId === alloc.relayId) for (const r of conn.ice?.remotes ?? []) alloc.permit(r.addr, now);
       }
       this.candidateChanged(cand, true, now);
       return;
@@ -797,10 +809,14 @@ export class Node {
     this.candidateChanged(cand, false, now);
   }
 
-  /** A local candidate appeared or went away: every ICE agent learns it, every peer is told. */
+  /**
+   * A local candidate appeared or went away: every ICE agent learns it, every peer is told (a relayed one only
+   * the connections that use its relay).
+   */
   private candidateChanged(cand: LocalCandidate, added: boolean, now: number): void {
     const candidate = sdpOf(cand);
     for (const conn of [...this.byPeer.values()]) {
+      if (cand.kind === 'relay' && conn.relayId !== cand.relayId) continue;
       this.events.push({ type: added ? 'newIceCandidate' : 'invalidatedIceCandidate', peerId: conn.peerId, candidate });
       const ice = conn.ice;
       if (ice === undefined) continue;
@@ -815,6 +831,12 @@ export class Node {
     const ice = conn.ice;
     if (ice === undefined) return;
     ice.handleTimeout(now);
+    const lost = ice.takeFailedSelection();
+    if (lost !== undefined && lost.local.kind === 'relay' && lost.local.relayId === conn.relayId && lost.local.relayId !== undefined) {
+      // the pair through our relay stopped answering: the relay may be gone; the connection moves to another one
+      this.migrate(conn, this.sampleRelay(lost.local.relayId), now);
+      ice.handleTimeout(now);
+    }
     for (let t = ice.pollTransmit(); t !== undefined; t = ice.pollTransmit()) this.sendFrom(t.local, t.dst, t.payload, now);
     if (!ice.takeSelectionChange()) return;
     if (ice.selected !== undefined) {
@@ -826,6 +848,61 @@ export class Node {
       this.initiate(conn, now, true);
       this.flushQueued(conn, now);
     }
+  }
+
+  /** The candidates a connection offers: host and server-reflexive ones, and the relayed ones of its relay. */
+  private candidatesOf(conn: Connection): LocalCandidate[] {
+    const relayed = [...this.relayCandidates.values()].filter((c) => c.relayId !== undefined && c.relayId === conn.relayId);
+    return [...this.hostCandidates, ...[...this.srflx.values()].map((s) => s.cand), ...relayed];
+  }
+
+  /** A usable relay (allocation not failed or closed) at random, as Firezone samples one per connection. */
+  private sampleRelay(exclude: string | undefined): string | undefined {
+    const usable = [...this.allocations.values()].filter((a) => a.state !== 'failed' && a.state !== 'closed' && a.relayId !== exclude);
+    if (usable.length === 0) return exclude !== undefined && this.relayUsable(exclude) ? exclude : undefined;
+    return usable[this.config.rng.nextU32() % usable.length]?.relayId;
+  }
+
+  private relayUsable(id: string | undefined): boolean {
+    const a = id === undefined ? undefined : this.allocations.get(id);
+    return a !== undefined && a.state !== 'failed' && a.state !== 'closed';
+  }
+
+  /** Connections whose relay went away (removed, failed) or that have none yet take another one. */
+  private checkRelays(now: number): void {
+    this.relaysChanged = false;
+    for (const conn of [...this.byPeer.values()]) {
+      if (this.relayUsable(conn.relayId)) continue;
+      const next = this.sampleRelay(conn.relayId);
+      if (next !== conn.relayId) this.migrate(conn, next, now);
+    }
+  }
+
+  /**
+   * The connection uses relay `next` from now on: the old relay's candidates are withdrawn (agent and peer), the
+   * new relay's are offered (now if allocated, else when its allocation succeeds) with permissions for the peer.
+   */
+  private migrate(conn: Connection, next: string | undefined, now: number): void {
+    if (next === conn.relayId) return;
+    const old = conn.relayId;
+    conn.relayId = next;
+    const ice = conn.ice;
+    for (const c of this.relayCandidates.values()) {
+      if (c.relayId === undefined) continue;
+      if (c.relayId === old) {
+        this.events.push({ type: 'invalidatedIceCandidate', peerId: conn.peerId, candidate: sdpOf(c) });
+        ice?.removeLocal(c.addr, 'relay', now);
+      } else if (c.relayId === next) {
+        this.events.push({ type: 'newIceCandidate', peerId: conn.peerId, candidate: sdpOf(c) });
+        ice?.addLocal(c, now);
+      }
+    }
+    const a = next === undefined ? undefined : this.allocations.get(next);
+    if (a !== undefined && ice !== undefined) {
+      for (const r of ice.remotes) a.permit(r.addr, now);
+      this.drainAllocation(a, now);
+    }
+    conn.relayMigrations++;
   }
 
   private setPath(conn: Connection): void {

@@ -130,6 +130,10 @@ export interface ConnectionStats {
   readonly relayedRxBytes: number;
   /** Times the nominated pair changed (first nomination included). */
   readonly pathChanges: number;
+  /** The relay this side offers relayed candidates of (one per connection, sampled); undefined without relays. */
+  readonly relayId: string | undefined;
+  /** Times the connection moved to another relay (its relay was removed, failed or stopped answering). */
+  readonly relayMigrations: number;
 }
 
 /**

@@ -106,6 +106,8 @@ describe('ICE through simulated NATs and TURN relays', () => {
     process.stdout.write(`relay died: failover after ${String(took)} ms, ${String(sent - delivered)}/${String(sent)} packets lost meanwhile\n`);
     // 2 s of silence while sending triggers a check (QUIET_PROBE_MS), ~3.25 s of retransmits fail the pair
     expect(took).toBeLessThan(6_000);
+    // the side whose own relay carried the pair moved to another relay (its candidates signalled anew)
+    expect((w.client.node.stats('gateway')?.relayMigrations ?? 0) + (w.gateway.node.stats('client')?.relayMigrations ?? 0)).toBeGreaterThanOrEqual(1);
     expect(w.traffic('client', 20)).toBe(20);
     expect(w.traffic('gateway', 20)).toBe(20);
     expect(w.client.events.filter((e) => e.type === 'failed')).toEqual([]);
@@ -296,5 +298,61 @@ describe('connection set-up time (5 ms per hop)', () => {
     expect(w.gateway.delivered.length - before).toBe(10);
     // the traffic after the switch went direct
     expect(w.client.node.stats('gateway')?.relayedTxBytes).toBe(relayed);
+  });
+});
+
+describe('relay selection (Firezone: one relay sampled per connection and side)', () => {
+  const relayOf = (sdp: string): string | undefined => /typ relay/.test(sdp) ? /^candidate:\S+ \S+ \S+ \S+ (\S+) /.exec(sdp)?.[1] : undefined;
+
+  it('each connection offers the candidates of one relay; connections are spread over the relays', () => {
+    const w = new World({ clientNat: 'symmetric', gatewayNat: 'symmetric', relays: 3 });
+    w.useRelays();
+    w.run(500);
+    expect(w.client.node.localCandidates().filter((c) => c.includes('typ relay'))).toHaveLength(3);
+    const used = new Set<string>();
+    for (let i = 0; i < 24; i++) {
+      const peer = `gw-${String(i)}`;
+      w.client.node.upsertConnection(peer, { publicKey: new Uint8Array(32).fill(i + 1), presharedKey: new Uint8Array(32), localIceCredentials: { username: 'a', password: 'aaaaaaaaaaaaaaaaaaaaaa' }, remoteIceCredentials: { username: 'b', password: 'bbbbbbbbbbbbbbbbbbbbbb' } }, w.now);
+      const relayed: string[] = [];
+      for (let e = w.client.node.pollEvent(); e !== undefined; e = w.client.node.pollEvent()) {
+        if (e.type === 'newIceCandidate' && e.peerId === peer) relayed.push(...[relayOf(e.candidate) ?? []].flat());
+      }
+      expect(relayed).toHaveLength(1);
+      const id = w.client.node.stats(peer)?.relayId;
+      expect(id).toBeDefined();
+      used.add(id ?? '');
+      // the relayed candidate signalled is the chosen relay's
+      expect(relayed[0]).toBe(w.relays.find((r) => r.id === id)?.ip);
+    }
+    expect(used.size).toBe(3);
+  });
+
+  it('the relay in use is removed: the connection takes another one, withdraws the old candidate and signals the new one', () => {
+    const w = connectedWorld('symmetric', 'symmetric', 2);
+    const id = w.client.node.stats('gateway')?.relayId;
+    const gone = w.relays.find((r) => r.id === id);
+    if (gone === undefined) throw new Error('no relay');
+    const eventsBefore = w.client.events.length;
+    w.client.node.updateRelays([gone.id], [], w.now);
+    w.drain();
+    const after = w.client.events.slice(eventsBefore);
+    expect(after.some((e) => e.type === 'invalidatedIceCandidate' && relayOf(e.candidate) === gone.ip)).toBe(true);
+    const next = w.client.node.stats('gateway')?.relayId;
+    expect(next).toBeDefined();
+    expect(next).not.toBe(id);
+    expect(after.some((e) => e.type === 'newIceCandidate' && relayOf(e.candidate) === w.relays.find((r) => r.id === next)?.ip)).toBe(true);
+    expect(w.client.node.stats('gateway')?.relayMigrations).toBe(1);
+    w.run(2_000);
+    expect(w.traffic('client', 10)).toBe(10);
+  });
+
+  it('no relay left: the connection keeps none and takes the first relay that is added later', () => {
+    const w = new World({ clientNat: 'none', gatewayNat: 'none', relays: 1 });
+    w.connect();
+    expect(w.client.node.stats('gateway')?.relayId).toBeUndefined();
+    w.useRelays();
+    w.run(500);
+    expect(w.client.node.stats('gateway')?.relayId).toBe('relay-0');
+    expect(w.client.events.some((e) => e.type === 'newIceCandidate' && e.candidate.includes('typ relay'))).toBe(true);
   });
 });
