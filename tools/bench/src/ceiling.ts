@@ -3,7 +3,7 @@
 // started in two namespaces, one TUN device each, addresses and routes set with `ip`. Used by system.ts (pbn-client
 // <-> pbn-gw) and by the self-check test/e2e/ceiling.e2e.ts (its own two namespaces).
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BenchError, bundleTool, nsRun, startIn, stop, waitForLog, type Started } from './proc';
 
@@ -53,6 +53,7 @@ export async function startCeilingPair(script: string, sides: readonly [CeilingS
       if (peer === undefined) throw new BenchError('CEILING', 'two sides needed');
       const log = join(o.logDir, `ceiling-${s.ns}.log`);
       logs.push(log);
+      writeFileSync(log, ''); // a new start: `ready` of an earlier one must not count
       const p = startIn(s.ns, ['node', ...o.nodeFlags, script, '--tun', s.dev, '--local', s.wan, '--peer', peer.wan, '--tx-key', keys[i === 0 ? 0 : 1], '--rx-key', keys[i === 0 ? 1 : 0], '--tx-index', String(2 - i), '--rx-index', String(1 + i), '--mtu', String(o.mtu), '--threads', String(o.threads)], log);
       started.push(p);
       o.procs?.push(p);

@@ -11,7 +11,7 @@ import type { Aead } from '@postern/wireguard';
 // The offload functions are plain ESM of @postern/tun that its package does not export (it ships them next to
 // its workers); the ceiling loop must run the very same code, so it imports the file (see tools/bench/README.md).
 // eslint-disable-next-line @nx/enforce-module-boundaries
-import { MAX_SUPER_PACKET, VNET_HDR_LEN, coalesce, segmentCount, splitPacket } from '../../../../libs/connlib/tun/src/offload.worker.mjs';
+import { MAX_SUPER_PACKET, VNET_HDR_LEN, coalesce, segmentCount, splitPacket, viewOf } from '../../../../libs/connlib/tun/src/offload.worker.mjs';
 import { FRAME_OVERHEAD, frameCounters, frameLength, openFrame, sealFrame, type FrameCounters } from './frame';
 import { GsoRuns } from './gso';
 import { CMSG, EAGAIN, EINTR, IOV, MMSG, MSG_DONTWAIT, POLLIN, POLLOUT, SOL_UDP, UDP_GRO, UDP_SEGMENT, alloc, errno, libc, type Native } from './sys';
@@ -338,7 +338,9 @@ export class CeilingLoop {
       for (let off = 0; off < len; off += seg) {
         this.stats.udpDatagrams++;
         const flen = Math.min(seg, len - off);
-        const ip = openFrame(o.rxAead, buf.bytes, off, flen, o.rxIndex, this.stats.rx);
+        // One reused view per frame position: where the block's address is large (a worker's malloc arena) the
+        // AEAD passes views, kept per view (no allocation in steady state); small addresses go as numbers.
+        const ip = openFrame(o.rxAead, viewOf(buf.bytes, off, off + flen), 0, flen, o.rxIndex, this.stats.rx);
         if (ip <= 0) continue;
         this.pktOffs[pk] = off + FRAME_OVERHEAD / 2;
         this.pktLens[pk] = ip;
