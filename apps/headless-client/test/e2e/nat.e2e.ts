@@ -49,7 +49,7 @@ async function connect(w: NatWorld): Promise<{ gateway: Proc; client: Proc; firs
   const started = performance.now();
   const startedWall = Date.now();
   const client = w.startClient();
-  await waitFor('the client to configure its TUN', () => client.output.includes('"TUN configured"'), 30_000).catch((e: unknown) => {
+  await waitFor('the client to configure its TUN', () => client.output.includes('"TUN configured"'), 30_000, 20).catch((e: unknown) => {
     throw new Error(`${String(e)}\n${client.output.slice(-4000)}`);
   });
   await waitFor('a page from the resource through the tunnel', async () => (await w.curl('psn-cl', `http://${SERVER_IP}/`, 2)).ok, 30_000, 200).catch((e: unknown) => {
@@ -67,7 +67,14 @@ async function connect(w: NatWorld): Promise<{ gateway: Proc; client: Proc; firs
     RELAY_IPS,
     PORTAL_IP,
   );
-  report(`${w.kind} set-up timeline (ms after client start; first of each kind; first page at ${String(Math.round(firstByteMs))}):\n${lines.map((l) => `  ${String(l.ms).padStart(6)} ${l.side.padEnd(7)} ${l.what}`).join('\n')}`);
+  const at = (side: string, what: RegExp): number | undefined => lines.find((l) => l.side === side && what.test(l.what))?.ms;
+  const asked = at('client', /-> portal: request_authorization/);
+  const data = at('client', /<- .*WG data/);
+  report(
+    `${w.kind} set-up timeline (ms after client start; first of each kind; first page at ${String(Math.round(firstByteMs))}; ` +
+      `request_authorization -> first WireGuard data from the gateway ${asked === undefined || data === undefined ? '?' : String(data - asked)} ms):\n` +
+      lines.map((l) => `  ${String(l.ms).padStart(6)} ${l.side.padEnd(7)} ${l.what}`).join('\n'),
+  );
   const page = await w.curl('psn-cl', `http://${SERVER_IP}/`, 3);
   expect(page.body).toMatch(/Hello from the lab network/);
   expect(client.output).toMatch(/"connected to gateway"/);
