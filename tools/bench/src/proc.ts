@@ -62,13 +62,19 @@ export const TICKS = Number(run('getconf', ['CLK_TCK']).trim()) || 100;
 
 /** utime + stime of a process and its threads, in seconds (0 when it is gone). */
 export function cpuSeconds(pid: number): number {
+  const t = cpuTimes(pid);
+  return t.user + t.sys;
+}
+
+/** utime and stime (user and kernel CPU) of a process and its threads, in seconds (0 when it is gone). */
+export function cpuTimes(pid: number): { user: number; sys: number } {
   try {
     const stat = readFileSync(`/proc/${String(pid)}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     // after "pid (comm) ": state is field 3 -> index 0; utime field 14 -> index 11; stime 15 -> 12
-    return (Number(fields[11]) + Number(fields[12])) / TICKS;
+    return { user: Number(fields[11]) / TICKS, sys: Number(fields[12]) / TICKS };
   } catch (e) {
-    if (e instanceof Error && 'code' in e && e.code === 'ENOENT') return 0;
+    if (e instanceof Error && 'code' in e && e.code === 'ENOENT') return { user: 0, sys: 0 };
     throw e;
   }
 }

@@ -16,7 +16,7 @@ import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, mkdtempSync, 
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildResults, type CaseInput, type PathName, type Results } from './aggregate';
-import { BenchError, TICKS, cpuSeconds, loadAverage, nsRun, parseTraceGc, peakRssMiB, run, sleep, startIn, stop, waitForLog, type Started } from './proc';
+import { BenchError, TICKS, cpuSeconds, cpuTimes, loadAverage, nsRun, parseTraceGc, peakRssMiB, run, sleep, startIn, stop, waitForLog, type Started } from './proc';
 import { bundleCeiling, lastStats, startCeilingPair } from './ceiling';
 import { formatLoss, formatThreadCpu, socketBuffers, threadTicks, watchCounters } from './netstat';
 import { soak, type SoakResult } from './soak';
@@ -167,19 +167,29 @@ interface PathMeasure {
 function measurePath(path: PathName, o: BenchOptions, sides: readonly Side[], opts: { udp: boolean } = { udp: true }): PathMeasure {
   const m: PathMeasure = { tcpUp: [], tcpDown: [], tcp4: [], udpPps: [], cpuPerGb: {} };
   for (const s of sides) m.cpuPerGb[s.name] = [];
-  /** The run, and the CPU of each thread of both tunnel processes over it (`; threads: client main 93%, 41%; ...`). */
+  /**
+   * The run, the CPU of each thread of both tunnel processes over it (`; threads: client main 93%, 41%; ...`) and
+   * each process's CPU per GB split into user and kernel time (`; CPU s/GB user+sys: client 1.1+2.0; ...`).
+   */
   const withCpu = (f: () => IperfRun): { r: IperfRun; threads: string } => {
-    const before = sides.map((s) => cpuSeconds(s.pid));
+    const before = sides.map((s) => cpuTimes(s.pid));
     const threads0 = sides.map((s) => threadTicks(s.pid));
     const t0 = performance.now();
     const r = f();
     const wall = (performance.now() - t0) / 1000;
     const threads = sides.map((s, i) => `${s.name} ${formatThreadCpu(s.pid, threads0[i] ?? new Map<number, number>(), threadTicks(s.pid), wall, TICKS)}`).join('; ');
+    const gb = r.bytes / 1e9;
+    const split: string[] = [];
     sides.forEach((s, i) => {
-      const gb = r.bytes / 1e9;
-      if (gb > 0) m.cpuPerGb[s.name]?.push((cpuSeconds(s.pid) - (before[i] ?? 0)) / gb);
+      const t = cpuTimes(s.pid);
+      const user = t.user - (before[i]?.user ?? 0);
+      const sys = t.sys - (before[i]?.sys ?? 0);
+      if (gb > 0) {
+        m.cpuPerGb[s.name]?.push((user + sys) / gb);
+        split.push(`${s.name} ${(user / gb).toFixed(2)}+${(sys / gb).toFixed(2)}`);
+      }
     });
-    return { r, threads: threads === '' ? '' : `; threads: ${threads}` };
+    return { r, threads: (threads === '' ? '' : `; threads: ${threads}`) + (split.length === 0 ? '' : `; CPU s/GB user+sys: ${split.join(', ')}`) };
   };
   const cases: readonly [string, number[], readonly string[]][] = [
     ['TCP upload', m.tcpUp, []],
