@@ -24,6 +24,7 @@ import {
   isSentinelIp,
   isTruncated,
   mapSentinels,
+  type DohErrorCode,
   type DohHttpResponse,
   type DohPostRequest,
   type DohServer,
@@ -77,7 +78,18 @@ export interface DohForward {
   readonly timeoutMs: number;
 }
 
-export type DnsForward = Do53Forward | DohForward;
+/** A DoH failure the IO shell did not see itself (a host lookup, a bad URL, too many queries): for its log. */
+export interface DohNotice {
+  readonly transport: 'notice';
+  readonly upstream: string;
+  readonly error: DohError;
+}
+
+export type DnsForward = Do53Forward | DohForward | DohNotice;
+
+export function isDo53Forward(f: DnsForward): f is Do53Forward {
+  return f.transport === 'udp' || f.transport === 'tcp';
+}
 
 type ReplyTo =
   | {
@@ -519,6 +531,7 @@ export class ClientDns implements ClientDnsHook {
       this.forwards.delete(id);
       if (e.kind === 'failed') {
         this.dohFailures[e.error.code] = (this.dohFailures[e.error.code] ?? 0) + 1;
+        if (NOTICED.has(e.error.code)) this.forwardOut.push({ transport: 'notice', upstream: e.url, error: e.error });
         this.reply(f.replyTo, servfail(f.originalId), now);
         continue;
       }
@@ -590,6 +603,9 @@ export class ClientDns implements ClientDnsHook {
     this.drops[reason] = (this.drops[reason] ?? 0) + 1;
   }
 }
+
+/** DoH failures that arise in the state, not in the shell (which logs its own and the answers' errors). */
+const NOTICED: ReadonlySet<DohErrorCode> = new Set<DohErrorCode>(['DOH_BOOTSTRAP', 'INVALID_DOH_URL', 'DOH_BUSY']);
 
 function withId(message: Uint8Array, id: number): Uint8Array {
   const b = message.slice();

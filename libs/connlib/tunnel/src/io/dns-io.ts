@@ -136,12 +136,17 @@ export class DnsIo {
   private inFlight = 0;
   private tcp: TcpForwarder | undefined;
   private doh: DohForwarder | undefined;
+  private readonly dohLogged = new Map<string, { at: number; suppressed: number }>();
   readonly stats = { forwarded: 0, answers: 0, resolutions: 0, resolveErrors: 0, tcpForwarded: 0, tcpAnswers: 0, tcpFailures: 0, dohRequests: 0, dohAnswers: 0, dohFailures: 0 };
 
   constructor(private readonly o: DnsIoOptions) {}
 
   forward(state: DnsForwardingState, f: DnsForward): void {
     if (this.closed) return;
+    if (f.transport === 'notice') {
+      this.logDohFailure(f.upstream, undefined, f.error);
+      return;
+    }
     if (f.transport === 'https') {
       if (!speaksDoh(state)) return;
       this.doh ??= new DohForwarder(this.o, this.stats);
@@ -153,7 +158,7 @@ export class DnsIo {
           if (err === undefined) this.stats.dohAnswers++;
           else {
             this.stats.dohFailures++;
-            this.doh?.logFailure(f, err);
+            this.logDohFailure(f.server.url, f.address, err);
           }
         });
       });
@@ -212,6 +217,19 @@ export class DnsIo {
           state.handleSiteAnswer(q.id, response, q.query, this.o.now());
         });
       });
+  }
+
+  /** Logs a failed DoH query: each code at most once per DOH_LOG_INTERVAL_MS per server, with the count not logged. */
+  private logDohFailure(upstream: string, address: string | undefined, err: DohError): void {
+    const key = `${upstream}\u0000${err.code}`;
+    const now = this.o.now();
+    const l = this.dohLogged.get(key);
+    if (l !== undefined && now - l.at < DOH_LOG_INTERVAL_MS) {
+      l.suppressed++;
+      return;
+    }
+    this.dohLogged.set(key, { at: now, suppressed: 0 });
+    this.o.logger.warn({ upstream, address, code: err.code, err, notLogged: l?.suppressed ?? 0 }, 'DNS over HTTPS query failed (SERVFAIL to the asker)');
   }
 
   async close(): Promise<void> {
@@ -370,7 +388,6 @@ const DOH_LOG_INTERVAL_MS = 10_000;
  */
 class DohForwarder {
   private readonly sessions = new Map<string, ClientHttp2Session>();
-  private readonly logged = new Map<string, { at: number; suppressed: number }>();
   private readonly announced = new Set<string>();
   private ca: string[] | undefined;
   private warnedUnmarked = false;
@@ -437,19 +454,6 @@ class DohForwarder {
       else finish({ status, contentType, contentLength, body: body.bytes(), complete: false });
     });
     s.end(f.request.body);
-  }
-
-  /** Logs a failed DoH query: each code at most once per DOH_LOG_INTERVAL_MS per server, with the count not logged. */
-  logFailure(f: DohForward, err: DohError): void {
-    const key = `${f.server.url}\u0000${err.code}`;
-    const now = this.o.now();
-    const l = this.logged.get(key);
-    if (l !== undefined && now - l.at < DOH_LOG_INTERVAL_MS) {
-      l.suppressed++;
-      return;
-    }
-    this.logged.set(key, { at: now, suppressed: 0 });
-    this.o.logger.warn({ upstream: f.server.url, address: f.address, code: err.code, err, notLogged: l?.suppressed ?? 0 }, 'DNS over HTTPS query failed (SERVFAIL to the asker)');
   }
 
   close(): void {

@@ -3,7 +3,7 @@
 import * as dnsPacket from 'dns-packet';
 import { buildUdp, decodeP2pControlBytes, IpPacket } from '@postern/ip-packet';
 import { describe, expect, it } from 'vitest';
-import { ASSIGNED_IPS_RESEND_MS, ClientDns, DNS_FORWARD_TIMEOUT_MS, MAX_NAT_BUFFERED, type Do53Forward } from '../../src/dns/client-dns';
+import { ASSIGNED_IPS_RESEND_MS, ClientDns, DNS_FORWARD_TIMEOUT_MS, MAX_NAT_BUFFERED, isDo53Forward, type Do53Forward } from '../../src/dns/client-dns';
 import { ip } from '../support/packets';
 import { seededRng } from '../support/rng';
 
@@ -22,7 +22,7 @@ function toSentinel(payload: Uint8Array, sport: number, sentinel = '100.100.111.
 /** The next forward, which must be a Do53 one (or none). */
 function do53Forward(d: ClientDns): Do53Forward | undefined {
   const f = d.pollForward();
-  if (f?.transport === 'https') throw new Error('a DoH forward where Do53 was expected');
+  if (f !== undefined && !isDo53Forward(f)) throw new Error(`a ${f.transport} forward where Do53 was expected`);
   return f;
 }
 

@@ -6,7 +6,7 @@ import * as dnsPacket from 'dns-packet';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DOH_BOOTSTRAP_TIMEOUT_MS, DOH_CONTENT_TYPE, DOH_QUERY_TIMEOUT_MS, DohError, type DohHttpResponse } from '@postern/dns';
-import { ClientDns, type DnsForward, type Do53Forward, type DohForward } from '../../src/dns/client-dns';
+import { ClientDns, isDo53Forward, type DnsForward, type Do53Forward, type DohForward, type DohNotice } from '../../src/dns/client-dns';
 import { askOverTcp, idOf, out, q, txtAnswer, udpTo } from '../support/dns-askers';
 import { seededRng } from '../support/rng';
 
@@ -75,11 +75,11 @@ describe('ClientDns over DoH', () => {
     d.handleSentinelPacket(udpTo(q('a.example', 0x1234, 1232), 40001), 0);
     d.handleSentinelPacket(udpTo(q('b.example', 0x1235, 1232), 40002), 1);
     const lookups = all(d);
-    expect(lookups.map((f) => (isDoh(f) ? 'doh' : [f.transport, f.upstream.ip, dnsPacket.decode(Buffer.from(f.query)).questions?.[0]?.type]))).toEqual([
+    expect(lookups.map((f) => (isDo53Forward(f) ? [f.transport, f.upstream.ip, dnsPacket.decode(Buffer.from(f.query)).questions?.[0]?.type] : f.transport))).toEqual([
       ['udp', SYSTEM, 'A'],
       ['udp', SYSTEM, 'AAAA'],
     ]);
-    answerLookups(d, lookups.filter((f): f is Do53Forward => !isDoh(f)), 5);
+    answerLookups(d, lookups.filter(isDo53Forward), 5);
     const reqs = all(d).filter(isDoh);
     expect(reqs.map((r) => [r.address, r.server.host, r.request.method, r.request.path, idOf(r.request.body)])).toEqual([
       ['198.18.20.2', 'doh.example', 'POST', '/dns-query', 0],
@@ -163,11 +163,12 @@ describe('ClientDns over DoH', () => {
   it('a host that cannot be looked up: SERVFAIL at once without a system resolver, after the lookup timeout without an answer', () => {
     const none = client([URL_NAMED], []);
     none.handleSentinelPacket(udpTo(q('a.example', 0x81), 40081), 0);
-    expect(all(none)).toEqual([]);
+    const notices = all(none).filter((f): f is DohNotice => f.transport === 'notice');
+    expect(notices.map((n) => [n.upstream, n.error.code])).toEqual([[URL_NAMED, 'DOH_BOOTSTRAP']]);
     expect(out(none).udp.map((m) => [m.id, (m.flags ?? 0) & 0xf])).toEqual([[0x81, SERVFAIL]]);
     const silent = client([URL_NAMED]);
     silent.handleSentinelPacket(udpTo(q('a.example', 0x82), 40082), 0);
-    expect(all(silent).filter((f) => !isDoh(f))).toHaveLength(2);
+    expect(all(silent).filter(isDo53Forward)).toHaveLength(2);
     silent.handleTimeout(DOH_BOOTSTRAP_TIMEOUT_MS - 1);
     expect(out(silent).udp).toEqual([]);
     silent.handleTimeout(DOH_BOOTSTRAP_TIMEOUT_MS);

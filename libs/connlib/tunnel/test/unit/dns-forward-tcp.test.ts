@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { IpPacket } from '@postern/ip-packet';
 import { DnsTcpDecoder } from '@postern/dns';
 import { describe, expect, it } from 'vitest';
-import { ClientDns, DNS_FORWARD_TIMEOUT_MS, type Do53Forward } from '../../src/dns/client-dns';
+import { ClientDns, DNS_FORWARD_TIMEOUT_MS, isDo53Forward, type Do53Forward } from '../../src/dns/client-dns';
 import { askOverTcp, idOf, out, q, txtAnswer, udpTo, withId } from '../support/dns-askers';
 import { seededRng } from '../support/rng';
 
@@ -14,7 +14,7 @@ const UPSTREAM = '198.18.0.53';
 
 function forwards(d: ClientDns): Do53Forward[] {
   const out: Do53Forward[] = [];
-  for (let f = d.pollForward(); f !== undefined; f = d.pollForward()) if (f.transport !== 'https') out.push(f);
+  for (let f = d.pollForward(); f !== undefined; f = d.pollForward()) if (isDo53Forward(f)) out.push(f);
   return out;
 }
 
