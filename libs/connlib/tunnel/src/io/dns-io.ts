@@ -406,7 +406,7 @@ class DohForwarder {
       if (finished) return;
       finished = true;
       clearTimeout(timer);
-      done(outcome);
+      if (!this.closed) done(outcome); // nothing goes back to a state whose loop has stopped
     };
     const timer = setTimeout(() => {
       finish(new DohError('DOH_TIMEOUT', `no answer from ${f.server.url} at ${f.address} within ${String(f.timeoutMs)} ms`));
