@@ -3,7 +3,7 @@
 import { Tunn, type RateLimiter, type Rng, type StaticIdentity } from '@postern/wireguard';
 import type { NetAddr } from './addr';
 import type { Candidate } from './candidate';
-import type { IceAgent, LocalCandidate } from './ice';
+import type { CandidatePair, IceAgent, LocalCandidate } from './ice';
 import type { ConnectionParams, PeerId } from './types';
 
 /** Where WireGuard datagrams of a connection go: from `local` (a host socket or our relay) to `addr`. */
@@ -45,6 +45,8 @@ export class Connection {
   relayId: string | undefined = undefined;
   /** Times the connection moved to another relay. */
   relayMigrations = 0;
+  /** Client, nothing selected yet: the pair being nominated, which WireGuard already uses (its handshake follows the check). */
+  earlyPair: CandidatePair | undefined = undefined;
 
 
   constructor(

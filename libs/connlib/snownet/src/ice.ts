@@ -185,6 +185,13 @@ export class IceAgent {
     return p;
   }
 
+  /** Controlling, nothing selected yet: the pair whose USE-CANDIDATE check is in flight. */
+  nominatingPair(): CandidatePair | undefined {
+    if (!this.isControlling || this.selected !== undefined) return undefined;
+    for (const p of this.pairs) if (p.nominating) return p;
+    return undefined;
+  }
+
   /** True once after the selected pair changed (nominated, failed over or lost). */
   takeSelectionChange(): boolean {
     const c = this.selectionChanged;

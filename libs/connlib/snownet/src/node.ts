@@ -838,6 +838,18 @@ export class Node {
       ice.handleTimeout(now);
     }
     for (let t = ice.pollTransmit(); t !== undefined; t = ice.pollTransmit()) this.sendFrom(t.local, t.dst, t.payload, now);
+    // The client's WireGuard handshake goes right behind the nominating check on the same pair instead of one
+    // round trip later (the gateway answers WireGuard where it came from until its agent selects the pair).
+    const startedOn = conn.earlyPair;
+    const early = this.role === 'client' ? ice.nominatingPair() : undefined;
+    if (early !== startedOn) {
+      conn.earlyPair = early;
+      this.setPath(conn);
+      if (early !== undefined) {
+        this.initiate(conn, now, true);
+        this.flushQueued(conn, now);
+      }
+    }
     if (!ice.takeSelectionChange()) return;
     if (ice.selected !== undefined) {
       conn.pathChanges++;
@@ -845,7 +857,8 @@ export class Node {
     }
     this.setPath(conn);
     if (ice.selected !== undefined && this.role === 'client') {
-      this.initiate(conn, now, true);
+      // a handshake already sent over this very pair while it was being nominated is not repeated
+      this.initiate(conn, now, startedOn !== ice.selected);
       this.flushQueued(conn, now);
     }
   }
@@ -906,7 +919,7 @@ export class Node {
   }
 
   private setPath(conn: Connection): void {
-    const sel = conn.ice?.selected;
+    const sel = conn.ice?.selected ?? conn.earlyPair;
     const path: WgPath | undefined =
       sel === undefined ? conn.fallback : { local: sel.local, addr: sel.remote.addr, relayed: sel.local.kind === 'relay' || sel.remote.kind === 'relay' };
     conn.path = path;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { NOMINATION_DELAY_MS, RELAYED_NOMINATION_GRACE_MS } from '../../src/index';
-import { udp, World, type NatKind } from './world';
+import { LATENCY, udp, World, type NatKind } from './world';
 
 /** A world whose two nodes know the relays, get authorised and run for `ms`. */
 function connectedWorld(clientNat: NatKind, gatewayNat: NatKind, relays: number, ms = 5_000, nonceUses?: number): World {
@@ -266,6 +266,14 @@ describe('connection set-up time (5 ms per hop)', () => {
     expect(client).toBeLessThan(60);
     expect(gateway).toBeLessThan(60);
     expect(w.client.node.stats('gateway')).toMatchObject({ path: 'srflx', pathChanges: 1, relayedTxBytes: 0 });
+  });
+
+  it('the WireGuard handshake goes right behind the nominating check: connected two round trips after the checks start (was three)', () => {
+    const { w, client } = setUpTime({ clientNat: 'none', gatewayNat: 'none', relays: 1 });
+    // check + answer (10 ms), USE-CANDIDATE and the initiation together, response (10 ms)
+    expect(client).toBeLessThanOrEqual(4 * LATENCY);
+    expect(w.client.node.stats('gateway')).toMatchObject({ path: 'host', pathChanges: 1, handshakesCompleted: 1 });
+    expect(w.traffic('client', 5)).toBe(5);
   });
 
   for (const [clientNat, gatewayNat] of [['symmetric', 'symmetric'], ['eim', 'symmetric'], ['symmetric', 'eim']] as const) {
