@@ -6,7 +6,8 @@
 // Datagram i carries i (4 bytes) then bytes derived from i, so a datagram the path changed is counted as bad.
 import dgram from 'node:dgram';
 import process from 'node:process';
-import { setImmediate } from 'node:timers';
+import { Buffer } from 'node:buffer';
+import { clearTimeout, setImmediate, setTimeout } from 'node:timers';
 
 const [mode, host = '127.0.0.1', port = '5202', countArg = '1000', sizeArg = '1200'] = process.argv.slice(2);
 
@@ -29,6 +30,7 @@ if (mode === 'server') {
   let received = 0;
   let bad = 0;
   let bytes = 0;
+  /** @type {NodeJS.Timeout | undefined} */
   let idle;
   const done = () => {
     process.stdout.write(`${JSON.stringify({ received, bad, bytes })}\n`);
