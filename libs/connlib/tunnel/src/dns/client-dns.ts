@@ -160,6 +160,8 @@ export class ClientDns implements ClientDnsHook {
   private system: string[] = [];
   private readonly doh = new DohUpstreams();
   private readonly bootstraps = new Map<string, Bootstrap>();
+  /** Which system resolver looks up DoH hosts: the next one after a lookup that got no addresses. */
+  private bootstrapResolver = 0;
   private sentinels: SentinelTable = mapSentinels({});
   private readonly forwards = new Map<number, PendingForward>();
   private readonly forwardOut: DnsForward[] = [];
@@ -542,9 +544,13 @@ export class ClientDns implements ClientDnsHook {
     }
   }
 
-  /** Looks up a DoH server's host (A, then AAAA) at the system's first resolver, from the marked UDP socket. */
+  /**
+   * Looks up a DoH server's host (A, then AAAA) at a system resolver (the first; the next one after a lookup
+   * that got no addresses), from the marked UDP socket.
+   */
   private bootstrap(host: string, now: number): void {
-    const server = this.system.find((s) => !isSentinelIp(s) && parseIpBytes(s) !== undefined);
+    const servers = this.system.filter((s) => !isSentinelIp(s) && parseIpBytes(s) !== undefined);
+    const server = servers[this.bootstrapResolver % Math.max(1, servers.length)];
     if (server === undefined) {
       this.doh.handleResolveFailed(host, new DohError('DOH_BOOTSTRAP', `no system resolver to look up ${host}`), now);
       return;
@@ -574,7 +580,10 @@ export class ClientDns implements ClientDnsHook {
     this.bootstraps.delete(host);
     b.addresses.sort((x, y) => Number(x.includes(':')) - Number(y.includes(':')));
     if (b.addresses.length > 0) this.doh.handleResolved(host, b.addresses, b.ttlSecs, now);
-    else this.doh.handleResolveFailed(host, new DohError('DOH_BOOTSTRAP', `no A/AAAA records for ${host} from the system's resolver`), now);
+    else {
+      this.bootstrapResolver++;
+      this.doh.handleResolveFailed(host, new DohError('DOH_BOOTSTRAP', `no A/AAAA records for ${host} from the system's resolver`), now);
+    }
     this.drainDoh(now);
   }
 

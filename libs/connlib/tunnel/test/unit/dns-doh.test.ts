@@ -176,6 +176,17 @@ describe('ClientDns over DoH', () => {
     expect(silent.dohFailures).toEqual({ DOH_BOOTSTRAP: 1 });
   });
 
+  it('a lookup that got no addresses moves the next one to the next system resolver', () => {
+    const d = client([URL_NAMED], [SYSTEM, '198.18.20.54']);
+    d.handleSentinelPacket(udpTo(q('a.example', 0x83), 40083), 0);
+    expect(all(d).filter(isDo53Forward).map((f) => f.upstream.ip)).toEqual([SYSTEM, SYSTEM]);
+    d.handleTimeout(DOH_BOOTSTRAP_TIMEOUT_MS); // the DoH query fails; the lookup's own answers may still come
+    d.handleTimeout(DNS_TIMEOUT_BACKSTOP); // they did not: the next lookup goes elsewhere
+    out(d);
+    d.handleSentinelPacket(udpTo(q('b.example', 0x84), 40084), DNS_TIMEOUT_BACKSTOP + 1);
+    expect(all(d).filter(isDo53Forward).map((f) => f.upstream.ip)).toEqual(['198.18.20.54', '198.18.20.54']);
+  });
+
   it('any response bytes, status and headers: no throw, and the asker always hears back once', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 300 }), fc.constantFrom(200, 404, 500), fc.constantFrom(DOH_CONTENT_TYPE, 'text/plain'), fc.boolean(), (body, status, contentType, complete) => {
