@@ -8,10 +8,8 @@
 // in place -> coalesce (the same module's GRO) -> one TUN write per super-packet. No handshake, no routing,
 // no replay window, no timers, no allocation per packet.
 import type { Aead } from '@postern/wireguard';
-// The offload functions are plain ESM of @postern/tun that its package does not export (it ships them next to
-// its workers); the ceiling loop must run the very same code, so it imports the file (see tools/bench/README.md).
-// eslint-disable-next-line @nx/enforce-module-boundaries
-import { MAX_SUPER_PACKET, VNET_HDR_LEN, coalesce, segmentCount, splitPacket, viewOf } from '../../../../libs/connlib/tun/src/offload.worker.mjs';
+// The very split/coalesce code the TUN workers run (plain ESM, exported as @postern/tun/offload).
+import { MAX_SUPER_PACKET, VNET_HDR_LEN, coalesce, segmentCount, splitPacket, viewOf } from '@postern/tun/offload';
 import { FRAME_OVERHEAD, frameCounters, frameLength, openFrame, sealFrame, type FrameCounters } from './frame';
 import { GsoRuns } from './gso';
 import { CMSG, EAGAIN, EINTR, IOV, MMSG, MSG_DONTWAIT, POLLIN, POLLOUT, SOL_UDP, UDP_GRO, UDP_SEGMENT, alloc, errno, libc, type Native } from './sys';
