@@ -9,7 +9,7 @@ import { parseClientIngress, type ClientIngressMessage } from '@postern/model';
 import { buildLoginUrl, cryptoRng, defaultUserAgent, PhoenixChannel } from '@postern/phoenix-channel';
 import { bindUdp } from '@postern/socket-factory';
 import { openTun } from '@postern/tun';
-import { ClientState, closeOnFailure, EarlyPortal, TunConfigurator, TunnelSession, type ResourceView } from '@postern/tunnel';
+import { ClientState, closeOnFailure, EarlyPortal, TunConfigurator, TunnelSession, type DnsResourceRecord, type ResourceView } from '@postern/tunnel';
 import type { IpcResource } from '../ipc/messages';
 import { SessionStartError, type RunningSession, type SessionBackend, type SessionSink, type SessionStartOptions } from './backend';
 
@@ -29,6 +29,13 @@ export function toIpcResource(r: ResourceView): IpcResource {
 }
 
 export class ConnlibBackend implements SessionBackend {
+  /**
+   * The DNS resource records of the last session (names -> proxy IPs), kept in memory for as long as the tunnel
+   * service runs and given to the next session, so names resolved before a sign-out or a reconnect keep their
+   * proxy IPs (as Firezone's tunnel service does; never written to disk).
+   */
+  private dnsRecords: readonly DnsResourceRecord[] = [];
+
   constructor(private readonly opts: ConnlibBackendOptions) {}
 
   async start(s: SessionStartOptions, sink: SessionSink): Promise<RunningSession> {
@@ -49,6 +56,7 @@ export class ConnlibBackend implements SessionBackend {
       rng: cryptoRng,
       wallClockAtZero: Date.now() - performance.now(),
       internetResourceActive: s.internetResourceActive,
+      dnsRecords: this.dnsRecords,
     });
     const url = buildLoginUrl({ role: 'client', apiUrl: s.apiUrl, deviceId: s.deviceId, name: this.opts.name ?? hostname(), publicKey: state.publicKey });
     if (url instanceof Error) throw new SessionStartError('START_FAILED', 'invalid portal URL', { cause: url });
@@ -99,6 +107,7 @@ export class ConnlibBackend implements SessionBackend {
       onEvent: (ev) => {
         if (ev.type === 'resourcesChanged') sink.resources(ev.resources.map(toIpcResource));
         else if (ev.type === 'authorizationFailed' && ev.reason === 'offline') sink.allGatewaysOffline();
+        else if (ev.type === 'dnsRecordsChanged') this.dnsRecords = ev.records;
       },
     });
     session.start();

@@ -26,6 +26,7 @@ export type {
   NetAddr,
   Transmit,
   Rng,
+  DnsResourceRecord,
 } from './types';
 export { netAddr, parseNetAddr } from '@postern/snownet';
 export { Tunnel, TunnelLoopError, type DrivenState, type PortalChannel, type PortalChannelEvent, type TunnelOptions, type TunnelStats } from './io';

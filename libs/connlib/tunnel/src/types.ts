@@ -1,10 +1,11 @@
 // Public types of the tunnel states: configuration, events, and the DNS hooks (ClientDns / GatewayDns
 // implement them; tests may pass their own).
+import type { DnsResourceRecord } from '@postern/dns';
 import type { IpPacket } from '@postern/ip-packet';
 import type { Rng } from '@postern/wireguard';
 import type { NetAddr, PathKind, Transmit } from '@postern/snownet';
 
-export type { NetAddr, Transmit, Rng };
+export type { DnsResourceRecord, NetAddr, Transmit, Rng };
 
 export interface StateConfig {
   /** Our static X25519 private key (32 bytes); its public key is what we announce to the portal. */
@@ -27,6 +28,11 @@ export interface ClientStateConfig extends StateConfig {
   /** Start with the Internet resource active (`--activate-internet-resource`). */
   readonly internetResourceActive?: boolean;
   readonly dns?: ClientDnsHook;
+  /**
+   * DNS resource records of an earlier session in this process (the last `dnsRecordsChanged`): their names keep
+   * their proxy IPs, so an application that resolved a name before a sign-out (or a new session) still reaches it.
+   */
+  readonly dnsRecords?: readonly DnsResourceRecord[];
 }
 
 export interface GatewayStateConfig extends StateConfig {
@@ -61,7 +67,9 @@ export type ClientEvent =
   /** `path`: the ICE pair in use (`host`, `srflx` or `relay`; undefined without ICE); `via`: the pair, ours -> theirs. */
   | { readonly type: 'gatewayConnected'; readonly gatewayId: string; readonly path: PathKind | undefined; readonly via: string | undefined }
   | { readonly type: 'gatewayDisconnected'; readonly gatewayId: string; readonly reason: string }
-  | { readonly type: 'authorizationFailed'; readonly resourceId: string; readonly reason: string };
+  | { readonly type: 'authorizationFailed'; readonly resourceId: string; readonly reason: string }
+  /** The names resolved to proxy IPs changed (a full snapshot): keep it to seed the next session (`dnsRecords`). */
+  | { readonly type: 'dnsRecordsChanged'; readonly records: readonly DnsResourceRecord[] };
 
 export type GatewayEvent =
   | { readonly type: 'clientConnected'; readonly clientId: string; readonly path: PathKind | undefined; readonly via: string | undefined }

@@ -77,7 +77,7 @@ export class ClientState {
       ...(config.persistentKeepaliveS === undefined ? {} : { persistentKeepalive: config.persistentKeepaliveS }),
     });
     this.publicKey = this.node.publicKey;
-    this.dns = new ClientDns(config.rng);
+    this.dns = new ClientDns(config.rng, config.dnsRecords);
     this.dnsHook = config.dns ?? this.dns;
     this.dns.setSiteRouter((resourceId) => {
       const auth = this.authorizations.get(resourceId);
@@ -264,6 +264,7 @@ export class ClientState {
   }
 
   pollEvent(): ClientEvent | undefined {
+    for (let e = this.dns.stub.pollEvent(); e !== undefined; e = this.dns.stub.pollEvent()) this.events.push({ type: 'dnsRecordsChanged', records: e.records });
     return this.events.shift();
   }
 

@@ -33,6 +33,7 @@ import {
   truncateResponse,
   udpPayloadLimit,
   type DnsResource,
+  type DnsResourceRecord,
   type IpStack,
   type SentinelTable,
   type Upstream,
@@ -152,7 +153,7 @@ export type GateResult =
   | { readonly kind: 'unreachable' };
 
 export class ClientDns implements ClientDnsHook {
-  readonly stub = new StubResolver();
+  readonly stub: StubResolver;
   private readonly tcp: DnsTcpResponder;
   private readonly ipStacks = new Map<string, IpStack>();
   private portalDo53: string[] = [];
@@ -177,7 +178,9 @@ export class ClientDns implements ClientDnsHook {
   /** DoH failures by DohError code (each one a SERVFAIL to its asker). */
   readonly dohFailures: Record<string, number> = {};
 
-  constructor(rng: Rng) {
+  /** `records`: DNS resource records of an earlier session (their names keep their proxy IPs). */
+  constructor(rng: Rng, records?: readonly DnsResourceRecord[]) {
+    this.stub = new StubResolver(records === undefined ? {} : { records });
     this.tcp = new DnsTcpResponder(rng);
     this.nextId = rng.nextU32() & 0xffff;
   }

@@ -13,7 +13,7 @@ import {
   type GatewayIngressWire,
   type GatewayResourceWire,
 } from '@postern/model';
-import { ClientState, GatewayState, type ClientEvent, type GatewayEvent, type NetAddr, type Transmit } from '../../src/index';
+import { ClientState, GatewayState, type ClientEvent, type DnsResourceRecord, type GatewayEvent, type NetAddr, type Transmit } from '../../src/index';
 import { addr, WALL } from './gateway-harness';
 import { CLIENT_V4, CLIENT_V6 } from './packets';
 import { key, seededRng } from './rng';
@@ -56,10 +56,11 @@ export class Sim {
   private refs = 0;
   private readonly rng = seededRng(99);
 
-  constructor(opts: { idleTimeoutMs?: number; maxBufferedPackets?: number } = {}) {
+  constructor(opts: { idleTimeoutMs?: number; maxBufferedPackets?: number; dnsRecords?: readonly DnsResourceRecord[] } = {}) {
     const timeouts = opts.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: opts.idleTimeoutMs };
     const buffering = opts.maxBufferedPackets === undefined ? {} : { maxBufferedPackets: opts.maxBufferedPackets };
-    this.client = new ClientState({ privateKey: key(this.rng), rng: seededRng(5), wallClockAtZero: WALL, ...timeouts, ...buffering });
+    const records = opts.dnsRecords === undefined ? {} : { dnsRecords: opts.dnsRecords };
+    this.client = new ClientState({ privateKey: key(this.rng), rng: seededRng(5), wallClockAtZero: WALL, ...timeouts, ...buffering, ...records });
     this.client.setLocalAddresses([this.clientAddr], 0);
     this.timeouts = timeouts;
   }

@@ -7,6 +7,7 @@ import { buildEchoRequest, buildTcp as buildTcpSeg, buildUdp, decodeP2pControlBy
 import type { ClientResourceWire } from '@postern/model';
 import { describe, expect, it } from 'vitest';
 import { ip } from '../support/packets';
+import type { DnsResourceRecord } from '../../src/index';
 import { Sim, type SimGateway } from '../support/sim';
 
 const SITE = { id: 'site-a', name: 'A' };
@@ -18,8 +19,8 @@ const UPSTREAM = '198.18.26.10';
 
 const dnsRes = (id: string, address: string, ipStack: 'dual' | 'ipv4_only' = 'dual'): ClientResourceWire => ({ type: 'dns', id, address, name: id, sites: [SITE], ip_stack: ipStack });
 
-function world(): { sim: Sim; gw: SimGateway } {
-  const sim = new Sim();
+function world(dnsRecords?: readonly DnsResourceRecord[]): { sim: Sim; gw: SimGateway } {
+  const sim = new Sim(dnsRecords === undefined ? {} : { dnsRecords });
   const gw = sim.addGateway('gw-1', 'site-a', 1);
   sim.init([dnsRes(APP, 'app.corp.internal'), dnsRes(WILD, '**.y.corp.internal'), dnsRes(V4ONLY, 'v4.corp.internal', 'ipv4_only')]);
   sim.allowed.add(APP);
@@ -108,6 +109,35 @@ describe('DNS resources (client + gateway in memory)', () => {
     // an IPv4-only resource: no AAAA
     expect(ask(sim, 'v4.corp.internal', 'AAAA')).toEqual([]);
     expect(ask(sim, 'v4.corp.internal')).toHaveLength(4);
+  });
+
+  it('a session seeded with the last dnsRecordsChanged (Firezone: kept across sessions in the tunnel process) keeps the proxy IPs of the names it resolved', () => {
+    const { sim } = world();
+    const a = ask(sim, 'app.corp.internal');
+    const aaaa = ask(sim, 'app.corp.internal', 'AAAA');
+    const wild = ask(sim, 'x.y.corp.internal');
+    sim.settle();
+    const records = sim.clientEvents.flatMap((e) => (e.type === 'dnsRecordsChanged' ? [e.records] : [])).at(-1) ?? [];
+    expect(records.map((r) => r.domain).sort()).toEqual(['app.corp.internal', 'x.y.corp.internal']);
+    expect(records.find((r) => r.domain === 'app.corp.internal')?.ips).toEqual(expect.arrayContaining([...a, ...aaaa]));
+
+    // Without the records, a new session hands the first name it sees the first proxy IPs again (a collision).
+    const fresh = world().sim;
+    expect(ask(fresh, 'z.y.corp.internal')).toEqual(a);
+
+    const next = world(records).sim;
+    expect(ask(next, 'x.y.corp.internal')).toEqual(wild);
+    expect(ask(next, 'app.corp.internal')).toEqual(a);
+    expect(ask(next, 'app.corp.internal', 'AAAA')).toEqual(aaaa);
+    const other = ask(next, 'z.y.corp.internal');
+    expect(other).toHaveLength(4);
+    for (const x of other) expect([...a, ...wild]).not.toContain(x);
+    // An application that kept a proxy IP from before (no new query) reaches the resource through it.
+    const { sim: again, gw } = world(records);
+    again.send(udp(a[0] ?? '', 5000, 1));
+    again.advance(10);
+    expect(resolveAll(again, gw, { 'app.corp.internal': ['10.1.2.3'] })).toEqual(['app.corp.internal']);
+    expect(delivered(gw).some((d) => d.endsWith('>10.1.2.3:7000#1'))).toBe(true);
   });
 
   it('forwards other names to the upstream behind the sentinel, relays the answer with the original id and caches it', () => {
