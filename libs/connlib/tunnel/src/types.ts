@@ -3,7 +3,8 @@
 import type { DnsResourceRecord } from '@postern/dns';
 import type { IpPacket } from '@postern/ip-packet';
 import type { Rng } from '@postern/wireguard';
-import type { NetAddr, PathKind, Transmit } from '@postern/snownet';
+import type { NetAddr, Transmit } from '@postern/snownet';
+import type { PathInfo } from './path';
 
 export type { DnsResourceRecord, NetAddr, Transmit, Rng };
 
@@ -64,15 +65,15 @@ export interface TunConfig {
 export type ClientEvent =
   | { readonly type: 'tunConfigChanged'; readonly config: TunConfig }
   | { readonly type: 'resourcesChanged'; readonly resources: readonly ResourceView[] }
-  /** `path`: the ICE pair in use (`host`, `srflx` or `relay`; undefined without ICE); `via`: the pair, ours -> theirs. */
-  | { readonly type: 'gatewayConnected'; readonly gatewayId: string; readonly path: PathKind | undefined; readonly via: string | undefined }
+  /** `path`: the ICE pair in use (`host`, `srflx` or `relay`; undefined without ICE); `via`: the pair, ours -> theirs; `relayId`: our relay. */
+  | ({ readonly type: 'gatewayConnected'; readonly gatewayId: string } & PathInfo)
   | { readonly type: 'gatewayDisconnected'; readonly gatewayId: string; readonly reason: string }
   | { readonly type: 'authorizationFailed'; readonly resourceId: string; readonly reason: string }
   /** The names resolved to proxy IPs changed (a full snapshot): keep it to seed the next session (`dnsRecords`). */
   | { readonly type: 'dnsRecordsChanged'; readonly records: readonly DnsResourceRecord[] };
 
 export type GatewayEvent =
-  | { readonly type: 'clientConnected'; readonly clientId: string; readonly path: PathKind | undefined; readonly via: string | undefined }
+  | ({ readonly type: 'clientConnected'; readonly clientId: string } & PathInfo)
   | { readonly type: 'clientDisconnected'; readonly clientId: string; readonly reason: string }
   | { readonly type: 'accessExpired'; readonly clientId: string; readonly resourceId: string };
 

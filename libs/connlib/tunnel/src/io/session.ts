@@ -134,7 +134,7 @@ export function logTunnelEvent(log: Logger, ev: ClientEvent | GatewayEvent): voi
       log.debug({ resources: ev.resources.map((r) => `${r.name}:${r.status}`) }, 'resources');
       break;
     case 'gatewayConnected':
-      log.info({ gatewayId: ev.gatewayId, path: ev.path, via: ev.via }, 'connected to gateway');
+      log.info({ gatewayId: ev.gatewayId, path: ev.path, via: ev.via, relayId: ev.relayId, relayMigrations: ev.relayMigrations }, 'connected to gateway');
       break;
     case 'gatewayDisconnected':
       log.info({ gatewayId: ev.gatewayId, reason: ev.reason }, 'gateway disconnected');
@@ -143,7 +143,7 @@ export function logTunnelEvent(log: Logger, ev: ClientEvent | GatewayEvent): voi
       log.warn({ resourceId: ev.resourceId, reason: ev.reason }, 'access to a resource was refused');
       break;
     case 'clientConnected':
-      log.info({ clientId: ev.clientId, path: ev.path, via: ev.via }, 'client connected');
+      log.info({ clientId: ev.clientId, path: ev.path, via: ev.via, relayId: ev.relayId, relayMigrations: ev.relayMigrations }, 'client connected');
       break;
     case 'clientDisconnected':
       log.info({ clientId: ev.clientId, reason: ev.reason }, 'client disconnected');

@@ -294,11 +294,11 @@ function session(events: Ev[] = []) {
 describe('TunnelSession', () => {
   it('logs each state event with the messages the tests and the bench look for, then hands it to the app', async () => {
     const events: Ev[] = [
-      { type: 'gatewayConnected', gatewayId: 'g1', path: 'host', via: 'a -> b' },
+      { type: 'gatewayConnected', gatewayId: 'g1', path: 'host', via: 'a -> b', relayId: 'relay-1', relayMigrations: 0 },
       { type: 'gatewayDisconnected', gatewayId: 'g1', reason: 'idle' },
       { type: 'authorizationFailed', resourceId: 'r1', reason: 'offline' },
       { type: 'resourcesChanged', resources: [] },
-      { type: 'clientConnected', clientId: 'c1', path: 'relay', via: undefined },
+      { type: 'clientConnected', clientId: 'c1', path: 'relay', via: undefined, relayId: 'relay-2', relayMigrations: 1 },
       { type: 'clientDisconnected', clientId: 'c1', reason: 'goodbye' },
       { type: 'accessExpired', clientId: 'c1', resourceId: 'r1' },
     ];
@@ -314,8 +314,8 @@ describe('TunnelSession', () => {
       'client disconnected',
       'access expired',
     ]);
-    expect(lines[0]).toMatchObject({ gatewayId: 'g1', path: 'host', via: 'a -> b' });
-    expect(lines[4]).toMatchObject({ clientId: 'c1', path: 'relay' });
+    expect(lines[0]).toMatchObject({ gatewayId: 'g1', path: 'host', via: 'a -> b', relayId: 'relay-1', relayMigrations: 0 });
+    expect(lines[4]).toMatchObject({ clientId: 'c1', path: 'relay', relayId: 'relay-2', relayMigrations: 1 });
     // Each event reaches the app right after its own log line.
     expect(seen).toEqual(events.map((e, i) => `${e.type} after ${String(i + 1)} lines`));
     await s.stop();
