@@ -4,7 +4,10 @@
 // dist/apps/<app>/<entry>.js with the version and git SHA baked in; worker entry files of the libs
 // (*.worker.mjs) are copied beside it; native packages (koffi, better-sqlite3) stay external and are
 // copied into dist/apps/<app>/node_modules; the app's packaging/ folder (systemd unit, scripts) is
-// copied too; a package.json for the release is written.
+// copied too; a package.json for the release is written. An entry with node flags in
+// package.json#postern.nodeFlags (e.g. {"main": ["--no-memory-reducer"]}: V8 flags the process needs from its
+// start) gets them on its `#!/usr/bin/env -S node <flags>` line, so the installed binary starts with them
+// (the app's own re-exec, for `node main.js`, then has nothing to do).
 import { execFileSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
@@ -31,6 +34,14 @@ function gitSha() {
 
 const buildInfo = { version: pkg.version, gitSha: gitSha(), binary: pkg.postern?.binary ?? app };
 const entries = pkg.postern?.entries ?? { main: 'src/main.ts' };
+const FLAG = /^--[a-z0-9][a-z0-9_-]*(=[^\s=]+)?$/i;
+/** The first line of an entry's start script: `node` with the entry's flags (package.json#postern.nodeFlags). */
+function shebang(name) {
+  const flags = pkg.postern?.nodeFlags?.[name] ?? [];
+  const bad = flags.filter((f) => typeof f !== 'string' || !FLAG.test(f));
+  if (bad.length > 0) throw new Error(`package.json postern.nodeFlags.${name}: not --name[=value] flags: ${JSON.stringify(bad)}`);
+  return flags.length === 0 ? '#!/usr/bin/env node' : `#!/usr/bin/env -S node ${flags.join(' ')}`;
+}
 
 // The start script of a CommonJS bundle. V8 checks a code cache only against the source's length, its own
 // version and its flags, so the cache file is named after a hash of the source, Node's version and every flag
@@ -169,7 +180,7 @@ try {
     define: { POSTERN_BUILD_INFO: JSON.stringify(buildInfo) },
     banner: {
       js: [
-        '#!/usr/bin/env node',
+        shebang('main'),
         "import { createRequire as __posternCreateRequire } from 'node:module';",
         'const require = __posternCreateRequire(import.meta.url);',
       ].join('\n'),
@@ -179,7 +190,8 @@ try {
 if (codeCache) {
   for (const name of Object.keys(entries)) {
     const binary = name === 'main' ? buildInfo.binary : (pkg.postern?.binaries?.[name] ?? name);
-    writeFileSync(join(outDir, `${name}.js`), CODE_CACHE_LOADER.replaceAll('__ENTRY__', `${name}.cjs`).replaceAll('__BINARY__', binary));
+    const loader = CODE_CACHE_LOADER.replace('#!/usr/bin/env node', shebang(name));
+    writeFileSync(join(outDir, `${name}.js`), loader.replaceAll('__ENTRY__', `${name}.cjs`).replaceAll('__BINARY__', binary));
   }
 }
 for (const name of Object.keys(entries)) chmodSync(join(outDir, `${name}.js`), 0o755);

@@ -1,5 +1,7 @@
 // postern-tunnel-service (root): owns the TUN, routes, DNS control, the network/DNS listeners and the connlib
 // session; the GUI drives it over the IPC socket. Entrypoint only: CLI, wiring, lifetime.
+// First of all: the data plane's V8 flags (re-executes node when started without them).
+import './service/process-settings';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {

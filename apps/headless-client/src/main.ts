@@ -4,7 +4,9 @@
 // Start-up order (issue 11: set-up time): this module and what it imports statically are the light part of the
 // bundle (CLI, logging, TUN, UDP socket). The data plane starts opening first (./data-plane: its worker threads
 // start up on the other core), then ./client (portal, tunnel, model: most of the bundle's module initialisation)
-// is loaded with import(), which esbuild keeps lazy in the bundle.
+// is loaded with import(), which esbuild keeps lazy in the bundle. Before all of that, ./process-settings
+// re-executes node with the data plane's V8 flags when it was started without them.
+import './process-settings';
 import { buildInfo, checkNetAdmin, versionLine } from '@postern/bin-shared';
 import { errWithSources, parseLogFilterOrExit, setupLogging } from '@postern/logging';
 import { CliError, parseCli, resolveToken, USAGE, type ClientCliConfig } from './cli';

@@ -69,10 +69,12 @@ export {
   type HealthCheckOptions,
 } from './health_check';
 export {
+  DATA_PLANE_NODE_FLAGS,
   ProcessMemoryError,
   missingEnv,
   missingNodeFlags,
   reexecArgv,
+  reexecAtStart,
   reexecWith,
   trimMalloc,
   type ProcessMemoryErrorCode,

@@ -16,6 +16,22 @@ export class BenchError extends Error {
   }
 }
 
+/**
+ * The node flags on an app entry's first line (`#!/usr/bin/env -S node <flags>`, from the build's
+ * package.json#postern.nodeFlags): the bench starts `node <these> <its own flags> <entry>`, as the installed
+ * binary starts. None for a plain `#!/usr/bin/env node`, a missing file or another first line.
+ */
+export function entryNodeFlags(file: string): string[] {
+  let first: string;
+  try {
+    first = readFileSync(file, 'utf8').slice(0, 512).split('\n', 1)[0] ?? '';
+  } catch {
+    return [];
+  }
+  const m = /^#!\/usr\/bin\/env -S node((?: --[^\s]+)+)\s*$/.exec(first);
+  return m?.[1] === undefined ? [] : m[1].trim().split(/\s+/);
+}
+
 /** Runs a command to completion; throws BenchError('COMMAND_FAILED') unless `allowFail`. */
 export function run(cmd: string, args: readonly string[], opts: { allowFail?: boolean; input?: string; timeoutMs?: number } = {}): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8', input: opts.input, timeout: opts.timeoutMs ?? 120_000 });

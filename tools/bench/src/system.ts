@@ -16,7 +16,7 @@ import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, mkdtempSync, 
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildResults, type CaseInput, type PathName, type Results } from './aggregate';
-import { BenchError, TICKS, cpuSeconds, cpuTimes, loadAverage, nsRun, parseTraceGc, peakRssMiB, run, sleep, startIn, stop, waitForLog, type Started } from './proc';
+import { BenchError, TICKS, cpuSeconds, cpuTimes, entryNodeFlags, loadAverage, nsRun, parseTraceGc, peakRssMiB, run, sleep, startIn, stop, waitForLog, type Started } from './proc';
 import { bundleCeiling, lastStats, startCeilingPair } from './ceiling';
 import { formatLoss, formatThreadCpu, socketBuffers, threadTicks, watchCounters } from './netstat';
 import { soak, type SoakResult } from './soak';
@@ -574,7 +574,7 @@ policies: [{group: bench, resource: lab-net}]
   procs.push(relay);
   nsRun('pbn-gw', ['bash', join(dist, 'gateway', 'setup-forwarding.sh'), 'up']);
   const gwLog = join(work, 'gateway.log');
-  const gw = startIn('pbn-gw', ['node', '--trace-gc', ...NODE_FLAGS, join(dist, 'gateway', 'main.js'), '--log-format', 'json'], gwLog, {
+  const gw = startIn('pbn-gw', ['node', ...entryNodeFlags(join(dist, 'gateway', 'main.js')), '--trace-gc', ...NODE_FLAGS, join(dist, 'gateway', 'main.js'), '--log-format', 'json'], gwLog, {
     POSTERN_TOKEN: gwToken,
     POSTERN_API_URL: api,
     POSTERN_ID: 'bench-gateway',
@@ -590,7 +590,7 @@ policies: [{group: bench, resource: lab-net}]
   // compiles the bundle and writes the V8 code cache 5 s later; every later start (the set-up figure) reads it.
   const codeCache = join(work, 'client-code-cache');
   const startTraced = (log: string): Started =>
-    startIn('pbn-client', ['node', '--trace-gc', ...NODE_FLAGS, join(dist, 'headless-client', 'main.js'), '--dns-control', 'disabled', '--log-format', 'json'], log, {
+    startIn('pbn-client', ['node', ...entryNodeFlags(join(dist, 'headless-client', 'main.js')), '--trace-gc', ...NODE_FLAGS, join(dist, 'headless-client', 'main.js'), '--dns-control', 'disabled', '--log-format', 'json'], log, {
       POSTERN_TOKEN: clientToken,
       POSTERN_API_URL: api,
       POSTERN_ID: 'bench-client',
@@ -656,7 +656,7 @@ policies: [{group: bench, resource: lab-net}]
   c.rss['postern portal'] = peakRssMiB(portal.pid) ?? Number.NaN;
   await stop(cl);
   const startClient = (log: string): Started =>
-    startIn('pbn-client', ['node', ...NODE_FLAGS, join(dist, 'headless-client', 'main.js'), '--dns-control', 'disabled', '--log-format', 'json'], log, {
+    startIn('pbn-client', ['node', ...entryNodeFlags(join(dist, 'headless-client', 'main.js')), ...NODE_FLAGS, join(dist, 'headless-client', 'main.js'), '--dns-control', 'disabled', '--log-format', 'json'], log, {
       POSTERN_TOKEN: clientToken,
       POSTERN_API_URL: api,
       POSTERN_ID: 'bench-client',

@@ -1,6 +1,6 @@
 // End to end in network namespaces: the real portal, two gateways of one site and a headless client (release
 // builds), resources on a LAN behind the gateways. Needs root.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -72,6 +72,21 @@ describe.runIf(isRoot)('tunnel end to end (portal, gateways, client in namespace
     expect(client.output).toMatch(/"connected to gateway"/);
     // the gateway's health check says ready once it has joined the portal
     expect((await curl(world.get('ptn-gw1'), 'http://127.0.0.1:8080/readyz')).body).toBe('ready\n');
+  });
+
+  it('the gateway and the client carry traffic with their process settings (re-executed at start, same pid)', () => {
+    const cmdline = (p: Proc): string[] => readFileSync(`/proc/${String(p.child.pid)}/cmdline`, 'utf8').split('\0');
+    const gw = cmdline(gateways.get('gw1') as Proc);
+    expect(gw).toEqual(expect.arrayContaining(['--max-semi-space-size=2', '--no-memory-reducer']));
+    expect(gw.indexOf('--no-memory-reducer')).toBeLessThan(gw.findIndex((a) => a.endsWith('gateway/main.js')));
+    const env = readFileSync(`/proc/${String(gateways.get('gw1')?.child.pid)}/environ`, 'utf8').split('\0');
+    expect(env).toContain('MALLOC_ARENA_MAX=2');
+    // installed, the entries' #! lines give node the same flags (no re-exec)
+    expect(readFileSync(join(DIST, 'gateway/main.js'), 'utf8').split('\n', 1)[0]).toBe('#!/usr/bin/env -S node --max-semi-space-size=2 --no-memory-reducer');
+    expect(readFileSync(join(DIST, 'headless-client/main.js'), 'utf8').split('\n', 1)[0]).toBe('#!/usr/bin/env -S node --no-memory-reducer');
+    const cl = cmdline(client);
+    expect(cl).toContain('--no-memory-reducer');
+    expect(cl.indexOf('--no-memory-reducer')).toBeLessThan(cl.findIndex((a) => a.endsWith('headless-client/main.js')));
   });
 
   it('cannot reach a CIDR resource it is not authorised for', async () => {

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { missingEnv, missingNodeFlags } from '@postern/bin-shared';
 import { GATEWAY_PROCESS, MemoryTrimmer } from '../../src/memory';
@@ -58,12 +60,15 @@ describe('memory policy', () => {
     }
   });
 
-  it('runs with 2 MiB semi-spaces and 2 malloc arenas unless the user chose otherwise', () => {
+  it('runs with 2 MiB semi-spaces, no memory reducer and 2 malloc arenas unless the user chose otherwise', () => {
     const flags = GATEWAY_PROCESS.nodeFlags ?? [];
-    expect(missingNodeFlags(flags, [])).toEqual(['--max-semi-space-size=2']);
-    expect(missingNodeFlags(flags, ['--trace-gc'], '--max-semi-space-size=2')).toEqual([]);
-    expect(missingNodeFlags(flags, ['--max-semi-space-size=8'])).toEqual([]);
+    expect(missingNodeFlags(flags, [])).toEqual(['--max-semi-space-size=2', '--no-memory-reducer']);
+    expect(missingNodeFlags(flags, ['--trace-gc', '--no-memory-reducer'], '--max-semi-space-size=2')).toEqual([]);
+    expect(missingNodeFlags(flags, ['--max-semi-space-size=8', '--memory-reducer'])).toEqual([]);
     expect(missingEnv(GATEWAY_PROCESS.env ?? {}, {})).toEqual({ MALLOC_ARENA_MAX: '2' });
+    // the installed binary's #! line (the build reads package.json#postern.nodeFlags) starts node with the same flags
+    const pkg = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8')) as { postern: { nodeFlags: { main: string[] } } };
+    expect(pkg.postern.nodeFlags.main).toEqual(flags);
     expect(missingEnv(GATEWAY_PROCESS.env ?? {}, { MALLOC_ARENA_MAX: '4' })).toEqual({});
   });
 });

@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { missingEnv, missingNodeFlags, reexecArgv, reexecWith, trimMalloc } from '../../src/index';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { missingEnv, missingNodeFlags, reexecArgv, reexecAtStart, reexecWith, trimMalloc } from '../../src/index';
 
 const real = process.platform;
 function pretend(platform: string): void {
@@ -19,6 +19,16 @@ describe('missingNodeFlags', () => {
     expect(missingNodeFlags(want, ['--max_semi_space_size=1', '--trace-gc'])).toEqual([]);
     expect(missingNodeFlags(want, ['--cpu-prof'], '  --max-semi-space-size=2   --inspect ')).toEqual(['--trace-gc']);
     expect(missingNodeFlags(want, [], '--max-semi-space-size-x=2')).toEqual(want);
+  });
+
+  it('takes a boolean flag and its --no- form for one flag: the user may turn it either way', () => {
+    const want = ['--no-memory-reducer'];
+    expect(missingNodeFlags(want, [])).toEqual(want);
+    expect(missingNodeFlags(want, ['--memory-reducer'])).toEqual([]);
+    expect(missingNodeFlags(want, ['--no_memory_reducer'])).toEqual([]);
+    expect(missingNodeFlags(want, [], '--no-memory-reducer')).toEqual([]);
+    expect(missingNodeFlags(want, ['--memory-reducer-for-small-heaps'])).toEqual(want);
+    expect(missingNodeFlags(['--trace-gc'], ['--no-trace-gc'])).toEqual([]);
   });
 
   it('rejects what is not a --name[=value] flag with INVALID_NODE_FLAG', () => {
@@ -56,6 +66,25 @@ describe('on other platforms', () => {
     expect(() => reexecWith({ env: { MALLOC_ARENA_MAX: '2' } }, { execArgv: [], env: {} })).toThrow(unsupported);
     const settings = { nodeFlags: ['--max-semi-space-size=2'], env: { MALLOC_ARENA_MAX: '2' } };
     expect(reexecWith(settings, { execArgv: ['--max-semi-space-size=4'], env: { MALLOC_ARENA_MAX: '8' } })).toBe(false);
+  });
+
+  it('reexecAtStart: --version/--help never re-execute; a failed re-exec is said on stderr and returned, not thrown', () => {
+    pretend('darwin');
+    const said = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      const want = { nodeFlags: ['--no-memory-reducer'] };
+      for (const info of ['--version', '-V', '--help', '-h']) {
+        expect(reexecAtStart('postern-x', want, { argv: ['node', 'main.js', '--log', 'debug', info], execArgv: [], env: {} })).toBeUndefined();
+      }
+      expect(reexecAtStart('postern-x', want, { argv: ['node', 'main.js'], execArgv: ['--no-memory-reducer'], env: {} })).toBeUndefined();
+      expect(said).not.toHaveBeenCalled();
+      const err = reexecAtStart('postern-x', want, { argv: ['node', 'main.js', '--log', 'debug'], execArgv: [], env: {} });
+      expect(err).toEqual(expect.objectContaining({ code: 'UNSUPPORTED_PLATFORM' }));
+      expect(said).toHaveBeenCalledTimes(1);
+      expect(String(said.mock.calls[0]?.[0])).toMatch(/^postern-x: running with V8's and glibc's default settings .*--no-memory-reducer/);
+    } finally {
+      said.mockRestore();
+    }
   });
 });
 
