@@ -1,4 +1,6 @@
 // postern-relay: entrypoint only (CLI, wiring, IO shell).
+// First of all: the data plane's V8 flags (re-executes node when started without them).
+import './process-settings';
 import { randomBytes, randomInt } from 'node:crypto';
 import { buildInfo, startHealthCheck, Terminate, versionLine } from '@postern/bin-shared';
 import { buildLoginUrl, defaultUserAgent, PhoenixChannel } from '@postern/phoenix-channel';

@@ -1,5 +1,5 @@
 export { CommandError, Netns, link, listNamespaces, removeLeftovers, run } from './netns';
-export { bundleApp, runNode, type BundledRun } from './bundle';
+export { bundleApp, packageNodeFlags, runNode, type BundledRun } from './bundle';
 export { fuzzRuns, fuzzTimeLimitMs, recordInputs, currentInputs, installFuzzCounter, cliInput, nastyValue, parsesOrRefuses, type FuzzFlagTable, loadCorpus, replayCorpus, hexInput, textInput, argvInput, type CorpusEntry } from './fuzz';
 export { keepLogs, writeLog, logPath, registerSecret, resetSecrets, testLogDir, TestLogError, SECRETS_FILE, MIN_SECRET_LENGTH, type HasOutput } from './logs';
 export { xorshiftRng, type TestRng } from './rng';

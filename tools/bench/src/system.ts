@@ -16,7 +16,7 @@ import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, mkdtempSync, 
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildResults, type CaseInput, type PathName, type Results } from './aggregate';
-import { BenchError, TICKS, cpuSeconds, cpuTimes, entryNodeFlags, loadAverage, nsRun, parseTraceGc, peakRssMiB, run, sleep, startIn, stop, waitForLog, type Started } from './proc';
+import { BenchError, TICKS, cpuSeconds, cpuTimes, entryNodeFlags, loadAverage, mainIsolate, nsRun, parseTraceGc, peakRssMiB, processAgeMs, run, sleep, startIn, stop, waitForLog, type Started } from './proc';
 import { bundleCeiling, lastStats, startCeilingPair } from './ceiling';
 import { formatLoss, formatThreadCpu, socketBuffers, threadTicks, watchCounters } from './netstat';
 import { soak, type SoakResult } from './soak';
@@ -567,7 +567,7 @@ policies: [{group: bench, resource: lab-net}]
   }
   const relay = startIn(
     'pbn-relay',
-    ['node', ...RELAY_NODE_FLAGS, join(dist, 'relay', 'main.js'), '--public-ip4-addr', '198.19.0.3', '--api-url', api, '--log-format', 'json', ...(RELAY_BACKEND === undefined ? [] : ['--relay-socket-backend', RELAY_BACKEND])],
+    ['node', ...entryNodeFlags(join(dist, 'relay', 'main.js')), '--trace-gc', ...RELAY_NODE_FLAGS, join(dist, 'relay', 'main.js'), '--public-ip4-addr', '198.19.0.3', '--api-url', api, '--log-format', 'json', ...(RELAY_BACKEND === undefined ? [] : ['--relay-socket-backend', RELAY_BACKEND])],
     join(work, 'relay.log'),
     { POSTERN_TOKEN: relayToken },
   );
@@ -680,7 +680,7 @@ async function relayedPaths(
   sys: { portal: Started; relay: Started; writeConfig: (relays: string) => void },
 ): Promise<void> {
   const { portal, relay, writeConfig } = sys;
-  await relayed(o, work, c, procs, startClient, { path: 'postern-relay', pid: relay.pid });
+  await relayed(o, work, c, procs, startClient, { path: 'postern-relay', pid: relay.pid, log: join(work, 'relay.log') });
   // The same through coturn: the portal config now lists coturn (`turn_servers`) instead of the postern-relay
   // token (the relay's connection is closed: relays_presence tells the gateway), postern-relay is stopped.
   await stop(relay);
@@ -737,7 +737,7 @@ async function relayed(
   c: Collected,
   procs: Started[],
   startClient: (log: string) => Started,
-  via: { path: 'postern-relay' | 'coturn'; pid: number },
+  via: { path: 'postern-relay' | 'coturn'; pid: number; log?: string },
 ): Promise<void> {
   const path = via.path;
   o.log(`path Postern relayed through ${path} (direct UDP client <-> gateway dropped by nft)`);
@@ -761,6 +761,7 @@ async function relayed(
     const m: PathMeasure = { tcpUp: [], tcpDown: [], tcp4: [], udpPps: [], cpuPerGb: {} };
     let bytes = 0;
     const cpu0 = cpuSeconds(via.pid);
+    const age0 = processAgeMs(via.pid);
     for (const [name, into, extra] of [['TCP upload', m.tcpUp, []], ['TCP download', m.tcpDown, ['-R']]] as const) {
       for (let i = 0; i < o.runs; i++) {
         const r = iperf(o.seconds, extra);
@@ -768,6 +769,11 @@ async function relayed(
         bytes += (r.bitsPerSecond / 8) * o.seconds;
         o.log(`  ${path} ${name} run ${String(i + 1)}: ${(r.bitsPerSecond / 1e9).toFixed(3)} Gbit/s (load ${loadAverage()})`);
       }
+    }
+    if (via.log !== undefined) {
+      // the relay's GC pauses while iperf3 ran through it (its main thread's isolate)
+      const text = readFileSync(via.log, 'utf8');
+      c.gc['relay'] = parseTraceGc(text, { fromMs: age0, toMs: processAgeMs(via.pid) }, mainIsolate(text));
     }
     const relayCpu = cpuSeconds(via.pid) - cpu0;
     m.cpuPerGb['relay'] = [relayCpu / (bytes / 1e9)];
@@ -896,6 +902,16 @@ function cases(c: Collected): CaseInput[] {
     out.push({ name: `GC max pause, ${side} (node --trace-gc, whole run, all isolates)`, unit: 'ms', better: 'lower', posternPath: 'postern', referencePath: 'wireguard-go', runs: g === undefined ? {} : { postern: [g.maxMs] }, notes: gcNote });
     out.push({ name: `GC total pause, ${side} (${g === undefined ? '?' : String(g.count)} GCs, whole run)`, unit: 'ms', better: 'lower', posternPath: 'postern', referencePath: 'wireguard-go', runs: g === undefined ? {} : { postern: [g.totalMs] }, notes: gcNote });
   }
+  const rg = c.gc['relay'];
+  out.push({
+    name: `GC max pause, relay, while iperf3 ran through it (${rg === undefined ? '?' : String(rg.count)} GCs, main isolate)`,
+    unit: 'ms',
+    better: 'lower',
+    posternPath: 'postern-relay',
+    referencePath: 'coturn',
+    runs: rg === undefined ? {} : { 'postern-relay': [rg.maxMs] },
+    notes: { coturn: 'C: no GC' },
+  });
   out.push(...soakCases(c));
   const idleNote = c.idle === undefined ? { postern: c.idleNote ?? 'not measured' } : {};
   out.push({

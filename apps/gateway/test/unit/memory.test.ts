@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { missingEnv, missingNodeFlags } from '@postern/bin-shared';
+import { packageNodeFlags } from '@postern/testing';
 import { GATEWAY_PROCESS, MemoryTrimmer } from '../../src/memory';
 
 describe('memory policy', () => {
@@ -67,8 +67,7 @@ describe('memory policy', () => {
     expect(missingNodeFlags(flags, ['--max-semi-space-size=8', '--memory-reducer'])).toEqual([]);
     expect(missingEnv(GATEWAY_PROCESS.env ?? {}, {})).toEqual({ MALLOC_ARENA_MAX: '2' });
     // the installed binary's #! line (the build reads package.json#postern.nodeFlags) starts node with the same flags
-    const pkg = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8')) as { postern: { nodeFlags: { main: string[] } } };
-    expect(pkg.postern.nodeFlags.main).toEqual(flags);
+    expect(packageNodeFlags(join(import.meta.dirname, '..', '..'), 'main')).toEqual(flags);
     expect(missingEnv(GATEWAY_PROCESS.env ?? {}, { MALLOC_ARENA_MAX: '4' })).toEqual({});
   });
 });

@@ -1,13 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DATA_PLANE_NODE_FLAGS } from '@postern/bin-shared';
+import { packageNodeFlags } from '@postern/testing';
 
 describe('process settings', () => {
-  it('the installed tunnel-service starts node with the data plane flags its re-exec adds to `node tunnel-service.js`', () => {
-    // the build puts package.json#postern.nodeFlags on the entry's #! line; src/service/process-settings.ts re-executes with DATA_PLANE_NODE_FLAGS
-    const pkg = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8')) as { postern: { nodeFlags: Record<string, string[]> } };
-    expect(pkg.postern.nodeFlags['tunnel-service']).toEqual([...DATA_PLANE_NODE_FLAGS]);
-    expect(DATA_PLANE_NODE_FLAGS).toContain('--no-memory-reducer');
+  it('the installed tunnel-service starts node with the flags src/service/process-settings.ts re-executes `node tunnel-service.js` with', () => {
+    expect(packageNodeFlags(join(import.meta.dirname, '..', '..'), 'tunnel-service')).toEqual([...DATA_PLANE_NODE_FLAGS]);
   });
 });

@@ -4,6 +4,7 @@
 // symmetric NAT (masquerade random,fully-random). The NAT kind is verified from inside the test with STUN
 // bindings to both relays. Topology: ./nat-world.ts. Needs root; builds the release bundles first.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildApps, CLIENT_IP, GATEWAY_IP, NAT_A_WAN, NAT_B_WAN, NatWorld, PORTAL_IP, RELAY_IPS, RELAY_PORT, SERVER_IP, waitFor, type NatKind, type Proc } from './nat-world';
 import { readPcap, timeline } from './nat-timeline';
@@ -191,6 +192,8 @@ describe.runIf(isRoot)('NAT traversal in namespaces (portal, 2 relays, client be
     it('both relays joined the portal and relayed nothing yet', async () => {
       const w = world();
       for (const i of [0, 1] as const) {
+        // started as `node main.js`, each re-executed itself (same pid) with the data plane's V8 flags
+        expect(readFileSync(`/proc/${String(w.relays[i]?.child.pid)}/cmdline`, 'utf8').split('\0')).toContain('--no-memory-reducer');
         const m = await w.relayMetrics(i);
         expect(m.get('postern_relay_allocations')).toBe(0);
         expect(await w.relayedBytes(i)).toBe(0);
