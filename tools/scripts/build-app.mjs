@@ -34,7 +34,8 @@ function gitSha() {
 
 const buildInfo = { version: pkg.version, gitSha: gitSha(), binary: pkg.postern?.binary ?? app };
 const entries = pkg.postern?.entries ?? { main: 'src/main.ts' };
-const FLAG = /^--[a-z0-9][a-z0-9_-]*(=[^\s=]+)?$/i;
+// the flag syntax @postern/bin-shared's missingNodeFlags accepts (the apps re-execute with the same flags)
+const FLAG = /^--[a-z0-9][a-z0-9_-]*(=\S+)?$/i;
 /** The first line of an entry's start script: `node` with the entry's flags (package.json#postern.nodeFlags). */
 function shebang(name) {
   const flags = pkg.postern?.nodeFlags?.[name] ?? [];

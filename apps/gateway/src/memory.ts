@@ -12,8 +12,8 @@ import { DATA_PLANE_NODE_FLAGS, trimMalloc, type ProcessSettings } from '@poster
 
 /**
  * What the gateway runs with (a flag of the same name or a variable set by the user, with any value, wins):
- * 2 MiB semi-spaces, no memory reducer (DATA_PLANE_NODE_FLAGS: its full GCs paused traffic), and two glibc malloc arenas for all threads instead of one per thread (up to 8 per core):
- * the V8 compiler threads and the workers each kept their own arena's pages after the burst (bench, 1,000 idle
+ * 2 MiB semi-spaces, no memory reducer (DATA_PLANE_NODE_FLAGS: its full GCs paused traffic), and two glibc
+ * malloc arenas for all threads instead of one per thread (up to 8 per core): the V8 compiler threads and the workers each kept their own arena's pages after the burst (bench, 1,000 idle
  * clients: 18.0 -> 13.3 KiB per client).
  */
 export const GATEWAY_PROCESS: ProcessSettings = { nodeFlags: ['--max-semi-space-size=2', ...DATA_PLANE_NODE_FLAGS], env: { MALLOC_ARENA_MAX: '2' } };

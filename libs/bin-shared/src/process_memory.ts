@@ -64,8 +64,10 @@ export function trimMalloc(): boolean {
   return libc('malloc_trim').mallocTrim(0) === 1;
 }
 
-/** `--max_semi_space_size=2` -> `--max-semi-space-size` (V8 and Node accept both spellings). */
-/** A flag's name without its value, `_` spelled `-`, and a boolean's `--no-` dropped (`--no-x` and `--x` are one flag). */
+/**
+ * `--max_semi_space_size=2` -> `--max-semi-space-size` (V8 and Node accept both spellings); a boolean's `--no-`
+ * is dropped (`--no-x` and `--x` are one flag).
+ */
 function flagName(arg: string): string {
   const eq = arg.indexOf('=');
   const name = (eq < 0 ? arg : arg.slice(0, eq)).replaceAll('_', '-');
@@ -74,7 +76,8 @@ function flagName(arg: string): string {
 
 /**
  * The flags of `wanted` whose name appears neither in `execArgv` nor in `NODE_OPTIONS`: a flag the user set,
- * with any value (or a boolean either way: `--memory-reducer` keeps out `--no-memory-reducer`), is theirs to keep. Throws INVALID_NODE_FLAG for anything but `--name[=value]`.
+ * with any value (a boolean either way: `--memory-reducer` keeps out `--no-memory-reducer`), is theirs to keep.
+ * Throws INVALID_NODE_FLAG for anything but `--name[=value]`.
  */
 export function missingNodeFlags(wanted: readonly string[], execArgv: readonly string[], nodeOptions = ''): string[] {
   for (const f of wanted) {
@@ -85,7 +88,7 @@ export function missingNodeFlags(wanted: readonly string[], execArgv: readonly s
 }
 
 /**
- * V8 flags of every process that carries tunnel traffic (gateway, clients). `--no-memory-reducer`: V8's memory
+ * V8 flags of every process that carries tunnel traffic (gateway, clients, relay). `--no-memory-reducer`: V8's memory
  * reducer takes an allocation rate under ~1 MB/s for an idle process and then runs full mark-compacts to shrink
  * the heap; the data path allocates that little at full throughput, so those collections (10-25 ms pauses with
  * the 2 cores busy) came in the middle of traffic. Measured (bench soak, 45 s at 0.7-0.8 Gbit/s, two alternated

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { median } from './aggregate';
 import { bundleTool } from './proc';
-import { BenchError, entryNodeFlags, rssMiB, sleep, startIn, stop, type Started } from './proc';
+import { BenchError, nodeCommand, rssMiB, sleep, startIn, stop, type Started } from './proc';
 
 export interface IdleResult {
   readonly clients: number;
@@ -105,7 +105,7 @@ export async function idleClients(o: IdleOptions): Promise<IdleResult> {
     const driver = new Driver(driverChild);
     await sleep(500);
     const gwLog = join(o.work, 'idle-gateway.log');
-    const gw = startIn('pbn-gw', ['node', ...entryNodeFlags(gwMain), ...o.nodeFlags, gwMain, '--log-format', 'json', '--listen-port', GW_UDP.split(':')[1] ?? '52625'], gwLog, {
+    const gw = startIn('pbn-gw', [...nodeCommand(gwMain, o.nodeFlags), '--log-format', 'json', '--listen-port', GW_UDP.split(':')[1] ?? '52625'], gwLog, {
       POSTERN_TOKEN: 'idle-bench',
       POSTERN_API_URL: `ws://${PORTAL}:${String(PORTAL_PORT)}`,
       POSTERN_ID: 'idle-gateway',

@@ -32,6 +32,11 @@ export function entryNodeFlags(file: string): string[] {
   return m?.[1] === undefined ? [] : m[1].trim().split(/\s+/);
 }
 
+/** `node <the entry's #! flags> <flags> <entry>`: an app started as its installed binary starts, plus the bench's flags. */
+export function nodeCommand(entry: string, flags: readonly string[] = []): string[] {
+  return ['node', ...entryNodeFlags(entry), ...flags, entry];
+}
+
 /** Runs a command to completion; throws BenchError('COMMAND_FAILED') unless `allowFail`. */
 export function run(cmd: string, args: readonly string[], opts: { allowFail?: boolean; input?: string; timeoutMs?: number } = {}): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8', input: opts.input, timeout: opts.timeoutMs ?? 120_000 });

@@ -16,7 +16,7 @@ import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, mkdtempSync, 
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildResults, type CaseInput, type PathName, type Results } from './aggregate';
-import { BenchError, TICKS, cpuSeconds, cpuTimes, entryNodeFlags, loadAverage, mainIsolate, nsRun, parseTraceGc, peakRssMiB, processAgeMs, run, sleep, startIn, stop, waitForLog, type Started } from './proc';
+import { BenchError, TICKS, cpuSeconds, cpuTimes, loadAverage, mainIsolate, nodeCommand, nsRun, parseTraceGc, peakRssMiB, processAgeMs, run, sleep, startIn, stop, waitForLog, type Started } from './proc';
 import { bundleCeiling, lastStats, startCeilingPair } from './ceiling';
 import { formatLoss, formatThreadCpu, socketBuffers, threadTicks, watchCounters } from './netstat';
 import { soak, type SoakResult } from './soak';
@@ -567,14 +567,14 @@ policies: [{group: bench, resource: lab-net}]
   }
   const relay = startIn(
     'pbn-relay',
-    ['node', ...entryNodeFlags(join(dist, 'relay', 'main.js')), '--trace-gc', ...RELAY_NODE_FLAGS, join(dist, 'relay', 'main.js'), '--public-ip4-addr', '198.19.0.3', '--api-url', api, '--log-format', 'json', ...(RELAY_BACKEND === undefined ? [] : ['--relay-socket-backend', RELAY_BACKEND])],
+    [...nodeCommand(join(dist, 'relay', 'main.js'), ['--trace-gc', ...RELAY_NODE_FLAGS]), '--public-ip4-addr', '198.19.0.3', '--api-url', api, '--log-format', 'json', ...(RELAY_BACKEND === undefined ? [] : ['--relay-socket-backend', RELAY_BACKEND])],
     join(work, 'relay.log'),
     { POSTERN_TOKEN: relayToken },
   );
   procs.push(relay);
   nsRun('pbn-gw', ['bash', join(dist, 'gateway', 'setup-forwarding.sh'), 'up']);
   const gwLog = join(work, 'gateway.log');
-  const gw = startIn('pbn-gw', ['node', ...entryNodeFlags(join(dist, 'gateway', 'main.js')), '--trace-gc', ...NODE_FLAGS, join(dist, 'gateway', 'main.js'), '--log-format', 'json'], gwLog, {
+  const gw = startIn('pbn-gw', [...nodeCommand(join(dist, 'gateway', 'main.js'), ['--trace-gc', ...NODE_FLAGS]), '--log-format', 'json'], gwLog, {
     POSTERN_TOKEN: gwToken,
     POSTERN_API_URL: api,
     POSTERN_ID: 'bench-gateway',
@@ -590,7 +590,7 @@ policies: [{group: bench, resource: lab-net}]
   // compiles the bundle and writes the V8 code cache 5 s later; every later start (the set-up figure) reads it.
   const codeCache = join(work, 'client-code-cache');
   const startTraced = (log: string): Started =>
-    startIn('pbn-client', ['node', ...entryNodeFlags(join(dist, 'headless-client', 'main.js')), '--trace-gc', ...NODE_FLAGS, join(dist, 'headless-client', 'main.js'), '--dns-control', 'disabled', '--log-format', 'json'], log, {
+    startIn('pbn-client', [...nodeCommand(join(dist, 'headless-client', 'main.js'), ['--trace-gc', ...NODE_FLAGS]), '--dns-control', 'disabled', '--log-format', 'json'], log, {
       POSTERN_TOKEN: clientToken,
       POSTERN_API_URL: api,
       POSTERN_ID: 'bench-client',
@@ -656,7 +656,7 @@ policies: [{group: bench, resource: lab-net}]
   c.rss['postern portal'] = peakRssMiB(portal.pid) ?? Number.NaN;
   await stop(cl);
   const startClient = (log: string): Started =>
-    startIn('pbn-client', ['node', ...entryNodeFlags(join(dist, 'headless-client', 'main.js')), ...NODE_FLAGS, join(dist, 'headless-client', 'main.js'), '--dns-control', 'disabled', '--log-format', 'json'], log, {
+    startIn('pbn-client', [...nodeCommand(join(dist, 'headless-client', 'main.js'), NODE_FLAGS), '--dns-control', 'disabled', '--log-format', 'json'], log, {
       POSTERN_TOKEN: clientToken,
       POSTERN_API_URL: api,
       POSTERN_ID: 'bench-client',

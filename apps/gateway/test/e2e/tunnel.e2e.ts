@@ -75,16 +75,16 @@ describe.runIf(isRoot)('tunnel end to end (portal, gateways, client in namespace
   });
 
   it('the gateway and the client carry traffic with their process settings (re-executed at start, same pid)', () => {
-    const cmdline = (p: Proc): string[] => readFileSync(`/proc/${String(p.child.pid)}/cmdline`, 'utf8').split('\0');
-    const gw = cmdline(gateways.get('gw1') as Proc);
+    const proc = (p: Proc, file: 'cmdline' | 'environ'): string[] => readFileSync(`/proc/${String(p.child.pid)}/${file}`, 'utf8').split('\0');
+    const gw1 = gateways.get('gw1') as Proc;
+    const gw = proc(gw1, 'cmdline');
     expect(gw).toEqual(expect.arrayContaining(['--max-semi-space-size=2', '--no-memory-reducer']));
     expect(gw.indexOf('--no-memory-reducer')).toBeLessThan(gw.findIndex((a) => a.endsWith('gateway/main.js')));
-    const env = readFileSync(`/proc/${String(gateways.get('gw1')?.child.pid)}/environ`, 'utf8').split('\0');
-    expect(env).toContain('MALLOC_ARENA_MAX=2');
+    expect(proc(gw1, 'environ')).toContain('MALLOC_ARENA_MAX=2');
     // installed, the entries' #! lines give node the same flags (no re-exec)
     expect(readFileSync(join(DIST, 'gateway/main.js'), 'utf8').split('\n', 1)[0]).toBe('#!/usr/bin/env -S node --max-semi-space-size=2 --no-memory-reducer');
     expect(readFileSync(join(DIST, 'headless-client/main.js'), 'utf8').split('\n', 1)[0]).toBe('#!/usr/bin/env -S node --no-memory-reducer');
-    const cl = cmdline(client);
+    const cl = proc(client, 'cmdline');
     expect(cl).toContain('--no-memory-reducer');
     expect(cl.indexOf('--no-memory-reducer')).toBeLessThan(cl.findIndex((a) => a.endsWith('headless-client/main.js')));
   });
