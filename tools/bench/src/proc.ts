@@ -145,17 +145,26 @@ export interface GcStats {
   readonly maxMs: number;
 }
 
+/** A span of an isolate's life, in ms since it started ([fromMs, toMs]). */
+export interface GcWindow {
+  readonly fromMs: number;
+  readonly toMs: number;
+}
+
 /**
  * Sums the pauses of `node --trace-gc` lines ("[pid:0x..]  8075 ms: Scavenge 4.1 (6.0) -> 3.2 (7.0) MB, 0.52 / 0.00 ms ...").
- * With a window, only GCs whose time stamp (ms since the isolate started) lies in [fromMs, toMs] count.
+ * With a window (or several), only GCs whose time stamp (ms since the isolate started) lies in one of them
+ * ([fromMs, toMs]) count.
  */
-export function parseTraceGc(text: string, window?: { fromMs: number; toMs: number }, isolate?: string): GcStats {
+export function parseTraceGc(text: string, window?: GcWindow | readonly GcWindow[], isolate?: string): GcStats {
+  const windows = window === undefined ? undefined : 'fromMs' in window ? [window] : window;
   let count = 0;
   let totalMs = 0;
   let maxMs = 0;
   for (const e of parseTraceGcText(text)) {
     if (isolate !== undefined && e.isolate !== isolate) continue;
-    if (window !== undefined && (e.atMs === undefined || e.atMs < window.fromMs || e.atMs > window.toMs)) continue;
+    const at = e.atMs;
+    if (windows !== undefined && (at === undefined || !windows.some((w) => at >= w.fromMs && at <= w.toMs))) continue;
     count++;
     totalMs += e.pauseMs;
     if (e.pauseMs > maxMs) maxMs = e.pauseMs;

@@ -16,7 +16,7 @@ import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, mkdtempSync, 
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildResults, type CaseInput, type PathName, type Results } from './aggregate';
-import { BenchError, TICKS, cpuSeconds, cpuTimes, loadAverage, mainIsolate, nodeCommand, nsRun, parseTraceGc, peakRssMiB, processAgeMs, run, sleep, startIn, stop, waitForLog, type Started } from './proc';
+import { BenchError, TICKS, cpuSeconds, cpuTimes, loadAverage, mainIsolate, nodeCommand, nsRun, parseTraceGc, peakRssMiB, processAgeMs, run, sleep, startIn, stop, waitForLog, type GcWindow, type Started } from './proc';
 import { bundleCeiling, lastStats, startCeilingPair } from './ceiling';
 import { formatLoss, formatThreadCpu, socketBuffers, threadTicks, watchCounters } from './netstat';
 import { soak, type SoakResult } from './soak';
@@ -54,6 +54,8 @@ const CLIENT_TUNNEL_DEV: Partial<Record<PathName, string>> = { postern: 'tun-pos
 const CASES = (process.env['BENCH_CASES'] ?? 'tcp,udp').split(',');
 /** Extra node flags for the Postern gateway and client, e.g. BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
 const NODE_FLAGS = (process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
+/** The start of a relayed iperf3 run left out of the relay's steady-state GC row (its flow's warm-up). */
+const RELAY_WARMUP_MS = 2000;
 /** Extra `node` flags for postern-relay (e.g. `--cpu-prof --cpu-prof-dir=/tmp/pbn-relay-prof`). */
 const RELAY_NODE_FLAGS = (process.env['BENCH_RELAY_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
 /** postern-relay's `--relay-socket-backend` (auto, batched, dgram); unset: the relay's default. */
@@ -762,9 +764,13 @@ async function relayed(
     let bytes = 0;
     const cpu0 = cpuSeconds(via.pid);
     const age0 = processAgeMs(via.pid);
+    /** Each iperf3 run's span in the relay's life, without its first RELAY_WARMUP_MS (the flow's start). */
+    const steady: GcWindow[] = [];
     for (const [name, into, extra] of [['TCP upload', m.tcpUp, []], ['TCP download', m.tcpDown, ['-R']]] as const) {
       for (let i = 0; i < o.runs; i++) {
+        const from = processAgeMs(via.pid) + RELAY_WARMUP_MS;
         const r = iperf(o.seconds, extra);
+        steady.push({ fromMs: from, toMs: processAgeMs(via.pid) });
         into.push(r.bitsPerSecond / 1e9);
         bytes += (r.bitsPerSecond / 8) * o.seconds;
         o.log(`  ${path} ${name} run ${String(i + 1)}: ${(r.bitsPerSecond / 1e9).toFixed(3)} Gbit/s (load ${loadAverage()})`);
@@ -774,6 +780,7 @@ async function relayed(
       // the relay's GC pauses while iperf3 ran through it (its main thread's isolate)
       const text = readFileSync(via.log, 'utf8');
       c.gc['relay'] = parseTraceGc(text, { fromMs: age0, toMs: processAgeMs(via.pid) }, mainIsolate(text));
+      c.gc['relay-steady'] = parseTraceGc(text, steady, mainIsolate(text));
     }
     const relayCpu = cpuSeconds(via.pid) - cpu0;
     m.cpuPerGb['relay'] = [relayCpu / (bytes / 1e9)];
@@ -902,16 +909,21 @@ function cases(c: Collected): CaseInput[] {
     out.push({ name: `GC max pause, ${side} (node --trace-gc, whole run, all isolates)`, unit: 'ms', better: 'lower', posternPath: 'postern', referencePath: 'wireguard-go', runs: g === undefined ? {} : { postern: [g.maxMs] }, notes: gcNote });
     out.push({ name: `GC total pause, ${side} (${g === undefined ? '?' : String(g.count)} GCs, whole run)`, unit: 'ms', better: 'lower', posternPath: 'postern', referencePath: 'wireguard-go', runs: g === undefined ? {} : { postern: [g.totalMs] }, notes: gcNote });
   }
-  const rg = c.gc['relay'];
-  out.push({
-    name: `GC max pause, relay, while iperf3 ran through it (${rg === undefined ? '?' : String(rg.count)} GCs, main isolate)`,
-    unit: 'ms',
-    better: 'lower',
-    posternPath: 'postern-relay',
-    referencePath: 'coturn',
-    runs: rg === undefined ? {} : { 'postern-relay': [rg.maxMs] },
-    notes: { coturn: 'C: no GC' },
-  });
+  for (const [key, what] of [
+    ['relay', 'while iperf3 ran through it'],
+    ['relay-steady', `the same without each run's first ${String(RELAY_WARMUP_MS / 1000)} s (a flow's start)`],
+  ] as const) {
+    const rg = c.gc[key];
+    out.push({
+      name: `GC max pause, relay, ${what} (${rg === undefined ? '?' : String(rg.count)} GCs, main isolate)`,
+      unit: 'ms',
+      better: 'lower',
+      posternPath: 'postern-relay',
+      referencePath: 'coturn',
+      runs: rg === undefined ? {} : { 'postern-relay': [rg.maxMs] },
+      notes: { coturn: 'C: no GC' },
+    });
+  }
   out.push(...soakCases(c));
   const idleNote = c.idle === undefined ? { postern: c.idleNote ?? 'not measured' } : {};
   out.push({

@@ -96,6 +96,10 @@ describe('parsers', () => {
     expect(parseTraceGc(log, { fromMs: 1000, toMs: 3000 })).toEqual({ count: 1, totalMs: 3.25, maxMs: 3.25 });
     expect(parseTraceGc(log, { fromMs: 0, toMs: 600 })).toEqual({ count: 1, totalMs: 0.52, maxMs: 0.52 });
     expect(parseTraceGc(log, { fromMs: 3000, toMs: 9000 })).toEqual({ count: 0, totalMs: 0, maxMs: 0 });
+    // several windows: a GC counts when it lies in any of them
+    expect(parseTraceGc(log, [{ fromMs: 0, toMs: 600 }, { fromMs: 1000, toMs: 3000 }])).toEqual({ count: 2, totalMs: 3.77, maxMs: 3.25 });
+    expect(parseTraceGc(log, [{ fromMs: 0, toMs: 600 }, { fromMs: 3000, toMs: 9000 }])).toEqual({ count: 1, totalMs: 0.52, maxMs: 0.52 });
+    expect(parseTraceGc(log, [])).toEqual({ count: 0, totalMs: 0, maxMs: 0 });
   });
 
   it('tells the main isolate from worker isolates', () => {
