@@ -40,6 +40,13 @@ export class Session {
     return counter;
   }
 
+  /** Seals `src` (all of it) into `dst` at `dstOffset` (see Aead.sealFrom); returns the counter used. */
+  sealFrom(src: Uint8Array, dst: Uint8Array, dstOffset: number): number {
+    const counter = this.sendCounter++;
+    this.sender.sealFrom(counter, src, 0, dst, dstOffset, src.length);
+    return counter;
+  }
+
   open(counter: number, buf: Uint8Array, offset: number, length: number): boolean {
     return this.receiver.open(counter, buf, offset, length);
   }

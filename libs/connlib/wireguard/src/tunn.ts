@@ -140,15 +140,21 @@ export class Tunn {
     const padded = (len + PADDING_MULTIPLE - 1) & ~(PADDING_MULTIPLE - 1);
     const total = DATA_OVERHEAD + padded;
     if (out.length < total) return this.drop('bufferTooSmall');
-    if (packet.buffer !== out.buffer || packet.byteOffset !== out.byteOffset + DATA_HEADER_LEN) out.set(packet, DATA_HEADER_LEN);
-    if (padded !== len) out.fill(0, DATA_HEADER_LEN + len, DATA_HEADER_LEN + padded);
     writeHeader(out, MESSAGE_TRANSPORT_DATA);
     writeU32(out, DATA_RECEIVER_OFFSET, session.peerIndex);
     const counter = session.sendCounter;
     const lo = counter >>> 0;
     writeU32(out, DATA_COUNTER_OFFSET, lo);
     writeU32(out, DATA_COUNTER_OFFSET + 4, (counter - lo) / 0x1_0000_0000);
-    session.seal(out, DATA_HEADER_LEN, padded);
+    const elsewhere = packet.buffer !== out.buffer;
+    if (elsewhere && padded === len) {
+      // the cipher reads the packet where it is (e.g. a TUN ring slot) and writes the ciphertext: no copy first
+      session.sealFrom(packet, out, DATA_HEADER_LEN);
+    } else {
+      if (elsewhere || packet.byteOffset !== out.byteOffset + DATA_HEADER_LEN) out.set(packet, DATA_HEADER_LEN);
+      if (padded !== len) out.fill(0, DATA_HEADER_LEN + len, DATA_HEADER_LEN + padded);
+      session.seal(out, DATA_HEADER_LEN, padded);
+    }
     const t = this.timers;
     t.anyAuthenticatedPacketSent(now);
     if (len > 0) t.dataSent(now);

@@ -9,6 +9,12 @@ export interface Aead {
    * associated data, and writes the 16-byte tag at `buf[offset + length]`.
    */
   seal(counter: number, buf: Uint8Array, offset: number, length: number): void;
+  /**
+   * The same seal with the plaintext read from elsewhere: `src[srcOffset, srcOffset + length)` is encrypted into
+   * `dst[dstOffset, ...)` and the tag written after it (the cipher's output is the only copy). `src` and `dst`
+   * must not overlap.
+   */
+  sealFrom(counter: number, src: Uint8Array, srcOffset: number, dst: Uint8Array, dstOffset: number, length: number): void;
   /** Opens `buf[offset, offset + length)` (ciphertext then tag) in place; false if it is not authentic. */
   open(counter: number, buf: Uint8Array, offset: number, length: number): boolean;
   /** Zeroes the key and frees native memory; the object is unusable afterwards. */

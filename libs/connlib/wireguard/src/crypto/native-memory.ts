@@ -9,16 +9,18 @@ const addressOfView = libc.func('uintptr_t memcpy(void *dst, void *src, size_t n
 
 const addresses = new WeakMap<ArrayBufferLike, number>();
 
-/** The address of `view[0]`. */
-export function addressOf(view: Uint8Array): number {
-  const buffer = view.buffer;
+/**
+ * The address of `buffer`'s first byte. It returns the number it cached, so a caller that adds the view's offset
+ * itself (`bufferAddress(v.buffer) + v.byteOffset + i`) makes no new number to box even above 2^31.
+ */
+export function bufferAddress(buffer: ArrayBufferLike): number {
   let base = addresses.get(buffer);
   if (base === undefined) {
     const whole = new Uint8Array(buffer);
     base = addressOfView(whole, whole, 0);
     addresses.set(buffer, base);
   }
-  return base + view.byteOffset;
+  return base;
 }
 
 /** Native memory owned by the caller: an address and a JS view of it. */

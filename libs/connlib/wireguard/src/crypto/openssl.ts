@@ -5,7 +5,7 @@ import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import koffi, { type LibraryHandle } from 'koffi';
 import { WireGuardError } from '../errors';
 import type { Aead, CryptoBackend } from './backend';
-import { addressOf, allocNative, type NativeBlock } from './native-memory';
+import { allocNative, bufferAddress, type NativeBlock } from './native-memory';
 
 const EVP_CTRL_AEAD_GET_TAG = 0x10;
 const EVP_CTRL_AEAD_SET_TAG = 0x11;
@@ -75,6 +75,7 @@ class SharedAeadContexts {
   private readonly bodies = new WeakMap<Uint8Array, Uint8Array>();
 
   body(buf: Uint8Array, offset: number, length: number): Uint8Array {
+    if (offset === 0 && length === buf.length) return buf;
     const b = this.bodies.get(buf);
     if (b !== undefined && b.byteOffset === buf.byteOffset + offset && b.length === length) return b;
     const fresh = buf.subarray(offset, offset + length);
@@ -140,7 +141,7 @@ class EvpAead implements Aead {
     const ssl = sh.ssl;
     const ctx = sh.enc;
     const outl = sh.load(ctx, this.key, counter, 1);
-    const p = addressOf(buf) + offset;
+    const p = bufferAddress(buf.buffer) + buf.byteOffset + offset;
     if (p + length + TAG_LEN <= SMALL_ADDRESS) {
       if (length > 0) ssl.update(ctx, p, outl, p, length);
       ssl.final(ctx, p + length, outl);
@@ -158,13 +159,35 @@ class EvpAead implements Aead {
     for (let i = 0; i < TAG_LEN; i++) buf[at + i] = tag[48 + i] ?? 0;
   }
 
+  sealFrom(counter: number, src: Uint8Array, srcOffset: number, dst: Uint8Array, dstOffset: number, length: number): void {
+    if (this.disposed) throw new WireGuardError('CRYPTO_BACKEND', 'AEAD used after dispose');
+    const sh = this.shared;
+    const ssl = sh.ssl;
+    const ctx = sh.enc;
+    const outl = sh.load(ctx, this.key, counter, 1);
+    const s = bufferAddress(src.buffer) + src.byteOffset + srcOffset;
+    const d = bufferAddress(dst.buffer) + dst.byteOffset + dstOffset;
+    if (s + length <= SMALL_ADDRESS && d + length + TAG_LEN <= SMALL_ADDRESS) {
+      if (length > 0) ssl.update(ctx, d, outl, s, length);
+      ssl.final(ctx, d + length, outl);
+      ssl.ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, TAG_LEN, d + length);
+      return;
+    }
+    if (length > 0) ssl.updateViews(ctx, sh.body(dst, dstOffset, length), outl, sh.body(src, srcOffset, length), length);
+    ssl.final(ctx, sh.finalAddress, outl);
+    ssl.ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, TAG_LEN, sh.tagAddress);
+    const tag = sh.scratch.bytes;
+    const at = dstOffset + length;
+    for (let i = 0; i < TAG_LEN; i++) dst[at + i] = tag[48 + i] ?? 0;
+  }
+
   open(counter: number, buf: Uint8Array, offset: number, length: number): boolean {
     if (length < TAG_LEN || this.disposed) return false;
     const sh = this.shared;
     const ssl = sh.ssl;
     const ctx = sh.dec;
     const outl = sh.load(ctx, this.key, counter, 0);
-    const p = addressOf(buf) + offset;
+    const p = bufferAddress(buf.buffer) + buf.byteOffset + offset;
     const n = length - TAG_LEN;
     if (p + length <= SMALL_ADDRESS) {
       ssl.ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, TAG_LEN, p + n);

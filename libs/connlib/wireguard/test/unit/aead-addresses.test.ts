@@ -34,6 +34,40 @@ describe('transport AEAD wherever the packet lives', () => {
     );
   });
 
+  it('seals from another buffer to the same bytes as in place, wherever source and destination live (property)', () => {
+    const lowSrc = new Uint8Array(4096);
+    const highSrc = new Uint8Array(new SharedArrayBuffer(16 << 20));
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 0, maxLength: 1400 }),
+        fc.integer({ min: 0, max: 2 ** 40 }),
+        fc.integer({ min: 0, max: 100 }),
+        fc.integer({ min: 0, max: 100 }),
+        fc.boolean(),
+        fc.boolean(),
+        (plain, counter, srcAt, dstAt, srcHigh, dstHigh) => {
+          const expected = low.subarray(0, dstAt + plain.length + TAG);
+          expected.set(plain, dstAt);
+          aead.seal(counter, expected, dstAt, plain.length);
+          // the source a view of exactly the packet (as a ring slot's packet is) or the packet inside a larger view
+          const srcBase = (srcHigh ? highSrc.subarray(8 << 20) : lowSrc).subarray(0, srcAt + plain.length + 8);
+          srcBase.set(plain, srcAt);
+          const whole = srcAt % 2 === 0;
+          const src = whole ? srcBase.subarray(srcAt, srcAt + plain.length) : srcBase;
+          const dst = (dstHigh ? high.subarray(12 << 20) : new Uint8Array(2048)).subarray(0, dstAt + plain.length + TAG + 4);
+          dst.fill(0xee);
+          aead.sealFrom(counter, src, whole ? 0 : srcAt, dst, dstAt, plain.length);
+          expect(Buffer.from(dst.subarray(dstAt, dstAt + plain.length + TAG)).equals(Buffer.from(expected.subarray(dstAt)))).toBe(true);
+          // nothing outside the ciphertext and tag is written; the source is left as it was
+          expect(dst.subarray(0, dstAt).every((b) => b === 0xee) && dst.subarray(dstAt + plain.length + TAG).every((b) => b === 0xee)).toBe(true);
+          expect(Buffer.from(srcBase.subarray(srcAt, srcAt + plain.length)).equals(Buffer.from(plain))).toBe(true);
+          expect(aead.open(counter, dst, dstAt, plain.length + TAG)).toBe(true);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it('allocates nothing per packet in high memory (no boxed addresses)', async () => {
     const views = Array.from({ length: 32 }, (_, i) => high.subarray(i * 1400, i * 1400 + 1300));
     const run = (n: number): void => {
@@ -48,6 +82,24 @@ describe('transport AEAD wherever the packet lives', () => {
       run(50_000);
     });
     // by address, it was 64 B per seal + open here (4 boxed numbers per call)
+    expect(report.bytes / 50_000, report.top.join('\n')).toBeLessThan(4);
+  });
+
+  it('allocates nothing per packet sealing from one high buffer into another', async () => {
+    const ring = new Uint8Array(new SharedArrayBuffer(1 << 20));
+    const packets = Array.from({ length: 32 }, (_, i) => ring.subarray(i * 2048, i * 2048 + 1280));
+    const outs = Array.from({ length: 32 }, (_, i) => high.subarray(i * 1400, i * 1400 + 1340));
+    const run = (n: number): void => {
+      for (let i = 0; i < n; i++) {
+        const out = outs[i & 31] ?? high;
+        aead.sealFrom(i, packets[i & 31] ?? ring, 0, out, 16, 1280);
+        if (!aead.open(i, out, 16, 1296)) throw new Error('open failed');
+      }
+    };
+    run(20_000);
+    const report = await measureAllocations(() => {
+      run(50_000);
+    });
     expect(report.bytes / 50_000, report.top.join('\n')).toBeLessThan(4);
   });
 });
