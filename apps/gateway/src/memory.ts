@@ -8,7 +8,7 @@
 //   started without (`node main.js`; the systemd unit sets both);
 // - glibc keeps the heap pages freed by handshake crypto and message parsing during a burst of connections:
 //   `MemoryTrimmer` returns them with `malloc_trim(0)` once the burst has settled.
-import { DATA_PLANE_NODE_FLAGS, trimMalloc, type ProcessSettings } from '@postern/bin-shared';
+import { DATA_PLANE_MMAP_THRESHOLD, DATA_PLANE_NODE_FLAGS, trimMalloc, type ProcessSettings } from '@postern/bin-shared';
 
 /**
  * What the gateway runs with (a flag of the same name or a variable set by the user, with any value, wins):
@@ -16,7 +16,11 @@ import { DATA_PLANE_NODE_FLAGS, trimMalloc, type ProcessSettings } from '@poster
  * malloc arenas for all threads instead of one per thread (up to 8 per core): the V8 compiler threads and the workers each kept their own arena's pages after the burst (bench, 1,000 idle
  * clients: 18.0 -> 13.3 KiB per client).
  */
-export const GATEWAY_PROCESS: ProcessSettings = { nodeFlags: ['--max-semi-space-size=2', ...DATA_PLANE_NODE_FLAGS], env: { MALLOC_ARENA_MAX: '2' } };
+export const GATEWAY_PROCESS: ProcessSettings = {
+  nodeFlags: ['--max-semi-space-size=2', ...DATA_PLANE_NODE_FLAGS],
+  env: { MALLOC_ARENA_MAX: '2' },
+  mmapThreshold: DATA_PLANE_MMAP_THRESHOLD,
+};
 
 /**
  * Trims malloc once a burst of activity (client connections) has been quiet for `quietMs`: `note()` on each

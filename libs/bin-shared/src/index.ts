@@ -69,13 +69,16 @@ export {
   type HealthCheckOptions,
 } from './health_check';
 export {
+  DATA_PLANE_MMAP_THRESHOLD,
   DATA_PLANE_NODE_FLAGS,
+  MAX_MMAP_THRESHOLD,
   ProcessMemoryError,
   missingEnv,
   missingNodeFlags,
   reexecArgv,
   reexecAtStart,
   reexecWith,
+  setMmapThreshold,
   trimMalloc,
   type ProcessMemoryErrorCode,
   type ProcessSettings,

@@ -13,7 +13,7 @@
 import koffi from 'koffi';
 import { UnsupportedPlatformError, assertLinux, errnoName } from './errors';
 
-export type ProcessMemoryErrorCode = 'INVALID_NODE_FLAG' | 'EXEC_FAILED';
+export type ProcessMemoryErrorCode = 'INVALID_NODE_FLAG' | 'INVALID_THRESHOLD' | 'EXEC_FAILED';
 
 /** A bad flag list for `reexecWith`, or an `execve` the kernel refused (`errno`). */
 export class ProcessMemoryError extends Error {
@@ -29,6 +29,7 @@ export class ProcessMemoryError extends Error {
 
 interface Glue {
   mallocTrim(pad: number): number;
+  mallopt(param: number, value: number): number;
   execve(path: string, argv: (string | null)[], envp: (string | null)[]): number;
   fcntl(fd: number, cmd: number, arg: number): number;
 }
@@ -49,10 +50,12 @@ function libc(feature: string): Glue {
   if (glue !== undefined) return glue;
   const lib = loadGlibc(feature);
   const mallocTrim = lib.func('int malloc_trim(size_t pad)');
+  const mallopt = lib.func('int mallopt(int param, int value)');
   const execve = lib.func('int execve(const char *path, const char **argv, const char **envp)');
   const fcntl = lib.func('int fcntl(int fd, int cmd, int arg)');
   glue = {
     mallocTrim: (pad) => Number(mallocTrim(pad)),
+    mallopt: (param, value) => Number(mallopt(param, value)),
     execve: (path, argv, envp) => Number(execve(path, argv, envp)),
     fcntl: (fd, cmd, arg) => Number(fcntl(fd, cmd, arg)),
   };
@@ -62,6 +65,25 @@ function libc(feature: string): Glue {
 /** glibc's `malloc_trim(0)`. True when pages were returned to the kernel. UNSUPPORTED_PLATFORM off glibc. */
 export function trimMalloc(): boolean {
   return libc('malloc_trim').mallocTrim(0) === 1;
+}
+
+const M_MMAP_THRESHOLD = -3;
+/** glibc's upper limit for M_MMAP_THRESHOLD on 64-bit (mallopt(3): DEFAULT_MMAP_THRESHOLD_MAX). */
+export const MAX_MMAP_THRESHOLD = 32 << 20;
+
+/**
+ * glibc's `mallopt(M_MMAP_THRESHOLD, bytes)`: blocks up to `bytes` come from malloc's heap instead of a mapping of
+ * their own (default 128 KiB, then adapting). For the data plane's buffers (ring SharedArrayBuffers of up to
+ * 16 MiB, buffer pools' slabs) made by the main thread, that heap lies below 2^31, so koffi calls take their
+ * addresses as small integers (see DATA_PLANE_MMAP_THRESHOLD). Affects blocks allocated afterwards. False when
+ * glibc refused the value. Throws INVALID_THRESHOLD for a value out of [0, MAX_MMAP_THRESHOLD], UNSUPPORTED_PLATFORM
+ * off Linux/glibc.
+ */
+export function setMmapThreshold(bytes: number): boolean {
+  if (!Number.isInteger(bytes) || bytes < 0 || bytes > MAX_MMAP_THRESHOLD) {
+    throw new ProcessMemoryError('INVALID_THRESHOLD', `mmap threshold must be an integer in [0, ${String(MAX_MMAP_THRESHOLD)}] (got ${String(bytes)})`);
+  }
+  return libc('mallopt').mallopt(M_MMAP_THRESHOLD, bytes) === 1;
 }
 
 /**
@@ -98,10 +120,25 @@ export function missingNodeFlags(wanted: readonly string[], execArgv: readonly s
  */
 export const DATA_PLANE_NODE_FLAGS: readonly string[] = ['--no-memory-reducer'];
 
-/** What a process needs from its start: node flags (`--name[=value]`) and environment variables (e.g. glibc's). */
+/**
+ * glibc's mmap threshold for every process that carries tunnel traffic: 32 MiB, so that the rings and pools come
+ * from malloc's heap, below 2^31. Above 2^31 (their own mappings, glibc's default) a packet's address is not a
+ * small integer: the AEAD then passes views (koffi looks up each view's buffer) or boxes the number, and
+ * sealing straight from a TUN ring slot cost more than it saved. Measured (bench, quick TCP runs, two
+ * alternated pairs): single-stream TCP 1.04 / 1.05 Gbit/s up, 1.07 / 1.11 down with glibc's default;
+ * 1.15 / 1.13 up, 1.10 / 1.18 down with 32 MiB... (see docs/performance.md section 27).
+ */
+export const DATA_PLANE_MMAP_THRESHOLD = MAX_MMAP_THRESHOLD;
+
+/**
+ * What a process needs from its start: node flags (`--name[=value]`) and environment variables (e.g. glibc's),
+ * which a re-exec gives it, and glibc's mmap threshold, set in the running process.
+ */
 export interface ProcessSettings {
   readonly nodeFlags?: readonly string[];
   readonly env?: Readonly<Record<string, string>>;
+  /** setMmapThreshold(bytes) once the process runs with its flags (e.g. DATA_PLANE_MMAP_THRESHOLD). */
+  readonly mmapThreshold?: number;
 }
 
 export interface ReexecOptions {
@@ -168,6 +205,9 @@ export function reexecAtStart(binary: string, wanted: ProcessSettings, o: Reexec
   if (argv.slice(2).some((a) => INFO_ARGS.has(a))) return undefined;
   try {
     reexecWith(wanted, o);
+    if (wanted.mmapThreshold !== undefined && !setMmapThreshold(wanted.mmapThreshold)) {
+      throw new ProcessMemoryError('INVALID_THRESHOLD', `glibc refused mmap threshold ${String(wanted.mmapThreshold)}`);
+    }
     return undefined;
   } catch (err) {
     const e = err instanceof Error ? err : new Error(String(err));

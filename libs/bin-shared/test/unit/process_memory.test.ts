@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { missingEnv, missingNodeFlags, reexecArgv, reexecAtStart, reexecWith, trimMalloc } from '../../src/index';
+import { MAX_MMAP_THRESHOLD, missingEnv, missingNodeFlags, reexecArgv, reexecAtStart, reexecWith, setMmapThreshold, trimMalloc } from '../../src/index';
 
 const real = process.platform;
 function pretend(platform: string): void {
@@ -54,6 +54,27 @@ describe('reexecArgv', () => {
   });
 });
 
+describe('setMmapThreshold', () => {
+  it('refuses what glibc would not take, before calling it', () => {
+    const invalid = expect.objectContaining({ code: 'INVALID_THRESHOLD' });
+    for (const bad of [-1, MAX_MMAP_THRESHOLD + 1, 1.5, Number.NaN, 2 ** 40]) expect(() => setMmapThreshold(bad)).toThrow(invalid);
+  });
+
+  it('reexecAtStart sets it once no re-exec is needed; a bad one is said on stderr and returned, not thrown', () => {
+    const said = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      const start = { argv: ['node', 'main.js'], execArgv: ['--no-memory-reducer'], env: {} };
+      expect(reexecAtStart('postern-x', { nodeFlags: ['--no-memory-reducer'], mmapThreshold: MAX_MMAP_THRESHOLD }, start)).toBeUndefined();
+      expect(said).not.toHaveBeenCalled();
+      const err = reexecAtStart('postern-x', { nodeFlags: ['--no-memory-reducer'], mmapThreshold: MAX_MMAP_THRESHOLD * 2 }, start);
+      expect(err).toEqual(expect.objectContaining({ code: 'INVALID_THRESHOLD' }));
+      expect(String(said.mock.calls[0]?.[0])).toMatch(/^postern-x: running with V8's and glibc's default settings .*mmapThreshold/);
+    } finally {
+      said.mockRestore();
+    }
+  });
+});
+
 describe('on other platforms', () => {
   afterEach(() => {
     pretend(real);
@@ -62,6 +83,7 @@ describe('on other platforms', () => {
     pretend('darwin');
     const unsupported = expect.objectContaining({ code: 'UNSUPPORTED_PLATFORM' });
     expect(() => trimMalloc()).toThrow(unsupported);
+    expect(() => setMmapThreshold(MAX_MMAP_THRESHOLD)).toThrow(unsupported);
     expect(() => reexecWith({ nodeFlags: ['--max-semi-space-size=2'] }, { execArgv: [], env: {} })).toThrow(unsupported);
     expect(() => reexecWith({ env: { MALLOC_ARENA_MAX: '2' } }, { execArgv: [], env: {} })).toThrow(unsupported);
     const settings = { nodeFlags: ['--max-semi-space-size=2'], env: { MALLOC_ARENA_MAX: '2' } };
@@ -92,12 +114,14 @@ describe('in a real node process', () => {
   let dir = '';
   let driver = '';
   let trimDriver = '';
+  let mmapDriver = '';
   const repoModules = join(import.meta.dirname, '..', '..', '..', '..', 'node_modules');
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'pbs-reexec-'));
     driver = join(dir, 'reexec.cjs');
     trimDriver = join(dir, 'trim.cjs');
-    for (const [name, out] of [['reexec_driver.ts', driver], ['trim_driver.ts', trimDriver]] as const) {
+    mmapDriver = join(dir, 'mmap.cjs');
+    for (const [name, out] of [['reexec_driver.ts', driver], ['trim_driver.ts', trimDriver], ['mmap_driver.ts', mmapDriver]] as const) {
       await build({ entryPoints: [join(import.meta.dirname, '..', 'support', name)], outfile: out, bundle: true, platform: 'node', format: 'cjs', target: 'node20', logLevel: 'error', external: ['koffi'] });
     }
   });
@@ -138,6 +162,15 @@ describe('in a real node process', () => {
     const heldAfterFree = Number(r.report['freed']) - base;
     expect(heldAfterFree).toBeGreaterThan(10 * 1048576);
     expect(Number(r.report['trimmed']) - base).toBeLessThan(heldAfterFree / 2);
+  });
+
+  it('setMmapThreshold puts a ring-sized buffer made afterwards below 2^31 (glibc maps it on its own, above, by default)', async () => {
+    const r = await runDriver([], {}, mmapDriver);
+    expect(r.code).toBe(0);
+    expect(r.report['accepted']).toBe(true);
+    expect(Number(r.report['before'])).toBeGreaterThan(2 ** 31);
+    expect(Number(r.report['after'])).toBeGreaterThan(0);
+    expect(Number(r.report['after'])).toBeLessThan(2 ** 31);
   });
 
   it('reexecWith replaces a process started without the flag (same pid, arguments, environment and stdout) and the flag takes effect', async () => {
