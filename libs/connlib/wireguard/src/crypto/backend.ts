@@ -11,8 +11,8 @@ export interface Aead {
   seal(counter: number, buf: Uint8Array, offset: number, length: number): void;
   /**
    * The same seal with the plaintext read from elsewhere: `src[srcOffset, srcOffset + length)` is encrypted into
-   * `dst[dstOffset, ...)` and the tag written after it (the cipher's output is the only copy). `src` and `dst`
-   * must not overlap.
+   * `dst[dstOffset, ...)` and the tag written after it (the cipher's output is the only copy). The two ranges are
+   * either the very same bytes (in place, as `seal`) or do not overlap.
    */
   sealFrom(counter: number, src: Uint8Array, srcOffset: number, dst: Uint8Array, dstOffset: number, length: number): void;
   /** Opens `buf[offset, offset + length)` (ciphertext then tag) in place; false if it is not authentic. */

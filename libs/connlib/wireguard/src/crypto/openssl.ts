@@ -136,27 +136,7 @@ class EvpAead implements Aead {
   }
 
   seal(counter: number, buf: Uint8Array, offset: number, length: number): void {
-    if (this.disposed) throw new WireGuardError('CRYPTO_BACKEND', 'AEAD used after dispose');
-    const sh = this.shared;
-    const ssl = sh.ssl;
-    const ctx = sh.enc;
-    const outl = sh.load(ctx, this.key, counter, 1);
-    const p = bufferAddress(buf.buffer) + buf.byteOffset + offset;
-    if (p + length + TAG_LEN <= SMALL_ADDRESS) {
-      if (length > 0) ssl.update(ctx, p, outl, p, length);
-      ssl.final(ctx, p + length, outl);
-      ssl.ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, TAG_LEN, p + length);
-      return;
-    }
-    if (length > 0) {
-      const body = sh.body(buf, offset, length);
-      ssl.updateViews(ctx, body, outl, body, length);
-    }
-    ssl.final(ctx, sh.finalAddress, outl);
-    ssl.ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, TAG_LEN, sh.tagAddress);
-    const tag = sh.scratch.bytes;
-    const at = offset + length;
-    for (let i = 0; i < TAG_LEN; i++) buf[at + i] = tag[48 + i] ?? 0;
+    this.sealFrom(counter, buf, offset, buf, offset, length);
   }
 
   sealFrom(counter: number, src: Uint8Array, srcOffset: number, dst: Uint8Array, dstOffset: number, length: number): void {
@@ -166,7 +146,7 @@ class EvpAead implements Aead {
     const ctx = sh.enc;
     const outl = sh.load(ctx, this.key, counter, 1);
     const s = bufferAddress(src.buffer) + src.byteOffset + srcOffset;
-    const d = bufferAddress(dst.buffer) + dst.byteOffset + dstOffset;
+    const d = dst === src ? s - srcOffset + dstOffset : bufferAddress(dst.buffer) + dst.byteOffset + dstOffset;
     if (s + length <= SMALL_ADDRESS && d + length + TAG_LEN <= SMALL_ADDRESS) {
       if (length > 0) ssl.update(ctx, d, outl, s, length);
       ssl.final(ctx, d + length, outl);
