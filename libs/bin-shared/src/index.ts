@@ -80,6 +80,7 @@ export {
   reexecWith,
   setMmapThreshold,
   trimMalloc,
+  userMmapThreshold,
   type ProcessMemoryErrorCode,
   type ProcessSettings,
   type ReexecOptions,

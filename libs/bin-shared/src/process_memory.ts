@@ -125,8 +125,9 @@ export const DATA_PLANE_NODE_FLAGS: readonly string[] = ['--no-memory-reducer'];
  * from malloc's heap, below 2^31. Above 2^31 (their own mappings, glibc's default) a packet's address is not a
  * small integer: the AEAD then passes views (koffi looks up each view's buffer) or boxes the number, and
  * sealing straight from a TUN ring slot cost more than it saved. Measured (bench, quick TCP runs, two
- * alternated pairs): single-stream TCP 1.04 / 1.05 Gbit/s up, 1.07 / 1.11 down with glibc's default;
- * 1.15 / 1.13 up, 1.10 / 1.18 down with 32 MiB... (see docs/performance.md section 27).
+ * alternated pairs, docs/performance.md section 28): single-stream TCP up 1.04 / 1.05 -> 1.15 / 1.13 Gbit/s, down
+ * 1.07 / 1.11 -> 1.10 / 1.18 (1.23 / 1.24 with sealing from the ring slot). A user's `MALLOC_MMAP_THRESHOLD_` or
+ * `glibc.malloc.mmap_threshold` tunable wins (see userMmapThreshold).
  */
 export const DATA_PLANE_MMAP_THRESHOLD = MAX_MMAP_THRESHOLD;
 
@@ -154,6 +155,11 @@ export function reexecArgv(missing: readonly string[], o: ReexecOptions = {}): s
   const argv = o.argv ?? process.argv;
   if (argv.length < 2) throw new ProcessMemoryError('INVALID_NODE_FLAG', 'no script to re-execute (process.argv has no script)');
   return [o.execPath ?? process.execPath, ...(o.execArgv ?? process.execArgv), ...missing, ...argv.slice(1)];
+}
+
+/** True when the user chose glibc's mmap threshold (`MALLOC_MMAP_THRESHOLD_`, or the tunable in GLIBC_TUNABLES). */
+export function userMmapThreshold(env: NodeJS.ProcessEnv): boolean {
+  return env['MALLOC_MMAP_THRESHOLD_'] !== undefined || /(^|:)glibc\.malloc\.mmap_threshold=/.test(env['GLIBC_TUNABLES'] ?? '');
 }
 
 /** The variables of `wanted` that `env` does not set (a value the user set, even empty, is theirs to keep). */
@@ -205,7 +211,7 @@ export function reexecAtStart(binary: string, wanted: ProcessSettings, o: Reexec
   if (argv.slice(2).some((a) => INFO_ARGS.has(a))) return undefined;
   try {
     reexecWith(wanted, o);
-    if (wanted.mmapThreshold !== undefined && !setMmapThreshold(wanted.mmapThreshold)) {
+    if (wanted.mmapThreshold !== undefined && !userMmapThreshold(o.env ?? process.env) && !setMmapThreshold(wanted.mmapThreshold)) {
       throw new ProcessMemoryError('INVALID_THRESHOLD', `glibc refused mmap threshold ${String(wanted.mmapThreshold)}`);
     }
     return undefined;

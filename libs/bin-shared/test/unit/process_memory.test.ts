@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { MAX_MMAP_THRESHOLD, missingEnv, missingNodeFlags, reexecArgv, reexecAtStart, reexecWith, setMmapThreshold, trimMalloc } from '../../src/index';
+import { MAX_MMAP_THRESHOLD, missingEnv, missingNodeFlags, reexecArgv, reexecAtStart, reexecWith, setMmapThreshold, trimMalloc, userMmapThreshold } from '../../src/index';
 
 const real = process.platform;
 function pretend(platform: string): void {
@@ -60,6 +60,15 @@ describe('setMmapThreshold', () => {
     for (const bad of [-1, MAX_MMAP_THRESHOLD + 1, 1.5, Number.NaN, 2 ** 40]) expect(() => setMmapThreshold(bad)).toThrow(invalid);
   });
 
+  it('userMmapThreshold sees the variable and the tunable, not other tunables', () => {
+    expect(userMmapThreshold({})).toBe(false);
+    expect(userMmapThreshold({ MALLOC_MMAP_THRESHOLD_: '65536' })).toBe(true);
+    expect(userMmapThreshold({ GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=65536' })).toBe(true);
+    expect(userMmapThreshold({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=2:glibc.malloc.mmap_threshold=65536' })).toBe(true);
+    expect(userMmapThreshold({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' })).toBe(false);
+    expect(userMmapThreshold({ GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold_x=1' })).toBe(false);
+  });
+
   it('reexecAtStart sets it once no re-exec is needed; a bad one is said on stderr and returned, not thrown', () => {
     const said = vi.spyOn(console, 'error').mockImplementation(() => undefined);
     try {
@@ -69,6 +78,9 @@ describe('setMmapThreshold', () => {
       const err = reexecAtStart('postern-x', { nodeFlags: ['--no-memory-reducer'], mmapThreshold: MAX_MMAP_THRESHOLD * 2 }, start);
       expect(err).toEqual(expect.objectContaining({ code: 'INVALID_THRESHOLD' }));
       expect(String(said.mock.calls[0]?.[0])).toMatch(/^postern-x: running with V8's and glibc's default settings .*mmapThreshold/);
+      // the user's own threshold wins: nothing is set, so nothing is refused
+      const own = { ...start, env: { MALLOC_MMAP_THRESHOLD_: '131072' } };
+      expect(reexecAtStart('postern-x', { nodeFlags: ['--no-memory-reducer'], mmapThreshold: MAX_MMAP_THRESHOLD * 2 }, own)).toBeUndefined();
     } finally {
       said.mockRestore();
     }
