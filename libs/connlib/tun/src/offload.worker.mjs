@@ -440,15 +440,20 @@ function sameUdpFlow(a, oa, b, ob, v6) {
  * @param {Uint8Array} buf @param {ArrayLike<number>} offs @param {ArrayLike<number>} lens
  * @param {number} start first packet @param {number} count packets available from `start`
  * @param {Uint8Array} out at least VNET_HDR_LEN + MAX_SUPER_PACKET bytes (less caps the super-packet size)
- * @param {Int32Array | number[]} result [0] = packets consumed (>= 1), [1] = bytes to write from `out`
- *   (0 when the first packet does not fit `out`: skip it)
+ * @param {Int32Array | number[]} result [0] = packets consumed (>= 1), [1] = bytes of the write (0 when the first
+ *   packet does not fit `out`: skip it), [2] = entries in `ranges`
  * @param {boolean} [udp] coalesce UDP too (only where the device was given TUN_F_USO4/6)
+ * @param {Int32Array} [ranges] gather mode: the payloads after the first packet are not copied into `out`;
+ *   `ranges` gets their place in `buf` as (offset, length) pairs instead, and the write is `out[0, VNET_HDR_LEN +
+ *   first packet's length)` followed by those ranges (one `writev`, no copy of a SharedArrayBuffer ring's bytes).
+ *   Room for 2 x `count` numbers.
  */
-export function coalesce(buf, offs, lens, start, count, out, result, udp = false) {
+export function coalesce(buf, offs, lens, start, count, out, result, udp = false, ranges = undefined) {
   const o0 = offs[start] ?? 0;
   const len0 = lens[start] ?? 0;
   out.fill(0, 0, VNET_HDR_LEN);
   result[0] = 1;
+  result[2] = 0;
   if (len0 < 0 || o0 < 0 || o0 + len0 > buf.length || VNET_HDR_LEN + len0 > out.length) {
     result[1] = 0;
     return;
@@ -457,7 +462,7 @@ export function coalesce(buf, offs, lens, start, count, out, result, udp = false
   result[1] = VNET_HDR_LEN + len0;
   if (count < 2) return;
   if (udp && udpCandidate(buf, o0, len0)) {
-    coalesceUdp(buf, offs, lens, start, count, out, result);
+    coalesceUdp(buf, offs, lens, start, count, out, result, ranges);
     return;
   }
   if (!tcpCandidate(buf, o0, len0)) return;
@@ -479,7 +484,7 @@ export function coalesce(buf, offs, lens, start, count, out, result, udp = false
     if (!tcpCandidate(buf, o, len) || cand.v6 !== v6 || cand.thl !== thl || cand.payload > gsoSize) break;
     if (total + cand.payload > limit) break;
     if (u32(buf, o + ihl + 4) !== seq || !sameFlow(buf, o0, buf, o, v6, ihl, thl)) break;
-    out.set(viewOf(buf, o + headers, o + len), VNET_HDR_LEN + total);
+    append(buf, o + headers, len - headers, out, VNET_HDR_LEN + total, ranges, k - 1);
     total += cand.payload;
     seq = (seq + cand.payload) >>> 0;
     lastFlags = cand.flags;
@@ -487,6 +492,7 @@ export function coalesce(buf, offs, lens, start, count, out, result, udp = false
   }
   result[0] = k;
   result[1] = VNET_HDR_LEN + total;
+  result[2] = ranges === undefined ? 0 : k - 1;
   if (k === 1) return;
   const ip = VNET_HDR_LEN;
   out[ip + ihl + 13] = TCP_ACK | (lastFlags & TCP_PSH);
@@ -508,11 +514,26 @@ export function coalesce(buf, offs, lens, start, count, out, result, udp = false
 }
 
 /**
+ * A following packet's payload `buf[from, from + n)` at `out[at]`, or, in gather mode, as range `i` of `ranges`.
+ * @param {Uint8Array} buf @param {number} from @param {number} n @param {Uint8Array} out @param {number} at
+ * @param {Int32Array | undefined} ranges @param {number} i
+ */
+function append(buf, from, n, out, at, ranges, i) {
+  if (ranges === undefined) {
+    out.set(viewOf(buf, from, from + n), at);
+    return;
+  }
+  ranges[2 * i] = from;
+  ranges[2 * i + 1] = n;
+}
+
+/**
  * `coalesce` for a head that is a UDP candidate (its bytes are already in `out`, `result` says one packet).
  * @param {Uint8Array} buf @param {ArrayLike<number>} offs @param {ArrayLike<number>} lens
  * @param {number} start @param {number} count @param {Uint8Array} out @param {Int32Array | number[]} result
+ * @param {Int32Array | undefined} ranges
  */
-function coalesceUdp(buf, offs, lens, start, count, out, result) {
+function coalesceUdp(buf, offs, lens, start, count, out, result, ranges) {
   const o0 = offs[start] ?? 0;
   const v6 = ucand.v6;
   const ihl = ucand.ihl;
@@ -530,12 +551,13 @@ function coalesceUdp(buf, offs, lens, start, count, out, result) {
     if (!udpCandidate(buf, o, len) || ucand.v6 !== v6 || ucand.payload > gsoSize) break;
     if (total + ucand.payload > limit) break;
     if (!sameUdpFlow(buf, o0, buf, o, v6)) break;
-    out.set(viewOf(buf, o + headers, o + len), VNET_HDR_LEN + total);
+    append(buf, o + headers, len - headers, out, VNET_HDR_LEN + total, ranges, k - 1);
     total += ucand.payload;
     lastPayload = ucand.payload;
   }
   result[0] = k;
   result[1] = VNET_HDR_LEN + total;
+  result[2] = ranges === undefined ? 0 : k - 1;
   if (k === 1) return;
   const ip = VNET_HDR_LEN;
   if (v6) {

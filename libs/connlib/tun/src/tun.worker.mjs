@@ -55,6 +55,7 @@ function main(/** @type {TunWorkerData} */ data) {
   const libc = koffi.load('libc.so.6');
   const read = libc.func('intptr_t read(int fd, uintptr_t buf, size_t count)');
   const write = libc.func('intptr_t write(int fd, uintptr_t buf, size_t count)');
+  const writev = libc.func('intptr_t writev(int fd, uintptr_t iov, int iovcnt)');
   const poll = libc.func('int poll(uintptr_t fds, unsigned long nfds, int timeout)');
   // The address of a (Shared)ArrayBuffer's memory: memmove(dst, dst, 0) returns dst.
   const addressOf = libc.func('uintptr_t memmove(void *dst, void *src, size_t n)');
@@ -247,7 +248,20 @@ function main(/** @type {TunWorkerData} */ data) {
     const outAddr = Number(addressOf(out, out, 0));
     const offs = new Int32Array(slots);
     const lens = new Int32Array(slots);
-    const result = new Int32Array(2);
+    const result = new Int32Array(3);
+    // Gather mode: a coalesced write is the head (virtio header + first packet, in `out`) and the following
+    // payloads where they lie in the ring, one writev: no copy of the ring's bytes (V8 copies a
+    // SharedArrayBuffer's with relaxed atomic moves, ~2.5x a memcpy). struct iovec { void *base; size_t len; }.
+    const ranges = new Int32Array(2 * slots);
+    const iov = new DataView(new SharedArrayBuffer(16 * (slots + 1)));
+    const iovAddr = Number(addressOf(new Uint8Array(iov.buffer), new Uint8Array(iov.buffer), 0));
+    /** @param {number} i @param {number} addr @param {number} len */
+    const setIov = (i, addr, len) => {
+      iov.setUint32(16 * i, addr % 0x1_0000_0000, true);
+      iov.setUint32(16 * i + 4, Math.floor(addr / 0x1_0000_0000), true);
+      iov.setUint32(16 * i + 8, len, true);
+      iov.setUint32(16 * i + 12, 0, true);
+    };
     const uso = data.uso === true; // the device took TUN_F_USO4/6: UDP datagrams are coalesced too
     for (;;) {
       const stop = Atomics.load(control, STOP);
@@ -268,12 +282,17 @@ function main(/** @type {TunWorkerData} */ data) {
       let k = 0;
       let unreleased = 0;
       while (k < avail) {
-        coalesce(dataBytes, offs, lens, k, avail - k, out, result, uso);
+        coalesce(dataBytes, offs, lens, k, avail - k, out, result, uso, ranges);
         const used = result[0] ?? 1;
         const bytes = result[1] ?? 0;
+        const gathered = result[2] ?? 0;
+        if (gathered > 0) {
+          setIov(0, outAddr, VNET_HDR_LEN + (lens[k] ?? 0));
+          for (let r = 0; r < gathered; r++) setIov(r + 1, dataAddr + (ranges[2 * r] ?? 0), ranges[2 * r + 1] ?? 0);
+        }
         let failed = bytes === 0;
         while (!failed) {
-          const r = Number(write(data.fd, outAddr, bytes));
+          const r = Number(gathered > 0 ? writev(data.fd, iovAddr, gathered + 1) : write(data.fd, outAddr, bytes));
           if (r >= 0) break;
           const e = koffi.errno();
           if (e === EINTR) continue;

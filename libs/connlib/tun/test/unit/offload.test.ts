@@ -49,12 +49,23 @@ function coalesceAll(packets: readonly Uint8Array[], outSize = VNET_HDR_LEN + MA
     lens.push(p.length);
   });
   const out = new Uint8Array(outSize);
-  const res = new Int32Array(2);
+  const res = new Int32Array(3);
+  const head = new Uint8Array(outSize);
+  const gathered = new Int32Array(3);
+  const ranges = new Int32Array(2 * packets.length);
   const writes: Uint8Array[] = [];
   for (let k = 0; k < packets.length; ) {
     coalesce(buf, offs, lens, k, packets.length - k, out, res, udp);
     expect(res[0]).toBeGreaterThanOrEqual(1);
     writes.push(out.slice(0, res[1]));
+    // gather mode (the TUN writer's writev): the head in `head`, the rest as ranges of `buf`: the very same write
+    coalesce(buf, offs, lens, k, packets.length - k, head, gathered, udp, ranges);
+    expect([gathered[0], gathered[1]]).toEqual([res[0], res[1]]);
+    expect(gathered[2]).toBe((res[1] ?? 0) === 0 ? 0 : (res[0] ?? 1) - 1);
+    expect(res[2]).toBe(0);
+    const parts = [head.subarray(0, VNET_HDR_LEN + (lens[k] ?? 0))];
+    for (let r = 0; r < (gathered[2] ?? 0); r++) parts.push(buf.subarray(ranges[2 * r], (ranges[2 * r] ?? 0) + (ranges[2 * r + 1] ?? 0)));
+    if ((res[1] ?? 0) > 0) expect(Buffer.from(concat(parts)).equals(Buffer.from(out.subarray(0, res[1])))).toBe(true);
     k += res[0] ?? 1;
   }
   return writes;
