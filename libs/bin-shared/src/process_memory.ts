@@ -2,6 +2,8 @@
 // koffi and glibc:
 // - `trimMalloc()`: glibc's `malloc_trim(0)`, which returns the free pages inside malloc's heaps to the kernel
 //   (a burst of handshakes frees a lot that glibc otherwise keeps).
+// - `setMmapThreshold()`: glibc's `mallopt(M_MMAP_THRESHOLD)`, so that the data plane's large buffers come from
+//   malloc's heap below 2^31 (small-integer addresses for koffi) instead of mappings of their own.
 // - `reexecWith()`: V8 reads its heap configuration (the young generation's maximum semi-space size)
 //   once, when the isolate is created; `v8.setFlagsFromString` after that changes the flag but not the heap
 //   (measured: new space still grows to 32 MiB). So a process that needs such a flag and was started without

@@ -779,8 +779,9 @@ async function relayed(
     if (via.log !== undefined) {
       // the relay's GC pauses while iperf3 ran through it (its main thread's isolate)
       const text = readFileSync(via.log, 'utf8');
-      c.gc['relay'] = parseTraceGc(text, { fromMs: age0, toMs: processAgeMs(via.pid) }, mainIsolate(text));
-      c.gc['relay-steady'] = parseTraceGc(text, steady, mainIsolate(text));
+      const isolate = mainIsolate(text);
+      c.gc['relay'] = parseTraceGc(text, { fromMs: age0, toMs: processAgeMs(via.pid) }, isolate);
+      c.gc['relay-steady'] = parseTraceGc(text, steady, isolate);
     }
     const relayCpu = cpuSeconds(via.pid) - cpu0;
     m.cpuPerGb['relay'] = [relayCpu / (bytes / 1e9)];

@@ -253,8 +253,9 @@ function main(/** @type {TunWorkerData} */ data) {
     // payloads where they lie in the ring, one writev: no copy of the ring's bytes (V8 copies a
     // SharedArrayBuffer's with relaxed atomic moves, ~2.5x a memcpy). struct iovec { void *base; size_t len; }.
     const ranges = new Int32Array(2 * slots);
-    const iov = new DataView(new SharedArrayBuffer(16 * (slots + 1)));
-    const iovAddr = Number(addressOf(new Uint8Array(iov.buffer), new Uint8Array(iov.buffer), 0));
+    const iovBytes = new Uint8Array(new SharedArrayBuffer(16 * (slots + 1)));
+    const iov = new DataView(iovBytes.buffer);
+    const iovAddr = Number(addressOf(iovBytes, iovBytes, 0));
     /** @param {number} i @param {number} addr @param {number} len */
     const setIov = (i, addr, len) => {
       iov.setUint32(16 * i, addr % 0x1_0000_0000, true);
