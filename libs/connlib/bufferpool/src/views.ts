@@ -13,14 +13,38 @@ export interface ViewCacheStats {
   readonly misses: number;
 }
 
+const EMPTY_BUFFER = new ArrayBuffer(0);
+
+// Reading a getter through the getter function is what TurboFan inlines (byteOffset: ~8 ns, against 25-50 ns
+// for the property read `v.byteOffset`, a generic load IC and a builtin call).
+const getByteOffset = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype) as object, 'byteOffset')?.get as (
+  this: Uint8Array,
+) => number;
+
+/**
+ * What each entry covers is kept beside it (`owners`, `offsets`, `lengths`) and compared there, never read back
+ * from the views: Node 20's V8 does not inline the typed-array getters `buffer`, `byteOffset` and `byteLength`
+ * (performance.md, the ninth round: each read is a generic property load and a builtin call, 25-50 ns here,
+ * `buffer` a C++ call; `length` and indexing are inlined). The parent's `buffer` and `byteOffset` are read once
+ * per new parent (`view`): packet paths ask about the same parent many times in a row.
+ */
 export class ViewCache {
   private readonly table: (Uint8Array | undefined)[];
+  /** Per entry: the backing buffer (`view`) or the parent view (`viewAt`) the entry's view was cut from. */
+  private readonly owners: (ArrayBufferLike | Uint8Array | undefined)[];
+  /** Per entry: absolute byte offset in the buffer (`view`) or start in the parent (`viewAt`). */
+  private readonly offsets: Float64Array;
+  private readonly lengths: Float64Array;
   /** Per pair of entries (a 2-way set for `view`): which way to replace next. */
   private readonly victim: Uint8Array;
   private readonly shift: number;
   private hitCount = 0;
   private missCount = 0;
   private children = new WeakMap<Uint8Array, Uint8Array>();
+  /** The parent `view` was last asked about, with its buffer and byteOffset (read once per new parent). */
+  private lastParent: Uint8Array | undefined;
+  private lastBuffer: ArrayBufferLike = EMPTY_BUFFER;
+  private lastOffset = 0;
 
   /** `entries`: table size, a power of two (a few times the distinct views in flight). */
   constructor(entries = 4096) {
@@ -29,6 +53,9 @@ export class ViewCache {
     }
     const size = Math.max(2, entries);
     this.table = new Array<Uint8Array | undefined>(size).fill(undefined);
+    this.owners = new Array<ArrayBufferLike | Uint8Array | undefined>(size).fill(undefined);
+    this.offsets = new Float64Array(size);
+    this.lengths = new Float64Array(size);
     this.victim = new Uint8Array(size / 2);
     this.shift = 32 - Math.log2(size / 2);
   }
@@ -41,26 +68,30 @@ export class ViewCache {
   view(buf: Uint8Array, offset: number, length: number): Uint8Array {
     const start = Math.max(0, Math.min(offset, buf.length));
     const len = Math.max(0, Math.min(length, buf.length - start));
-    const abs = buf.byteOffset + start;
+    if (buf !== this.lastParent) {
+      this.lastParent = buf;
+      this.lastBuffer = buf.buffer;
+      this.lastOffset = buf.byteOffset;
+    }
+    const buffer = this.lastBuffer;
+    const abs = this.lastOffset + start;
     // Fibonacci hashing of (absolute offset, length); entries of other buffers just collide.
     const set = this.shift === 32 ? 0 : Math.imul(abs ^ Math.imul(len, 0x45d9f3b), 0x9e3779b1) >>> this.shift;
     const i = set * 2;
-    const a = this.table[i];
-    if (a !== undefined && a.byteOffset === abs && a.length === len && a.buffer === buf.buffer) {
+    if (this.owners[i] === buffer && this.offsets[i] === abs && this.lengths[i] === len) {
       this.victim[set] = 1;
       this.hitCount++;
-      return a;
+      return this.table[i] as Uint8Array;
     }
-    const b = this.table[i + 1];
-    if (b !== undefined && b.byteOffset === abs && b.length === len && b.buffer === buf.buffer) {
+    if (this.owners[i + 1] === buffer && this.offsets[i + 1] === abs && this.lengths[i + 1] === len) {
       this.victim[set] = 0;
       this.hitCount++;
-      return b;
+      return this.table[i + 1] as Uint8Array;
     }
     this.missCount++;
     const fresh = buf.subarray(start, start + len);
     const way = this.victim[set] ?? 0;
-    this.table[i + way] = fresh;
+    this.put(i + way, fresh, buffer, abs, len);
     this.victim[set] = way ^ 1;
     return fresh;
   }
@@ -68,19 +99,19 @@ export class ViewCache {
   /**
    * Like `view`, but the caller picks the table entry (`index`, taken modulo the table size): for buffers with
    * a fixed layout, e.g. entry = ring slot x segments per slot + segment, so that views never evict each other.
+   * An entry is reused for the same parent object (e.g. a ring slot's view) and the same start and length.
    */
   viewAt(index: number, buf: Uint8Array, offset: number, length: number): Uint8Array {
     const start = Math.max(0, Math.min(offset, buf.length));
     const len = Math.max(0, Math.min(length, buf.length - start));
     const i = index & (this.table.length - 1);
-    const v = this.table[i];
-    if (v !== undefined && v.byteOffset === buf.byteOffset + start && v.length === len && v.buffer === buf.buffer) {
+    if (this.owners[i] === buf && this.offsets[i] === start && this.lengths[i] === len) {
       this.hitCount++;
-      return v;
+      return this.table[i] as Uint8Array;
     }
     this.missCount++;
     const fresh = buf.subarray(start, start + len);
-    this.table[i] = fresh;
+    this.put(i, fresh, buf, start, len);
     return fresh;
   }
 
@@ -94,7 +125,8 @@ export class ViewCache {
     const start = Math.max(0, Math.min(offset, parent.length));
     const len = Math.max(0, Math.min(length, parent.length - start));
     const c = this.children.get(parent);
-    if (c !== undefined && c.byteOffset === parent.byteOffset + start && c.length === len && c.buffer === parent.buffer) {
+    // a child of this very parent object: same buffer; same bytes if same start and length
+    if (c !== undefined && c.length === len && getByteOffset.call(c) === getByteOffset.call(parent) + start) {
       this.hitCount++;
       return c;
     }
@@ -111,7 +143,17 @@ export class ViewCache {
   /** Forgets every view (e.g. when the buffers they point into are freed). */
   clear(): void {
     this.table.fill(undefined);
+    this.owners.fill(undefined);
     this.children = new WeakMap();
+    this.lastParent = undefined;
+    this.lastBuffer = EMPTY_BUFFER;
+  }
+
+  private put(i: number, view: Uint8Array, owner: ArrayBufferLike | Uint8Array, offset: number, length: number): void {
+    this.table[i] = view;
+    this.owners[i] = owner;
+    this.offsets[i] = offset;
+    this.lengths[i] = length;
   }
 }
 

@@ -23,6 +23,7 @@ import {
   REKEY_TIMEOUT_JITTER_MAX,
 } from './constants';
 import { CookieJar } from './cookie';
+import { viewAddress } from './crypto/native-memory';
 import { importPrivateKey } from './crypto/x25519';
 import { WireGuardError } from './errors';
 import { equalBytes } from './keys';
@@ -140,18 +141,21 @@ export class Tunn {
     const padded = (len + PADDING_MULTIPLE - 1) & ~(PADDING_MULTIPLE - 1);
     const total = DATA_OVERHEAD + padded;
     if (out.length < total) return this.drop('bufferTooSmall');
+    // where the bytes are, by address (the typed-array getters `buffer`/`byteOffset` are slow calls in Node 20)
+    const from = viewAddress(packet);
+    const to = viewAddress(out);
+    // apart from the datagram (another buffer, e.g. a TUN ring slot): the cipher reads it where it is, no copy
+    const direct = padded === len && (from + len <= to || from >= to + total);
+    // otherwise it is copied to out[16] first, before the header is written (it may overlap the header)
+    if (!direct && from !== to + DATA_HEADER_LEN) out.set(packet, DATA_HEADER_LEN);
     writeHeader(out, MESSAGE_TRANSPORT_DATA);
     writeU32(out, DATA_RECEIVER_OFFSET, session.peerIndex);
     const counter = session.sendCounter;
     const lo = counter >>> 0;
     writeU32(out, DATA_COUNTER_OFFSET, lo);
     writeU32(out, DATA_COUNTER_OFFSET + 4, (counter - lo) / 0x1_0000_0000);
-    const elsewhere = packet.buffer !== out.buffer;
-    if (elsewhere && padded === len) {
-      // the cipher reads the packet where it is (e.g. a TUN ring slot) and writes the ciphertext: no copy first
-      session.sealFrom(packet, out, DATA_HEADER_LEN);
-    } else {
-      if (elsewhere || packet.byteOffset !== out.byteOffset + DATA_HEADER_LEN) out.set(packet, DATA_HEADER_LEN);
+    if (direct) session.sealFrom(packet, out, DATA_HEADER_LEN);
+    else {
       if (padded !== len) out.fill(0, DATA_HEADER_LEN + len, DATA_HEADER_LEN + padded);
       session.seal(out, DATA_HEADER_LEN, padded);
     }

@@ -119,3 +119,46 @@ describe('ViewCache.within', () => {
     );
   });
 });
+
+describe('ViewCache bookkeeping (what each entry covers is kept beside it, the parent read once)', () => {
+  it('always hands out exactly the asked bytes, parents of two buffers at several offsets interleaved (property)', () => {
+    const a = new ArrayBuffer(4096);
+    const b = new SharedArrayBuffer(4096);
+    // parents over the same bytes through different views, and over equal offsets in another buffer
+    const parents = [new Uint8Array(a), new Uint8Array(a, 512), new Uint8Array(a, 512, 1024), new Uint8Array(b), new Uint8Array(b, 512), new Uint8Array(b, 100, 900)];
+    const op = fc.record({
+      kind: fc.constantFrom('view', 'viewAt', 'within'),
+      parent: fc.integer({ min: 0, max: parents.length - 1 }),
+      start: fc.integer({ min: 0, max: 1200 }),
+      len: fc.integer({ min: 0, max: 600 }),
+      index: fc.integer({ min: 0, max: 7 }),
+    });
+    fc.assert(
+      fc.property(fc.array(op, { minLength: 1, maxLength: 60 }), (ops) => {
+        const cache = new ViewCache(8); // small: entries are replaced often
+        for (const o of ops) {
+          const p = parents[o.parent] as Uint8Array;
+          const v = o.kind === 'view' ? cache.view(p, o.start, o.len) : o.kind === 'viewAt' ? cache.viewAt(o.index, p, o.start, o.len) : cache.within(p, o.start, o.len);
+          const want = p.subarray(o.start, o.start + o.len);
+          expect(v.buffer).toBe(p.buffer);
+          expect(v.byteOffset).toBe(want.byteOffset);
+          expect(v.length).toBe(want.length);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('viewAt reuses an entry for the same parent object only (ring slot views are long-lived objects)', () => {
+    const cache = new ViewCache(4);
+    const ring = new Uint8Array(4096);
+    const slot = ring.subarray(1024, 2048);
+    const v = cache.viewAt(1, slot, 16, 100);
+    expect(cache.viewAt(1, slot, 16, 100)).toBe(v);
+    // the same bytes through another parent object: a fresh view of the very same bytes
+    const w = cache.viewAt(1, ring.subarray(1024, 2048), 16, 100);
+    expect(w).not.toBe(v);
+    expect([w.byteOffset, w.length]).toEqual([v.byteOffset, v.length]);
+    expect(cache.stats()).toEqual({ hits: 1, misses: 2 });
+  });
+});

@@ -19,6 +19,7 @@ import type { Tun } from '@postern/tun';
 import type { SendQueue, SocketAddr, UdpSocket } from '@postern/socket-factory';
 import type { NetAddr, Transmit } from '@postern/snownet';
 import { BatchArrays } from '@postern/bufferpool';
+import { viewAddress } from '@postern/wireguard';
 import type { DatagramIn } from '@postern/socket-factory';
 import { DnsIo, isForwardingState, isResolvingState, isSiteDnsState, readSystemResolvers, type NameResolver } from './dns-io';
 
@@ -438,7 +439,7 @@ export class Tunnel<In, Out extends { readonly event: string; readonly payload?:
       return false;
     }
     const p = t.payload;
-    if (t.dst.key === dst.key && p.buffer === out.buffer && p.byteOffset === out.byteOffset && p.length <= out.length) {
+    if (t.dst.key === dst.key && p.length <= out.length && viewAddress(p) === viewAddress(out)) {
       q.commit(p.length);
       return true;
     }
