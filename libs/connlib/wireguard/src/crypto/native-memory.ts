@@ -27,7 +27,9 @@ export function bufferAddress(buffer: ArrayBufferLike): number {
 // generic load IC and a builtin call (25-50 ns here; `buffer` is a C++ call). Calling the getter functions
 // themselves is reduced by TurboFan (byteOffset inlined, ~8 ns; buffer ~17 ns). performance.md, ninth round.
 const typedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype) as object;
+// eslint-disable-next-line @typescript-eslint/unbound-method -- only ever called with .call(view)
 const getBuffer = Object.getOwnPropertyDescriptor(typedArrayPrototype, 'buffer')?.get as (this: Uint8Array) => ArrayBufferLike;
+// eslint-disable-next-line @typescript-eslint/unbound-method -- only ever called with .call(view)
 const getByteOffset = Object.getOwnPropertyDescriptor(typedArrayPrototype, 'byteOffset')?.get as (this: Uint8Array) => number;
 
 // The two buffers viewAddress was last asked about (sealing reads a TUN ring and writes a send batch).

@@ -39,7 +39,7 @@ describe('transport AEADs of several keys, interleaved', () => {
     const buf = new Uint8Array(48);
     a1.seal(5, buf, 0, 32);
     a1.dispose();
-    expect(() => a1.seal(6, buf, 0, 32)).toThrow();
+    expect(() => { a1.seal(6, buf, 0, 32); }).toThrow();
     const a2 = cryptoBackend().aead(k2);
     const plain = new Uint8Array(32).fill(9);
     const b = new Uint8Array(48);
