@@ -168,16 +168,28 @@ export function sum16(b, off, len, initial) {
       wordsOf = lastBuffer;
       words = new Uint32Array(lastBuffer, 0, lastBuffer.byteLength >>> 2);
     }
-    // Little-endian 32-bit words: each half is a byte-swapped big-endian 16-bit word; sum, fold, swap back.
+    // Little-endian 32-bit words: each half is a byte-swapped big-endian 16-bit word. Whole words are summed
+    // (hi * 65536 + lo = hi + lo modulo 65535, so the folded sum is the same) in a double, exact below 2^53:
+    // folded every 2^20 words. One add per word, the load known in bounds (no `?? 0`: that made V8 keep an
+    // out-of-bounds path), two accumulators, the array in a local: 1.7x faster than summing the halves (performance.md,
+    // tenth round).
+    const ws = words;
     let le = 0;
     let w = (base + i) >>> 2;
     const wEnd = w + ((end - i) >>> 2);
-    for (; w < wEnd; w++) {
-      const x = words[w] ?? 0;
-      le += (x & 0xffff) + (x >>> 16);
+    while (w < wEnd) {
+      const stop = Math.min(wEnd, w + 0x100000);
+      let acc = 0;
+      let acc2 = 0;
+      for (; w + 3 < stop; w += 4) {
+        acc += /** @type {number} */ (ws[w]) + /** @type {number} */ (ws[w + 1]);
+        acc2 += /** @type {number} */ (ws[w + 2]) + /** @type {number} */ (ws[w + 3]);
+      }
+      for (; w < stop; w++) acc += /** @type {number} */ (ws[w]);
+      acc += acc2;
+      le = fold16(le + acc);
     }
     i = (w << 2) - base;
-    while (le > 0xffff) le = (le & 0xffff) + Math.floor(le / 0x10000);
     s += ((le & 0xff) << 8) | (le >>> 8);
   }
   for (; i + 1 < end; i += 2) s += ((b[i] ?? 0) << 8) | (b[i + 1] ?? 0);

@@ -117,6 +117,24 @@ describe('sum16', () => {
       }),
     );
   });
+
+  it('stays exact over runs longer than one accumulator chunk (2^20 words), from a shared buffer', () => {
+    // 4 MiB + 6 bytes of 0xfe..: the word sums pass 2^53 / 2^32 bounds that a single unfolded sum would not hold.
+    const len = 4 * 1024 * 1024 + 6;
+    const buf = new Uint8Array(new SharedArrayBuffer(len + 8));
+    let x = 0x9e3779b9;
+    for (let i = 0; i < buf.length; i++) {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      buf[i] = 0xf0 | (x >>> 28);
+    }
+    let ref = 0;
+    for (let i = 2; i + 1 < 2 + len; i += 2) {
+      ref += ((buf[i] ?? 0) << 8) | (buf[i + 1] ?? 0);
+      if (ref > 0xffff) ref = (ref & 0xffff) + (ref >>> 16);
+    }
+    // offset 2: a 2-byte head before the aligned words, then 2^20 + 1 words, then a 2-byte tail
+    expect(fold16(sum16(buf, 2, len, 0)) % 0xffff).toBe(ref % 0xffff);
+  });
 });
 
 describe('splitPacket: TSO super-packets', () => {
