@@ -95,7 +95,10 @@ describe('pushRangeOrDrop (a ChannelData payload to the peer)', () => {
     const perDatagram = now.bytes / (N * views.length);
     const oldPerDatagram = old.bytes / (N * views.length);
     process.stdout.write(`relay forwarding: ${perDatagram.toFixed(2)} B/datagram (a subarray per datagram: ${oldPerDatagram.toFixed(2)})\n`);
-    expect(perDatagram, now.top.join('\n')).toBeLessThan(2);
+    // Anything made per datagram is at least 16 bytes (a HeapNumber; a subarray is ~96 here). What remains is per
+    // batch: the send queue's view-cache misses (reserve), measured 0.7-2.3 B/datagram over runs of this sampling
+    // profiler; a bound of 2 failed on that noise (2026-11-27), 8 still catches one allocation per datagram.
+    expect(perDatagram, now.top.join('\n')).toBeLessThan(8);
     expect(oldPerDatagram).toBeGreaterThan(20);
   });
 });
