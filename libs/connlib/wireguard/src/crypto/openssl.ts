@@ -126,10 +126,10 @@ class SharedAeadContexts {
     return s.address + 44;
   }
 
-  /** The contexts are given the key again on their next use (a key was disposed, or a load failed). */
-  forget(): void {
-    this.encKey = undefined;
-    this.decKey = undefined;
+  /** Drops the contexts' reference to a disposed key (another AEAD's key stays loaded). */
+  forget(key: Uint8Array): void {
+    if (this.encKey === key) this.encKey = undefined;
+    if (this.decKey === key) this.decKey = undefined;
   }
 }
 
@@ -209,7 +209,7 @@ class EvpAead implements Aead {
   dispose(): void {
     this.disposed = true;
     this.key.fill(0);
-    this.shared.forget();
+    this.shared.forget(this.key);
   }
 }
 
