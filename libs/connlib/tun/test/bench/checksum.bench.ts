@@ -68,7 +68,7 @@ it('checksum of 1,280-byte segments in a shared ring: sum16 vs the loop before i
     const b = time((i) => sum16Halves(ring, at(i) + 52, SEGMENT - 52, 0));
     best = { sum16: Math.min(best.sum16, a), halves: Math.min(best.halves, b) };
   }
-  rows.push(`| sum16 (whole words, two accumulators) | ${best.sum16.toFixed(0)} ns |`);
+  rows.push(`| sum16 (four words a step, two small-integer sums) | ${best.sum16.toFixed(0)} ns |`);
   rows.push(`| the halves of each word (before) | ${best.halves.toFixed(0)} ns |`);
   process.stdout.write(
     `\nInternet checksum of a ${SEGMENT}-byte segment (best of 5 x ${ROUNDS})\n| how | per segment |\n|---|---|\n${rows.join('\n')}\n` +
