@@ -41,7 +41,8 @@ export async function bindUdp(options: UdpSocketOptions = {}): Promise<UdpSocket
   const dualStack = options.dualStack ?? (options.address === undefined || options.address === '::');
   const address = options.address ?? (dualStack ? '::' : '0.0.0.0');
   const port = options.port ?? POSTERN_UDP_PORT;
-  const recvCapacity = options.recvCapacity ?? 256;
+  // 64 slots of up to 64 KiB (GRO): 4 MiB in flight besides the kernel's socket buffer (types.ts: why not more)
+  const recvCapacity = options.recvCapacity ?? 64;
   if ((recvCapacity & (recvCapacity - 1)) !== 0 || recvCapacity < 2) throw new SocketError('INVALID_ARGUMENT', `recvCapacity must be a power of two (got ${recvCapacity})`);
   const want = options.backend ?? 'auto';
   const linux = process.platform === 'linux';

@@ -35,7 +35,11 @@ export interface UdpSocketOptions {
   readonly recvBufferSize?: number;
   /** Largest datagram carried (bytes); default 1500. */
   readonly maxDatagramSize?: number;
-  /** Receive channel size in super-datagrams (power of two); default 256. */
+  /**
+   * Receive channel size in super-datagrams (power of two); default 64. With GRO a slot holds up to 64 segments,
+   * each with a view the receive path reuses: 64 slots keep 4,096 of them (256 kept 16,384, promoted anew
+   * whenever the traffic's datagram size changed: performance.md, section 34).
+   */
   readonly recvCapacity?: number;
   /**
    * The batched backend's receive worker records its garbage collections (node:v8 GCProfiler), reported as

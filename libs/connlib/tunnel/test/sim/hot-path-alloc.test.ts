@@ -43,10 +43,11 @@ const MAX_SHAPED_DATA_PATH_BYTES = 16;
 const MAX_SHAPED_TOTAL_BYTES = 40;
 
 /**
- * Where received datagrams sit, like the batched socket's receive ring (socket-factory batched.ts): 256 slots of
- * 64 KiB, each a GRO super-datagram cut into segments, one cached view per (slot, segment). With `ring`, a Wire
- * copies every segment there (a new slot per flush) and hands the peer that view, so the receive side sees the
- * ~16k distinct datagram positions of real traffic instead of the few of a pooled send buffer.
+ * Where received datagrams sit, like the batched socket's receive ring (socket-factory batched.ts) at 256 slots of
+ * 64 KiB (its default is 64 slots; more positions are the harder case for the view caches), each a GRO
+ * super-datagram cut into segments, one cached view per (slot, segment). With `ring`, a Wire copies every segment
+ * there (a new slot per flush) and hands the peer that view, so the receive side sees the ~16k distinct datagram
+ * positions of real traffic instead of the few of a pooled send buffer.
  */
 const RING_SLOTS = 256;
 const RING_SEGS = 64;
