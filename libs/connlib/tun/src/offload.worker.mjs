@@ -171,8 +171,8 @@ export function sum16(b, off, len, initial) {
     // Little-endian 32-bit words: each half is a byte-swapped big-endian 16-bit word; sum, fold, swap back.
     // Four words a step into two sums that stay small integers (folded every 2^14 words: no boxed number even
     // before the function is optimised, which the worker's no-GC test sees), the load known in bounds (no
-    // `?? 0`: that made V8 keep an out-of-bounds path), the array in a local: 0.6x the time of the loop before
-    // (performance.md, tenth round).
+    // `?? 0`: that made V8 keep an out-of-bounds path), the array in a local: 0.72x the time of the loop before
+    // (`tun:bench` checksum.bench.ts; performance.md, tenth round).
     const ws = words;
     let le = 0;
     let w = (base + i) >>> 2;

@@ -6,7 +6,8 @@
 // port (that socket's receive ring) -> TurnServer.handlePeerInput -> framed as ChannelData into the receiving
 // host's socket receive ring -> Node.decapsulate (decrypted in place). Every receive ring is 256 slots of 64 KiB
 // (the batched socket's default is 64 slots: more positions are the harder case), one cached view per (slot,
-// segment) as the batched socket (socket-factory batched.ts) keeps them, a new slot per turn. V8's sampling heap profiler counts every byte allocated meanwhile, including what a scavenge collected.
+// segment) as the batched socket (socket-factory batched.ts) keeps them, a new slot per turn. V8's sampling heap
+// profiler counts every byte allocated meanwhile, including what a scavenge collected.
 import { BufferPool, ViewCache } from '@postern/bufferpool';
 import { buildUdp, parseIp } from '@postern/ip-packet';
 import { GsoQueue, type Batch } from '@postern/socket-factory';

@@ -118,8 +118,8 @@ describe('sum16', () => {
     );
   });
 
-  it('stays exact over runs longer than one accumulator chunk (2^20 words), from a shared buffer', () => {
-    // 4 MiB + 6 bytes of 0xfe..: the word sums pass 2^53 / 2^32 bounds that a single unfolded sum would not hold.
+  it('stays exact over runs of many accumulator chunks (2^14 words each), from a shared buffer', () => {
+    // 4 MiB + 6 bytes of 0xf0..0xff: 64 chunks, each folded; one unfolded small-integer sum would overflow 2^31.
     const len = 4 * 1024 * 1024 + 6;
     const buf = new Uint8Array(new SharedArrayBuffer(len + 8));
     let x = 0x9e3779b9;

@@ -71,6 +71,9 @@ class SharedAeadContexts {
   readonly nonceView: DataView;
   readonly tagAddress: number;
   readonly finalAddress: number;
+  /** The key each context holds now (the AEAD's own copy: identity is the key), or undefined. */
+  private encKey: Uint8Array | undefined;
+  private decKey: Uint8Array | undefined;
   /** The sealed/opened bytes of a packet as a view of its buffer's view, kept per buffer view (see EvpAead). */
   private readonly bodies = new WeakMap<Uint8Array, Uint8Array>();
 
@@ -99,10 +102,6 @@ class SharedAeadContexts {
     this.enc = make(1);
     this.dec = make(0);
   }
-
-  /** The key each context holds now (the AEAD's own copy: identity is the key), or undefined. */
-  private encKey: Uint8Array | undefined;
-  private decKey: Uint8Array | undefined;
 
   /**
    * Loads the nonce `0^32 || le64(counter)` into the context, and the key when the context holds another one: with
