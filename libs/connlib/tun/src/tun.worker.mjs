@@ -19,7 +19,7 @@
 import { workerData, isMainThread, parentPort } from 'node:worker_threads';
 import koffi from 'koffi';
 import { gcRecorder } from '@postern/bufferpool/worker-gc';
-import { MAX_SUPER_PACKET, VNET_HDR_LEN, coalesce, segmentCount, splitPacket } from './offload.worker.mjs';
+import { MAX_SUPER_PACKET, VNET_HDR_LEN, coalesce, segmentCount, simdScratch, splitPacket } from './offload.worker.mjs';
 
 const HEAD = 0;
 const TAIL = 1;
@@ -175,7 +175,9 @@ function main(/** @type {TunWorkerData} */ data) {
   // Super-packets are read whole into `scratch` (virtio header + up to 64 KiB) and split into ring slots.
   function readSplitting() {
     const batch = data.batch;
-    const scratch = new Uint8Array(new SharedArrayBuffer(VNET_HDR_LEN + MAX_SUPER_PACKET + 64));
+    // Super-packets are read into the checksum module's memory: the split sums each segment's payload there
+    // with WebAssembly SIMD (offload.worker.mjs).
+    const scratch = simdScratch(VNET_HDR_LEN + MAX_SUPER_PACKET + 64);
     const scratchAddr = Number(addressOf(scratch, scratch, 0));
     const offs = new Int32Array(slots);
     const lens = new Int32Array(slots);

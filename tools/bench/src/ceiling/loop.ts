@@ -9,10 +9,10 @@
 // no replay window, no timers, no allocation per packet.
 import type { Aead } from '@postern/wireguard';
 // The very split/coalesce code the TUN workers run (plain ESM, exported as @postern/tun/offload).
-import { MAX_SUPER_PACKET, VNET_HDR_LEN, coalesce, segmentCount, splitPacket, viewOf } from '@postern/tun/offload';
+import { MAX_SUPER_PACKET, VNET_HDR_LEN, coalesce, segmentCount, simdScratch, splitPacket, viewOf } from '@postern/tun/offload';
 import { FRAME_OVERHEAD, frameCounters, frameLength, openFrame, sealFrame, type FrameCounters } from './frame';
 import { GsoRuns } from './gso';
-import { CMSG, EAGAIN, EINTR, IOV, MMSG, MSG_DONTWAIT, POLLIN, POLLOUT, SOL_UDP, UDP_GRO, UDP_SEGMENT, alloc, errno, libc, type Native } from './sys';
+import { CMSG, EAGAIN, EINTR, IOV, MMSG, MSG_DONTWAIT, POLLIN, POLLOUT, SOL_UDP, UDP_GRO, UDP_SEGMENT, alloc, errno, libc, pinned, type Native } from './sys';
 
 /** glibc's mmap threshold: smaller blocks come from the brk heap (small-integer addresses). */
 const BRK_BLOCK = 120 * 1024;
@@ -120,7 +120,8 @@ export class CeilingLoop {
   private stopped = false;
 
   constructor(private readonly o: LoopOptions) {
-    this.tunBuf = alloc(VNET_HDR_LEN + MAX_SUPER_PACKET);
+    // read where the split's payload checksums run in WebAssembly SIMD, as in Postern's TUN reader
+    this.tunBuf = pinned(simdScratch(VNET_HDR_LEN + MAX_SUPER_PACKET));
     const stride = (frameLength(o.mtu) + 63) & ~63;
     this.slots = Math.max(GSO_SEGMENTS, Math.floor(BRK_BLOCK / stride));
     this.tx = alloc(this.slots * stride);

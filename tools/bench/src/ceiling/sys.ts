@@ -66,6 +66,8 @@ function load() {
     recvmmsg: lib.func('int recvmmsg(int fd, uintptr_t vec, unsigned int vlen, int flags, uintptr_t timeout)') as Fn<[number, number, number, number, number], number>,
     sendmmsg: lib.func('int sendmmsg(int fd, uintptr_t vec, unsigned int vlen, int flags)') as Fn<[number, number, number, number], number>,
     strerror: lib.func('const char *strerror(int errnum)') as Fn<[number], string>,
+    // memmove(dst, dst, 0) returns dst: the address of a JS buffer's memory
+    addressOf: lib.func('uintptr_t memmove(void *dst, void *src, size_t n)') as Fn<[Uint8Array, Uint8Array, number], number>,
   };
 }
 
@@ -153,4 +155,9 @@ export function openUdp(local: string, peer: string, bufferBytes: number): numbe
 export function setU64(dv: DataView, off: number, v: number): void {
   dv.setUint32(off, v >>> 0, true);
   dv.setUint32(off + 4, Math.floor(v / 0x1_0000_0000), true);
+}
+
+/** A JS buffer that never moves (an ArrayBuffer's memory, here WebAssembly's) with its address. */
+export function pinned(bytes: Uint8Array): Native {
+  return { address: libc().addressOf(bytes, bytes, 0), bytes };
 }

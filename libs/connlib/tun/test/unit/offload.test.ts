@@ -2,7 +2,7 @@
 // splitting the kernel's TSO/USO super-packets, completing partial checksums, coalescing TCP segments and
 // UDP datagrams, and typed error codes for malformed input.
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   MAX_SUPER_PACKET,
   MAX_UDP_SEGMENTS,
@@ -14,16 +14,22 @@ import {
   VNET_HDR_LEN,
   coalesce,
   segmentCount,
+  simdScratch,
   splitPacket,
   sum16,
   fold16,
+  checksumBackend,
 } from '../../src/offload.worker.mjs';
 import { offloadsFromEnv } from '../../src/linux-tun';
 import { ACK, CWR, FIN, PSH, SYN, V4, V6, parseVnet, pseudo, refSum, tcpPacket, tcpSuper, udpPacket, udpSuper, verify, vnetHdr, type Ip, type Tcp } from '../support/tcp';
 
 const SLOT = 2048;
 
-function split(src: Uint8Array, maxSize = SLOT, maxCount = 1024): Uint8Array[] | number {
+/** Where split() hands its input from (the SOURCES below). */
+let source = (b: Uint8Array): Uint8Array => b;
+
+function split(input: Uint8Array, maxSize = SLOT, maxCount = 1024): Uint8Array[] | number {
+  const src = source(input);
   const dst = new Uint8Array(maxCount * maxSize);
   const offs = Array.from({ length: maxCount }, (_, i) => i * maxSize);
   const lens = new Int32Array(maxCount);
@@ -102,6 +108,25 @@ function segments(ip: Ip, t: Tcp, payload: Uint8Array, mss: number): Uint8Array[
 }
 
 describe('sum16', () => {
+  it('in simdScratch: WebAssembly SIMD, equal to the byte-by-byte reference for any offset and length up to 64 KiB', () => {
+    expect(checksumBackend()).toBe('wasm-simd'); // Node 20+ has WebAssembly SIMD: the JS loop here would be a regression
+    const scratch = simdScratch(MAX_SUPER_PACKET + VNET_HDR_LEN);
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 0, maxLength: 3000 }), fc.nat(MAX_SUPER_PACKET - 3000), fc.nat(0xffff), (data, off, init) => {
+        scratch.set(data, off);
+        const got = fold16(sum16(scratch, off, data.length, init));
+        expect(got % 0xffff).toBe(fold16(refSum([data]) + init) % 0xffff);
+      }),
+      { numRuns: 500 },
+    );
+    // the largest: a whole super-packet of 0xff bytes (every lane at its maximum), at an odd offset
+    scratch.fill(0xff);
+    expect(fold16(sum16(scratch, 1, MAX_SUPER_PACKET, 0)) % 0xffff).toBe(fold16(refSum([scratch.subarray(1, 1 + MAX_SUPER_PACKET)])) % 0xffff);
+    // out of bounds: the JS path's answer (no WebAssembly trap)
+    expect(() => sum16(scratch, scratch.length - 10, 20, 0)).not.toThrow();
+  });
+
+
   it('equals the byte-by-byte reference for any offset, length and alignment', () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 0, maxLength: 3000 }), fc.nat(7), fc.nat(3000), fc.nat(0xffff), (data, shift, want, init) => {
@@ -137,81 +162,104 @@ describe('sum16', () => {
   });
 });
 
-describe('splitPacket: TSO super-packets', () => {
-  it.each([
-    { label: 'IPv4', ip: V4 },
-    { label: 'IPv6', ip: V6 },
-  ])('$label: MSS-sized segments with correct lengths, ids, sequence numbers, flags and checksums', ({ ip }) => {
-    const payload = bytes(10_000);
-    const t: Tcp = { sport: 40000, dport: 5201, seq: 0xfffff000, ack: 77, flags: ACK | PSH | FIN | CWR, options: Uint8Array.of(1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2) };
-    const segs = splitOk(tcpSuper(ip, t, payload, 1388));
-    expect(segs.length).toBe(Math.ceil(10_000 / 1388));
-    let seq = t.seq;
-    segs.forEach((s, i) => {
-      const v = verify(s);
-      expect(v).toMatchObject({ ipOk: true, l4Ok: true, lengthOk: true, seq: seq >>> 0 });
-      if (!ip.v6) expect(v.id).toBe(100 + i);
-      const last = i === segs.length - 1;
-      expect(v.flags).toBe(ACK | (last ? PSH | FIN : 0) | (i === 0 ? CWR : 0));
-      expect(v.payload.length).toBe(last ? 10_000 - 1388 * i : 1388);
-      seq += v.payload.length;
+// Each split runs from a plain buffer and from simdScratch, the TUN reader's, where the payloads' checksums are
+// WebAssembly SIMD: the same packets either way.
+const SOURCES = [
+  { kind: 'a plain buffer', put: (b: Uint8Array): Uint8Array => b },
+  {
+    kind: 'simdScratch (checksums in WebAssembly SIMD)',
+    put: (b: Uint8Array): Uint8Array => {
+      const s = simdScratch(b.length);
+      s.set(b);
+      return s;
+    },
+  },
+];
+
+describe.each(SOURCES)('splitPacket from $kind', ({ put }) => {
+  beforeEach(() => {
+    source = put;
+  });
+  afterEach(() => {
+    source = (b) => b;
+  });
+
+  describe('TSO super-packets', () => {
+    it.each([
+      { label: 'IPv4', ip: V4 },
+      { label: 'IPv6', ip: V6 },
+    ])('$label: MSS-sized segments with correct lengths, ids, sequence numbers, flags and checksums', ({ ip }) => {
+      const payload = bytes(10_000);
+      const t: Tcp = { sport: 40000, dport: 5201, seq: 0xfffff000, ack: 77, flags: ACK | PSH | FIN | CWR, options: Uint8Array.of(1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2) };
+      const segs = splitOk(tcpSuper(ip, t, payload, 1388));
+      expect(segs.length).toBe(Math.ceil(10_000 / 1388));
+      let seq = t.seq;
+      segs.forEach((s, i) => {
+        const v = verify(s);
+        expect(v).toMatchObject({ ipOk: true, l4Ok: true, lengthOk: true, seq: seq >>> 0 });
+        if (!ip.v6) expect(v.id).toBe(100 + i);
+        const last = i === segs.length - 1;
+        expect(v.flags).toBe(ACK | (last ? PSH | FIN : 0) | (i === 0 ? CWR : 0));
+        expect(v.payload.length).toBe(last ? 10_000 - 1388 * i : 1388);
+        seq += v.payload.length;
+      });
+      expect(concat(segs.map((s) => verify(s).payload))).toEqual(payload);
     });
-    expect(concat(segs.map((s) => verify(s).payload))).toEqual(payload);
+
+    it('any payload and gso_size: the segments put back together are the payload, each checksum valid', () => {
+      fc.assert(
+        fc.property(fc.boolean(), fc.integer({ min: 1, max: 20_000 }), fc.integer({ min: 20, max: 1460 }), fc.nat(0xffffffff), (v6, size, gso, seq) => {
+          const payload = bytes(size, seq);
+          const segs = splitOk(tcpSuper(v6 ? V6 : V4, { sport: 1, dport: 2, seq }, payload, gso));
+          expect(segs.length).toBe(Math.ceil(size / gso));
+          for (const s of segs) expect(verify(s)).toMatchObject({ ipOk: true, l4Ok: true, lengthOk: true });
+          expect(concat(segs.map((s) => verify(s).payload))).toEqual(payload);
+        }),
+        { numRuns: 60 },
+      );
+    });
+
+    it('wraps the IPv4 id at 65535', () => {
+      const segs = splitOk(tcpSuper({ ...V4, id: 65534 }, { sport: 1, dport: 2, seq: 5 }, bytes(3000), 1000));
+      expect(segs.map((s) => verify(s).id)).toEqual([65534, 65535, 0]);
+    });
+
+    it('a super-packet with no payload beyond gso_size is one packet', () => {
+      const segs = splitOk(tcpSuper(V4, { sport: 1, dport: 2, seq: 5 }, bytes(500), 1000));
+      expect(segs.length).toBe(1);
+      expect(verify(segs[0] ?? new Uint8Array())).toMatchObject({ ipOk: true, l4Ok: true, lengthOk: true });
+    });
   });
 
-  it('any payload and gso_size: the segments put back together are the payload, each checksum valid', () => {
-    fc.assert(
-      fc.property(fc.boolean(), fc.integer({ min: 1, max: 20_000 }), fc.integer({ min: 20, max: 1460 }), fc.nat(0xffffffff), (v6, size, gso, seq) => {
-        const payload = bytes(size, seq);
-        const segs = splitOk(tcpSuper(v6 ? V6 : V4, { sport: 1, dport: 2, seq }, payload, gso));
-        expect(segs.length).toBe(Math.ceil(size / gso));
-        for (const s of segs) expect(verify(s)).toMatchObject({ ipOk: true, l4Ok: true, lengthOk: true });
-        expect(concat(segs.map((s) => verify(s).payload))).toEqual(payload);
-      }),
-      { numRuns: 60 },
-    );
-  });
+  describe('USO and partial checksums', () => {
+    it.each([V4, V6])('USO super-packet: UDP datagrams of gso_size with lengths and checksums (%#)', (ip) => {
+      const payload = bytes(5000);
+      const segs = splitOk(udpSuper(ip, 51820, 52625, payload, 1200));
+      expect(segs.length).toBe(5);
+      for (const s of segs) expect(verify(s)).toMatchObject({ ipOk: true, l4Ok: true, lengthOk: true });
+      expect(concat(segs.map((s) => verify(s).payload))).toEqual(payload);
+    });
 
-  it('wraps the IPv4 id at 65535', () => {
-    const segs = splitOk(tcpSuper({ ...V4, id: 65534 }, { sport: 1, dport: 2, seq: 5 }, bytes(3000), 1000));
-    expect(segs.map((s) => verify(s).id)).toEqual([65534, 65535, 0]);
-  });
+    it('completes a partial checksum (NEEDS_CSUM, no GSO) for TCP and UDP', () => {
+      for (const [pkt, off] of [
+        [tcpPacket(V4, { sport: 1, dport: 2, seq: 3 }, bytes(333)), 16],
+        [udpPacket(V6, 1, 2, bytes(100)), 6],
+      ] as const) {
+        const ihl = (pkt[0] ?? 0) >> 4 === 6 ? 40 : 20;
+        const partial = pkt.slice();
+        const ip: Ip = ihl === 40 ? { v6: true, src: pkt.slice(8, 24), dst: pkt.slice(24, 40) } : { v6: false, src: pkt.slice(12, 16), dst: pkt.slice(16, 20) };
+        const ps = pseudo(ip, off === 16 ? 6 : 17, pkt.length - ihl);
+        partial[ihl + off] = ps >> 8;
+        partial[ihl + off + 1] = ps & 0xff;
+        const segs = splitOk(concat([vnetHdr({ flags: 1, gsoType: 0, hdrLen: 0, gsoSize: 0, csumStart: ihl, csumOffset: off }), partial]));
+        expect(segs).toEqual([pkt]);
+      }
+    });
 
-  it('a super-packet with no payload beyond gso_size is one packet', () => {
-    const segs = splitOk(tcpSuper(V4, { sport: 1, dport: 2, seq: 5 }, bytes(500), 1000));
-    expect(segs.length).toBe(1);
-    expect(verify(segs[0] ?? new Uint8Array())).toMatchObject({ ipOk: true, l4Ok: true, lengthOk: true });
-  });
-});
-
-describe('splitPacket: USO and partial checksums', () => {
-  it.each([V4, V6])('USO super-packet: UDP datagrams of gso_size with lengths and checksums (%#)', (ip) => {
-    const payload = bytes(5000);
-    const segs = splitOk(udpSuper(ip, 51820, 52625, payload, 1200));
-    expect(segs.length).toBe(5);
-    for (const s of segs) expect(verify(s)).toMatchObject({ ipOk: true, l4Ok: true, lengthOk: true });
-    expect(concat(segs.map((s) => verify(s).payload))).toEqual(payload);
-  });
-
-  it('completes a partial checksum (NEEDS_CSUM, no GSO) for TCP and UDP', () => {
-    for (const [pkt, off] of [
-      [tcpPacket(V4, { sport: 1, dport: 2, seq: 3 }, bytes(333)), 16],
-      [udpPacket(V6, 1, 2, bytes(100)), 6],
-    ] as const) {
-      const ihl = (pkt[0] ?? 0) >> 4 === 6 ? 40 : 20;
-      const partial = pkt.slice();
-      const ip: Ip = ihl === 40 ? { v6: true, src: pkt.slice(8, 24), dst: pkt.slice(24, 40) } : { v6: false, src: pkt.slice(12, 16), dst: pkt.slice(16, 20) };
-      const ps = pseudo(ip, off === 16 ? 6 : 17, pkt.length - ihl);
-      partial[ihl + off] = ps >> 8;
-      partial[ihl + off + 1] = ps & 0xff;
-      const segs = splitOk(concat([vnetHdr({ flags: 1, gsoType: 0, hdrLen: 0, gsoSize: 0, csumStart: ihl, csumOffset: off }), partial]));
-      expect(segs).toEqual([pkt]);
-    }
-  });
-
-  it('passes a plain packet (zero header) through unchanged', () => {
-    const pkt = udpPacket(V4, 1, 2, bytes(77));
-    expect(splitOk(concat([new Uint8Array(10), pkt]))).toEqual([pkt]);
+    it('passes a plain packet (zero header) through unchanged', () => {
+      const pkt = udpPacket(V4, 1, 2, bytes(77));
+      expect(splitOk(concat([new Uint8Array(10), pkt]))).toEqual([pkt]);
+    });
   });
 });
 
