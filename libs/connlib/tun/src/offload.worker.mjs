@@ -181,15 +181,17 @@ const SUM_BODY = [
   ...get(S), 0x41, 0xff, 0x01, 0x71, 0x41, 0x08, 0x74, ...get(S), 0x41, 0x08, 0x76, 0x72, // (s & 0xff) << 8 | s >>> 8
   0x0b,
 ];
-/** @param {number} id @param {number[]} bytes (fewer than 16,384) */
-const section = (id, bytes) => [id, (bytes.length & 0x7f) | 0x80, bytes.length >>> 7, ...bytes];
+/** A vector: its length (two-byte LEB128: fewer than 16,384 bytes), then its bytes. @param {number[]} bytes */
+const vec = (bytes) => [(bytes.length & 0x7f) | 0x80, bytes.length >>> 7, ...bytes];
+/** @param {string} text */
+const name = (text) => [text.length, ...Array.from(text, (c) => c.charCodeAt(0))];
 const SUM_MODULE = new Uint8Array([
   0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // \0asm, version 1
-  ...section(1, [1, 0x60, 2, 0x7f, 0x7f, 1, 0x7f]), // type 0: (i32, i32) -> i32
-  ...section(3, [1, 0]), // function 0 has type 0
-  ...section(5, [1, 0x00, 2]), // one memory of 2 pages (128 KiB: a 64 KiB super-packet and its virtio header)
-  ...section(7, [2, 3, 0x73, 0x75, 0x6d, 0x00, 0, 6, 0x6d, 0x65, 0x6d, 0x6f, 0x72, 0x79, 0x02, 0]), // exports "sum", "memory"
-  ...section(10, [1, (SUM_BODY.length & 0x7f) | 0x80, SUM_BODY.length >>> 7, ...SUM_BODY]),
+  1, ...vec([1, 0x60, 2, 0x7f, 0x7f, 1, 0x7f]), // type section: type 0 is (i32, i32) -> i32
+  3, ...vec([1, 0]), // function section: function 0 has type 0
+  5, ...vec([1, 0x00, 2]), // memory section: 2 pages (128 KiB: a 64 KiB super-packet and its virtio header)
+  7, ...vec([2, ...name('sum'), 0x00, 0, ...name('memory'), 0x02, 0]), // export section: function 0, memory 0
+  10, ...vec([1, ...vec(SUM_BODY)]), // code section: one body
 ]);
 
 /** The compiled module's `sum`, or undefined where WebAssembly SIMD is not available (sum16 then runs in JS). */
@@ -429,6 +431,9 @@ export function splitPacket(src, n, dst, offs, lens, maxSize, maxCount) {
   const id0 = v6 ? 0 : u16(src, p + 4);
   const seq0 = proto === 6 ? u32(src, p + l4 + 4) : 0;
   const flags0 = proto === 6 ? (src[p + l4 + 13] ?? 0) : 0;
+  // Each checksum is the rewritten headers' sum (in dst) plus the payload's, read where the super-packet lies
+  // (`simdScratch` in the TUN reader: SIMD). The transport header's length is a multiple of 4 (TCP) or 8 (UDP),
+  // so the payload starts on a 16-bit word of the segment's sum.
   for (let i = 0; i < count; i++) {
     const o = offs[i] ?? 0;
     const start = i * gsoSize;
@@ -454,27 +459,18 @@ export function splitPacket(src, n, dst, offs, lens, maxSize, maxCount) {
       dst[o + l4 + 13] = f;
       dst[o + l4 + 16] = 0;
       dst[o + l4 + 17] = 0;
-      c = ~fold16(sum16(dst, o + l4, headers - l4, pseudoSum(dst, o, v6, 6, l4len)) + payloadSum(src, p + headers + start, plen)) & 0xffff;
+      c = ~fold16(sum16(dst, o + l4, headers - l4, pseudoSum(dst, o, v6, 6, l4len)) + sum16(src, p + headers + start, plen, 0)) & 0xffff;
       put16(dst, o + l4 + 16, c);
     } else {
       put16(dst, o + l4 + 4, l4len);
       dst[o + l4 + 6] = 0;
       dst[o + l4 + 7] = 0;
-      c = ~fold16(sum16(dst, o + l4, headers - l4, pseudoSum(dst, o, v6, 17, l4len)) + payloadSum(src, p + headers + start, plen)) & 0xffff;
+      c = ~fold16(sum16(dst, o + l4, headers - l4, pseudoSum(dst, o, v6, 17, l4len)) + sum16(src, p + headers + start, plen, 0)) & 0xffff;
       put16(dst, o + l4 + 6, c === 0 ? 0xffff : c);
     }
     lens[i] = segLen;
   }
   return count;
-}
-
-/**
- * The sum of a segment's payload, read where the super-packet lies (`simdScratch` in the TUN reader: SIMD).
- * The transport header's length is a multiple of 4 (TCP) or 8 (UDP), so the payload starts on a 16-bit word of
- * the segment's sum. @param {Uint8Array} src @param {number} at @param {number} len
- */
-function payloadSum(src, at, len) {
-  return len > 0 ? sum16(src, at, len, 0) : 0;
 }
 
 // --- GRO: coalescing outbound TCP segments --------------------------------------------------------------

@@ -3,6 +3,7 @@
 // plain-number pointers into native memory (koffi, synchronous calls only). Layouts: x86_64 Linux
 // (../shared/docs/linux-facts.md).
 import koffi from 'koffi';
+import { viewAddress } from '@postern/wireguard';
 
 export class CeilingError extends Error {
   constructor(
@@ -66,8 +67,6 @@ function load() {
     recvmmsg: lib.func('int recvmmsg(int fd, uintptr_t vec, unsigned int vlen, int flags, uintptr_t timeout)') as Fn<[number, number, number, number, number], number>,
     sendmmsg: lib.func('int sendmmsg(int fd, uintptr_t vec, unsigned int vlen, int flags)') as Fn<[number, number, number, number], number>,
     strerror: lib.func('const char *strerror(int errnum)') as Fn<[number], string>,
-    // memmove(dst, dst, 0) returns dst: the address of a JS buffer's memory
-    addressOf: lib.func('uintptr_t memmove(void *dst, void *src, size_t n)') as Fn<[Uint8Array, Uint8Array, number], number>,
   };
 }
 
@@ -159,5 +158,5 @@ export function setU64(dv: DataView, off: number, v: number): void {
 
 /** A JS buffer that never moves (an ArrayBuffer's memory, here WebAssembly's) with its address. */
 export function pinned(bytes: Uint8Array): Native {
-  return { address: libc().addressOf(bytes, bytes, 0), bytes };
+  return { address: viewAddress(bytes), bytes };
 }

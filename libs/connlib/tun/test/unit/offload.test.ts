@@ -126,7 +126,6 @@ describe('sum16', () => {
     expect(() => sum16(scratch, scratch.length - 10, 20, 0)).not.toThrow();
   });
 
-
   it('equals the byte-by-byte reference for any offset, length and alignment', () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 0, maxLength: 3000 }), fc.nat(7), fc.nat(3000), fc.nat(0xffff), (data, shift, want, init) => {
