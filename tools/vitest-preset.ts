@@ -85,9 +85,9 @@ export function posternVitest(projectRoot: string, overrides: { testTimeout?: nu
       ...(kind === 'fuzz' ? { setupFiles: [FUZZ_SETUP], env: fuzzEnv() } : {}),
       // Fuzz and unit budgets are counted in inputs and packets, not seconds: on the shared 2 cores a bounded run can
       // take far longer (snownet's 2.7 s allocation test failed a CI run on record; under load here it timed out at
-      // 20 s). The timeout only catches hangs.
+      // 20 s). The timeout only catches hangs; so does the hooks' (some bundle an app with esbuild first).
       testTimeout: kind === 'bench' ? 900_000 : kind === 'e2e' ? (overrides.e2eTimeout ?? 120_000) : kind === 'fuzz' ? 120_000 : (overrides.testTimeout ?? 90_000),
-      hookTimeout: kind === 'e2e' ? 120_000 : 30_000,
+      hookTimeout: kind === 'e2e' ? 120_000 : 90_000,
       // Real-network tests share the kernel's namespace and device tables: run them one file at a time.
       fileParallelism: kind !== 'e2e' && kind !== 'bench',
       pool: 'forks',
