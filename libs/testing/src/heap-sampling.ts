@@ -61,3 +61,20 @@ export async function measureAllocations(run: () => void, interval = 128): Promi
     session.disconnect();
   }
 }
+
+/**
+ * The steady state: `measureAllocations` up to `attempts` times, stopping at the first report under `maxBytes`, and
+ * the smallest report. One measurement can land while V8 has not (re)optimised the code yet, and unoptimised code
+ * boxes every non-small number (`aead-addresses.test.ts` saw 32 B/packet in 1 of 30 runs); an allocation the code
+ * really makes shows in every attempt.
+ */
+export async function steadyAllocations(run: () => void, maxBytes: number, attempts = 3): Promise<AllocationReport> {
+  let best: AllocationReport | undefined;
+  for (let i = 0; i < attempts; i++) {
+    const r = await measureAllocations(run);
+    if (best === undefined || r.bytes < best.bytes) best = r;
+    if (r.bytes < maxBytes) break;
+  }
+  if (best === undefined) throw new RangeError('attempts must be at least 1');
+  return best;
+}

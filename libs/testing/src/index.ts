@@ -5,4 +5,4 @@ export { keepLogs, writeLog, logPath, registerSecret, resetSecrets, testLogDir, 
 export { xorshiftRng, type TestRng } from './rng';
 export { mainIsolateOf, parseTraceGcLine, parseTraceGcText, TraceGcLineReader, MAX_TRACE_GC_LINE, type TraceGcEvent, type GcKind } from './trace-gc';
 export { TestPhoenixPortal, TestPortalError, sendFrame, parseFrame, gatewayInit, createAuthorization, type PhoenixFrame, type TestPortalOptions, type TestAuthorization } from './phoenix-portal';
-export { measureAllocations, type AllocationReport } from './heap-sampling';
+export { measureAllocations, steadyAllocations, type AllocationReport } from './heap-sampling';

@@ -13,6 +13,6 @@ export { cryptoRng, type Rng } from './rng';
 export { WireGuardError, type WireGuardErrorCode } from './errors';
 export type { Aead, CryptoBackend } from './crypto/backend';
 export { cryptoBackend, createOpenSslBackend } from './crypto/openssl';
-export { viewAddress } from './crypto/native-memory';
+export { viewAddress, viewBase, viewOffset } from './crypto/native-memory';
 export { ReplayWindow } from './replay-window';
 export { tai64n, tai64nAfter } from './tai64n';

@@ -23,7 +23,7 @@ import {
   REKEY_TIMEOUT_JITTER_MAX,
 } from './constants';
 import { CookieJar } from './cookie';
-import { viewAddress } from './crypto/native-memory';
+import { viewBase, viewOffset } from './crypto/native-memory';
 import { importPrivateKey } from './crypto/x25519';
 import { WireGuardError } from './errors';
 import { equalBytes } from './keys';
@@ -142,8 +142,8 @@ export class Tunn {
     const total = DATA_OVERHEAD + padded;
     if (out.length < total) return this.drop('bufferTooSmall');
     // where the bytes are, by address (the typed-array getters `buffer`/`byteOffset` are slow calls in Node 20)
-    const from = viewAddress(packet);
-    const to = viewAddress(out);
+    const from = viewBase(packet) + viewOffset(packet);
+    const to = viewBase(out) + viewOffset(out);
     // apart from the datagram (another buffer, e.g. a TUN ring slot): the cipher reads it where it is, no copy
     const direct = padded === len && (from + len <= to || from >= to + total);
     // otherwise it is copied to out[16] first, before the header is written (it may overlap the header)
@@ -156,7 +156,8 @@ export class Tunn {
     writeU32(out, DATA_COUNTER_OFFSET + 4, (counter - lo) / 0x1_0000_0000);
     if (direct) session.sealFrom(packet, out, DATA_HEADER_LEN);
     else {
-      if (padded !== len) out.fill(0, DATA_HEADER_LEN + len, DATA_HEADER_LEN + padded);
+      // at most 15 bytes: a loop (TypedArray.prototype.fill is a C++ builtin call, ~40 ns against ~7 here)
+      for (let i = DATA_HEADER_LEN + len; i < DATA_HEADER_LEN + padded; i++) out[i] = 0;
       session.seal(out, DATA_HEADER_LEN, padded);
     }
     const t = this.timers;

@@ -19,7 +19,7 @@ import type { Tun } from '@postern/tun';
 import type { SendQueue, SocketAddr, UdpSocket } from '@postern/socket-factory';
 import type { NetAddr, Transmit } from '@postern/snownet';
 import { BatchArrays } from '@postern/bufferpool';
-import { viewAddress } from '@postern/wireguard';
+import { viewBase, viewOffset } from '@postern/wireguard';
 import type { DatagramIn } from '@postern/socket-factory';
 import { DnsIo, isForwardingState, isResolvingState, isSiteDnsState, readSystemResolvers, type NameResolver } from './dns-io';
 
@@ -439,7 +439,7 @@ export class Tunnel<In, Out extends { readonly event: string; readonly payload?:
       return false;
     }
     const p = t.payload;
-    if (t.dst.key === dst.key && p.length <= out.length && viewAddress(p) === viewAddress(out)) {
+    if (t.dst.key === dst.key && p.length <= out.length && viewOffset(p) === viewOffset(out) && viewBase(p) === viewBase(out)) {
       q.commit(p.length);
       return true;
     }

@@ -5,7 +5,7 @@ import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import koffi, { type LibraryHandle } from 'koffi';
 import { WireGuardError } from '../errors';
 import type { Aead, CryptoBackend } from './backend';
-import { allocNative, type NativeBlock, viewAddress } from './native-memory';
+import { allocNative, type NativeBlock, viewBase, viewOffset } from './native-memory';
 
 const EVP_CTRL_AEAD_GET_TAG = 0x10;
 const EVP_CTRL_AEAD_SET_TAG = 0x11;
@@ -165,8 +165,8 @@ class EvpAead implements Aead {
     const ssl = sh.ssl;
     const ctx = sh.enc;
     const outl = sh.load(ctx, this.key, counter, 1);
-    const s = viewAddress(src) + srcOffset;
-    const d = dst === src ? s - srcOffset + dstOffset : viewAddress(dst) + dstOffset;
+    const s = viewBase(src) + viewOffset(src) + srcOffset;
+    const d = dst === src ? s - srcOffset + dstOffset : viewBase(dst) + viewOffset(dst) + dstOffset;
     if (s + length <= SMALL_ADDRESS && d + length + TAG_LEN <= SMALL_ADDRESS) {
       if (length > 0) ssl.update(ctx, d, outl, s, length);
       ssl.final(ctx, d + length, outl);
@@ -187,7 +187,7 @@ class EvpAead implements Aead {
     const ssl = sh.ssl;
     const ctx = sh.dec;
     const outl = sh.load(ctx, this.key, counter, 0);
-    const p = viewAddress(buf) + offset;
+    const p = viewBase(buf) + viewOffset(buf) + offset;
     const n = length - TAG_LEN;
     if (p + length <= SMALL_ADDRESS) {
       ssl.ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, TAG_LEN, p + n);

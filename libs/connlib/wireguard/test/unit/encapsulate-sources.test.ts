@@ -43,3 +43,30 @@ describe('encapsulate from any source buffer', () => {
     );
   });
 });
+
+describe('padding', () => {
+  it('pads with zeros whatever the datagram buffer held: the same bytes from a clean and a dirty buffer (property)', () => {
+    // two identical pairs (same seeds, same handshake): one seals into zeros, the other into 0xee bytes
+    const clean = makePair({ psk: false, seed: 7 });
+    const dirty = makePair({ psk: false, seed: 7 });
+    for (const { a, b } of [clean, dirty]) expect(deliver(a, b, bytesOf(a.formatHandshakeInitiation(out, 0, false)), 0).errors).toEqual([]);
+    const cleanOut = new Uint8Array(2048);
+    const dirtyOut = new Uint8Array(2048);
+    fc.assert(
+      fc.property(fc.integer({ min: 20, max: 1420 }), fc.boolean(), (len, inPlace) => {
+        const p = ipv4Packet(len, 0x5a);
+        cleanOut.fill(0);
+        dirtyOut.fill(0xee);
+        let src = p;
+        if (inPlace) {
+          dirtyOut.set(p, 16);
+          src = dirtyOut.subarray(16, 16 + p.length);
+        }
+        const want = bytesOf(clean.a.encapsulate(p, cleanOut, 1));
+        const got = bytesOf(dirty.a.encapsulate(src, dirtyOut, 1));
+        expect(Buffer.from(got).equals(Buffer.from(want))).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
