@@ -42,7 +42,7 @@ let addressB = 0;
  * The address of `view`'s buffer's first byte. The last two buffers' addresses are kept (packets move between a few
  * buffers: a ring, a send batch), so this makes no allocation and looks nothing up in the common case. It returns
  * the number it keeps: above 2^31 that is a boxed number made once, where a sum made here would be a new one for
- * each call that V8 does not inline (16 B: it did not, in 1 of 10 runs of `aead-addresses.test.ts`). Hot callers add
+ * each call that V8 does not inline (16 B: it did not, in 2 of 20 runs of `aead-addresses.test.ts`). Hot callers add
  * `viewOffset` themselves.
  */
 export function viewBase(view: Uint8Array): number {
