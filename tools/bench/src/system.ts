@@ -22,6 +22,7 @@ import { formatLoss, formatThreadCpu, socketBuffers, threadTicks, watchCounters 
 import { soak, type SoakResult } from './soak';
 import { searchLossFree } from './udp-search';
 import { idleClients, type IdleResult } from './idle';
+import { bundleHostProbe, formatHostProbe, runHostProbe, type HostProbe } from './host-probe';
 
 export interface BenchOptions {
   readonly root: string;
@@ -368,6 +369,27 @@ export async function runBench(o: BenchOptions): Promise<Results> {
   const version = (app: string): string => run('node', [join(apps, app, 'main.js'), '--version'], { allowFail: true }).trim() || 'not built';
   const versions = { gateway: version('gateway'), client: version('headless-client') };
   cleanupLeftovers();
+  // BENCH_HOST_PROBE=0 skips it. A probe that fails is logged and left out: it is a gauge of the host, not a case.
+  const probeScript =
+    process.env['BENCH_HOST_PROBE'] === '0'
+      ? undefined
+      : await bundleHostProbe(o.root).catch((e: unknown) => {
+          o.log(`host probe not bundled: ${e instanceof Error ? e.message : String(e)}`);
+          return undefined;
+        });
+  const probe = (when: 'start' | 'end'): HostProbe | undefined => {
+    if (probeScript === undefined) return undefined;
+    try {
+      const p = runHostProbe(probeScript);
+      o.log(`host probe (${when}, one thread, nothing of the bench running): ${formatHostProbe(p)}`);
+      return p;
+    } catch (e) {
+      o.log(`host probe (${when}) failed: ${e instanceof Error ? e.message : String(e)}`);
+      return undefined;
+    }
+  };
+  const probeStart = probe('start');
+  let probeEnd: HostProbe | undefined;
   try {
     createTopology();
     procs.push(startIn('pbn-srv', ['iperf3', '-s', '-B', SRV], join(work, 'iperf3-server.log')));
@@ -414,6 +436,7 @@ export async function runBench(o: BenchOptions): Promise<Results> {
   } finally {
     for (const p of procs.reverse()) await stop(p);
     cleanupLeftovers();
+    probeEnd = probe('end');
     // Keep the process logs (counters at shutdown, --trace-gc lines) for a look afterwards.
     const logs = join(o.root, 'dist', 'bench', 'logs');
     rmSync(logs, { recursive: true, force: true });
@@ -429,11 +452,20 @@ export async function runBench(o: BenchOptions): Promise<Results> {
     cpus: cpus().length,
     loadavgStart: loadStart,
     loadavgEnd: loadAverage(),
+    ...probeMeta(probeStart, probeEnd),
     wireguardGo: run('dpkg-query', ['-W', '-f=${Version}', 'wireguard-go'], { allowFail: true }).trim() || 'unknown',
     iperf3: (run('iperf3', ['--version'], { allowFail: true }).split('\n')[0] ?? '').trim(),
     posternGateway: versions.gateway,
     posternClient: versions.client,
   }, new Date());
+}
+
+/** The host probe's medians for results.json's meta (`hostSealNsStart`, ...; absent when skipped or failed). */
+export function probeMeta(start: HostProbe | undefined, end: HostProbe | undefined): Record<string, number> {
+  const m: Record<string, number> = {};
+  if (start !== undefined) Object.assign(m, { hostSealNsStart: Math.round(start.sealNs), hostJsNsStart: Math.round(start.jsNs) });
+  if (end !== undefined) Object.assign(m, { hostSealNsEnd: Math.round(end.sealNs), hostJsNsEnd: Math.round(end.jsNs) });
+  return m;
 }
 
 /** BENCH_CEILING_MTU: the ceiling devices' MTU (1280, Postern's and the bench's wireguard-go's). */
