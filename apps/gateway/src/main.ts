@@ -21,7 +21,7 @@ import { encodeKey, parseGatewayIngress, type GatewayIngressMessage } from '@pos
 import { buildLoginUrl, cryptoRng, defaultUserAgent, PhoenixChannel } from '@postern/phoenix-channel';
 import { bindUdp } from '@postern/socket-factory';
 import { openTun } from '@postern/tun';
-import { GatewayState, sessionFailure, TunConfigurator, TunnelSession } from '@postern/tunnel';
+import { cryptoBackend, GatewayState, sessionFailure, TunConfigurator, TunnelSession } from '@postern/tunnel';
 import { CliError, parseCli, resolveToken, USAGE, type GatewayCliConfig } from './cli';
 import { MemoryTrimmer } from './memory';
 
@@ -76,7 +76,7 @@ async function run(c: GatewayCliConfig, tokenValue: string): Promise<number> {
   const local = await outwardAddress(c.apiUrl);
   const tun = await openTun({ name: c.tunName, queues: c.tunThreads, logger: log });
   const tdm = new TunDeviceManager({ tunName: c.tunName, logger: log });
-  log.info({ tun: c.tunName, queues: c.tunThreads, udp: socket.local.key, hostCandidate: `${local}:${String(socket.local.port)}`, backend: socket.backend }, 'data plane ready');
+  log.info({ tun: c.tunName, queues: c.tunThreads, udp: socket.local.key, hostCandidate: `${local}:${String(socket.local.port)}`, backend: socket.backend, aead: cryptoBackend().name }, 'data plane ready');
 
   const url = buildLoginUrl({ role: 'gateway', apiUrl: c.apiUrl, deviceId, name: c.name ?? hostname(), publicKey: state.publicKey });
   if (url instanceof Error) throw url;

@@ -18,7 +18,7 @@ import {
 import { errWithSources, type LoggingHandle } from '@postern/logging';
 import { encodeKey, parseClientIngress, type ClientIngressMessage } from '@postern/model';
 import { buildLoginUrl, cryptoRng, defaultUserAgent, PhoenixChannel } from '@postern/phoenix-channel';
-import { ClientState, closeOnFailure, EarlyPortal, sessionFailure, TunConfigurator, TunnelSession } from '@postern/tunnel';
+import { ClientState, closeOnFailure, cryptoBackend, EarlyPortal, sessionFailure, TunConfigurator, TunnelSession } from '@postern/tunnel';
 import type { ClientCliConfig } from './cli';
 import type { OpeningDataPlane } from './data-plane';
 
@@ -93,7 +93,7 @@ export async function runClient(early: EarlyStart): Promise<number> {
   const tdm = new TunDeviceManager({ tunName: c.tunName, logger: log });
   // openedMs: when each part was ready, in ms after they started (concurrently).
   const openedMs = { socket: socketMs, tun: tunMs, route: localMs, dns: dnsMs };
-  log.info({ tun: c.tunName, udp: socket.local.key, hostCandidate: `${firstLocal}:${String(socket.local.port)}`, backend: socket.backend, openedMs }, 'data plane ready');
+  log.info({ tun: c.tunName, udp: socket.local.key, hostCandidate: `${firstLocal}:${String(socket.local.port)}`, backend: socket.backend, aead: cryptoBackend().name, openedMs }, 'data plane ready');
 
   let tunnelUp!: () => void;
   const up = new Promise<void>((resolve) => {

@@ -29,6 +29,8 @@ export type {
   DnsResourceRecord,
 } from './types';
 export { netAddr, parseNetAddr } from '@postern/snownet';
+/** The process's crypto backend (its `name` says which transport AEAD runs: `openssl-direct` or `openssl-evp`). */
+export { cryptoBackend } from '@postern/wireguard';
 export { Tunnel, TunnelLoopError, type DrivenState, type PortalChannel, type PortalChannelEvent, type TunnelOptions, type TunnelStats } from './io';
 export * from './io/session';
 export { closeOnFailure, EarlyPortal, type EarlyPortalStats } from './early-portal';

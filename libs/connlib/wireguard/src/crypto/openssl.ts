@@ -5,6 +5,7 @@ import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import koffi, { type LibraryHandle } from 'koffi';
 import { WireGuardError } from '../errors';
 import type { Aead, CryptoBackend } from './backend';
+import { DirectChaCha, loadDirectPrimitives } from './chacha-poly-direct';
 import { allocNative, type NativeBlock, viewBase, viewOffset } from './native-memory';
 
 const EVP_CTRL_AEAD_GET_TAG = 0x10;
@@ -22,6 +23,8 @@ function loadOpenSsl() {
     lib = koffi.load('libcrypto.so.3');
   }
   return {
+    /** ChaCha20 and Poly1305 themselves, where the library exports them (the node binary does; chacha-poly-direct.ts). */
+    direct: loadDirectPrimitives(lib),
     chacha: lib.func('uintptr_t EVP_chacha20_poly1305()') as Fn<[], number>,
     blake2s256: lib.func('uintptr_t EVP_blake2s256()') as Fn<[], number>,
     ctxNew: lib.func('uintptr_t EVP_CIPHER_CTX_new()') as Fn<[], number>,
@@ -71,6 +74,8 @@ class SharedAeadContexts {
   readonly nonceView: DataView;
   readonly tagAddress: number;
   readonly finalAddress: number;
+  /** The transport AEAD without EVP for packets below 2^31 (undefined: EVP for all; see createOpenSslBackend). */
+  direct: DirectChaCha | undefined;
   /** The key each context holds now (the AEAD's own copy: identity is the key), or undefined. */
   private encKey: Uint8Array | undefined;
   private decKey: Uint8Array | undefined;
@@ -129,6 +134,7 @@ class SharedAeadContexts {
   forget(key: Uint8Array): void {
     if (this.encKey === key) this.encKey = undefined;
     if (this.decKey === key) this.decKey = undefined;
+    this.direct?.forget(key);
   }
 }
 
@@ -164,10 +170,16 @@ class EvpAead implements Aead {
     const sh = this.shared;
     const ssl = sh.ssl;
     const ctx = sh.enc;
-    const outl = sh.load(ctx, this.key, counter, 1);
     const s = viewBase(src) + viewOffset(src) + srcOffset;
     const d = dst === src ? s - srcOffset + dstOffset : viewBase(dst) + viewOffset(dst) + dstOffset;
-    if (s + length <= SMALL_ADDRESS && d + length + TAG_LEN <= SMALL_ADDRESS) {
+    const small = s + length <= SMALL_ADDRESS && d + length + TAG_LEN <= SMALL_ADDRESS;
+    const direct = sh.direct;
+    if (small && direct !== undefined) {
+      direct.seal(this.key, counter, s, d, length, dst, dstOffset + length);
+      return;
+    }
+    const outl = sh.load(ctx, this.key, counter, 1);
+    if (small) {
       if (length > 0) ssl.update(ctx, d, outl, s, length);
       ssl.final(ctx, d + length, outl);
       ssl.ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, TAG_LEN, d + length);
@@ -186,9 +198,11 @@ class EvpAead implements Aead {
     const sh = this.shared;
     const ssl = sh.ssl;
     const ctx = sh.dec;
-    const outl = sh.load(ctx, this.key, counter, 0);
     const p = viewBase(buf) + viewOffset(buf) + offset;
     const n = length - TAG_LEN;
+    const direct = sh.direct;
+    if (p + length <= SMALL_ADDRESS && direct !== undefined) return direct.open(this.key, counter, p, length, buf, offset + n);
+    const outl = sh.load(ctx, this.key, counter, 0);
     if (p + length <= SMALL_ADDRESS) {
       ssl.ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, TAG_LEN, p + n);
       if (n > 0) ssl.update(ctx, p, outl, p, n);
@@ -278,6 +292,48 @@ function macSizeParams(): NativeBlock {
   return p;
 }
 
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * The transport AEAD without EVP (chacha-poly-direct.ts), when the library exports ChaCha20 and Poly1305, the
+ * environment does not say `POSTERN_AEAD=evp`, and it agrees with EVP's own seal on every padding case (lengths 0 to
+ * 1,232, counters below and above 2^32), opens what it sealed, and refuses (untouched) what was changed after.
+ * Otherwise undefined: EVP seals and opens every packet.
+ */
+function soundDirect(ssl: OpenSsl, evpSeal: (key: Uint8Array, counter: number, plain: Uint8Array) => Uint8Array | null): DirectChaCha | undefined {
+  if (ssl.direct === undefined || process.env['POSTERN_AEAD'] === 'evp') return undefined;
+  const direct = new DirectChaCha(ssl.direct);
+  const mem = allocNative(2048);
+  const key = Uint8Array.from({ length: 32 }, (_, i) => (i * 29 + 3) & 0xff);
+  try {
+    if (mem.address + 2048 > SMALL_ADDRESS) return undefined;
+    const a = mem.address;
+    const b = mem.bytes;
+    for (const len of [0, 1, 15, 16, 17, 45, 64, 1232]) {
+      for (const counter of [0, 7, 0x1_0000_0005]) {
+        const plain = Uint8Array.from({ length: len }, (_, i) => (i * 131 + counter) & 0xff);
+        const want = evpSeal(key, counter, plain);
+        b.set(plain, 0);
+        direct.seal(key, counter, a, a, len, b, len);
+        const sealed = b.slice(0, len + TAG_LEN);
+        if (want === null || !sameBytes(sealed, want)) return undefined;
+        if (!direct.open(key, counter, a, len + TAG_LEN, b, len) || !sameBytes(b.subarray(0, len), plain)) return undefined;
+        sealed[len] = (sealed[len] ?? 0) ^ 1;
+        b.set(sealed, 0);
+        if (direct.open(key, counter, a, len + TAG_LEN, b, len) || !sameBytes(b.subarray(0, len + TAG_LEN), sealed)) return undefined;
+      }
+    }
+    return direct;
+  } finally {
+    direct.forget(key);
+    mem.free();
+  }
+}
+
 export function createOpenSslBackend(): CryptoBackend {
   const ssl = loadOpenSsl();
   const cipher = ssl.chacha();
@@ -290,6 +346,7 @@ export function createOpenSslBackend(): CryptoBackend {
   const once = { arena: allocNative(ARENA), ctx: ssl.ctxNew() };
   const transport = new SharedAeadContexts(ssl, cipher);
   if (once.ctx === 0) throw new WireGuardError('CRYPTO_BACKEND', 'EVP_CIPHER_CTX_new failed');
+  transport.direct = soundDirect(ssl, (key, counter, plain) => aeadOnce(ssl, cipher, once, key, counter, new Uint8Array(0), plain, true));
   /** Runs `call(keyAddress, dataAddress)` with key and data copied into native memory. */
   const keyed = (key: Uint8Array, data: Uint8Array, call: (k: number, d: number) => boolean, outLen: number, what: string): Uint8Array => {
     const input = key.length + data.length <= ARENA ? arena : allocNative(key.length + data.length);
@@ -301,7 +358,7 @@ export function createOpenSslBackend(): CryptoBackend {
     return out.bytes.slice(0, outLen);
   };
   return {
-    name: 'openssl-evp',
+    name: transport.direct === undefined ? 'openssl-evp' : 'openssl-direct',
     aead: (key) => new EvpAead(transport, key),
     seal(key, nonce, ad, plaintext): Uint8Array {
       const r = aeadOnce(ssl, cipher, once, key, nonce, ad, plaintext, true);
