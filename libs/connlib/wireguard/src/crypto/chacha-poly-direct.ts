@@ -154,6 +154,12 @@ export class DirectChaCha {
     return true;
   }
 
+  /** Zeroes and frees the scratch (a backend that will not use this one); unusable afterwards. */
+  free(): void {
+    this.held = undefined;
+    this.scratch.free();
+  }
+
   /** Forgets a disposed key (zeroed in the scratch if it is the one loaded). */
   forget(key: Uint8Array): void {
     if (this.held !== key) return;

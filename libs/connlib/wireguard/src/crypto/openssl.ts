@@ -1,5 +1,7 @@
 // CryptoBackend over Node's own OpenSSL 3 through koffi (performance.md: EVP ChaCha20-Poly1305 with a
-// reused context is the fastest correct source here; keyed BLAKE2s-128 via EVP_Q_mac BLAKE2SMAC).
+// reused context was the fastest correct source here; keyed BLAKE2s-128 via EVP_Q_mac BLAKE2SMAC). Transport
+// data below 2^31 goes through OpenSSL's ChaCha20 and Poly1305 without EVP where the node binary exports them
+// (chacha-poly-direct.ts, after a self-test); EVP takes the rest.
 // XChaCha20-Poly1305 (cookie replies only, absent from OpenSSL 3.0) comes from @noble/ciphers.
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import koffi, { type LibraryHandle } from 'koffi';
@@ -142,7 +144,8 @@ class SharedAeadContexts {
 const SMALL_ADDRESS = 0x7fff_ffff;
 
 /**
- * One key of one direction: 32 bytes in the JS heap; the contexts are the backend's.
+ * One key of one direction: 32 bytes in the JS heap; the contexts are the backend's. Packets below 2^31 go through
+ * the backend's DirectChaCha when it has one (ChaCha20 and Poly1305 without EVP), the rest through EVP.
  *
  * Packet memory is passed by address where the address is a small integer (buffers from the brk heap); where it
  * is not (a buffer glibc mapped on its own, such as the socket's 16 MiB receive ring), V8 would box the number
@@ -309,6 +312,7 @@ function soundDirect(ssl: OpenSsl, evpSeal: (key: Uint8Array, counter: number, p
   const direct = new DirectChaCha(ssl.direct);
   const mem = allocNative(2048);
   const key = Uint8Array.from({ length: 32 }, (_, i) => (i * 29 + 3) & 0xff);
+  let sound = false;
   try {
     if (mem.address + 2048 > SMALL_ADDRESS) return undefined;
     const a = mem.address;
@@ -327,9 +331,11 @@ function soundDirect(ssl: OpenSsl, evpSeal: (key: Uint8Array, counter: number, p
         if (direct.open(key, counter, a, len + TAG_LEN, b, len) || !sameBytes(b.subarray(0, len + TAG_LEN), sealed)) return undefined;
       }
     }
+    sound = true;
     return direct;
   } finally {
     direct.forget(key);
+    if (!sound) direct.free();
     mem.free();
   }
 }
