@@ -12,7 +12,7 @@ export { generateKeyPair, publicKeyFromPrivate, clampPrivateKey, keyToBase64, ke
 export { cryptoRng, type Rng } from './rng';
 export { WireGuardError, type WireGuardErrorCode } from './errors';
 export type { Aead, CryptoBackend } from './crypto/backend';
-export { cryptoBackend, createOpenSslBackend } from './crypto/openssl';
+export { cryptoBackend, createOpenSslBackend, type OpenSslBackendOptions } from './crypto/openssl';
 export { viewAddress, viewBase, viewOffset } from './crypto/native-memory';
 export { ReplayWindow } from './replay-window';
 export { tai64n, tai64nAfter } from './tai64n';

@@ -2,7 +2,7 @@
 // right now, so that runs made hours apart on the shared host can be told apart from changes of the code. Two
 // fixed workloads, each timed in rounds after a warm-up round:
 //   seal: ChaCha20-Poly1305 over 1,232 bytes in place (the bench's UDP packet padded), through OpenSSL's EVP
-//         interface by koffi (pinned: `POSTERN_AEAD=evp`, so that the gauge stays the same whichever transport
+//         interface by koffi (pinned: `transport: 'evp'`, so that the gauge stays the same whichever transport
 //         AEAD Postern runs): native code;
 //   js:   a JS loop summing the same 1,232 bytes as 16-bit words (RFC 1071 style): V8's optimised code.
 //
@@ -10,7 +10,8 @@
 //
 // Prints one line, `{"hostProbe":{"sealNs":<median ns per seal>,"jsNs":<median ns per sum>,"sealRounds":[...],
 // "jsRounds":[...]}}`, and exits 0; exit 2 with a message on bad arguments.
-import { cryptoBackend, type Aead } from '@postern/wireguard';
+import { createOpenSslBackend, type Aead } from '@postern/wireguard';
+import { median } from '../aggregate';
 
 export const PROBE_BYTES = 1232;
 const BATCH = 1000;
@@ -42,20 +43,13 @@ function timeRound(ms: number, work: () => void): number {
   return elapsed / calls;
 }
 
-function median(v: readonly number[]): number {
-  const s = [...v].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
-}
-
 function main(): void {
   const argv = process.argv.slice(2);
   const rounds = intArg(argv, 'rounds', 5, 1, 100);
   const ms = intArg(argv, 'ms', 200, 10, 10_000);
-  process.env['POSTERN_AEAD'] = 'evp'; // read when the backend is made, below
   const buf = new Uint8Array(PROBE_BYTES + 16);
   for (let i = 0; i < PROBE_BYTES; i++) buf[i] = (i * 131 + 7) & 0xff;
-  const aead: Aead = cryptoBackend().aead(new Uint8Array(32).fill(0x42));
+  const aead: Aead = createOpenSslBackend({ transport: 'evp' }).aead(new Uint8Array(32).fill(0x42));
   let counter = 0;
   const seal = (): void => {
     aead.seal(counter++, buf, 0, PROBE_BYTES);
@@ -76,7 +70,7 @@ function main(): void {
   aead.dispose();
   const r2 = (x: number): number => Math.round(x * 100) / 100;
   process.stdout.write(
-    JSON.stringify({ hostProbe: { sealNs: r2(median(sealRounds)), jsNs: r2(median(jsRounds)), sealRounds: sealRounds.map(r2), jsRounds: jsRounds.map(r2), sink: sink & 1 } }) + '\n',
+    JSON.stringify({ hostProbe: { sealNs: r2(median(sealRounds) ?? 0), jsNs: r2(median(jsRounds) ?? 0), sealRounds: sealRounds.map(r2), jsRounds: jsRounds.map(r2), sink: sink & 1 } }) + '\n',
   );
 }
 

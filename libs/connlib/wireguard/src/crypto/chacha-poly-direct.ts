@@ -51,6 +51,17 @@ const LENS = 144; // 32: up to 15 zero bytes of padding, then le64(0) || le64(le
 const CTX = 192; // the Poly1305 context (248 bytes on x86_64 here), 64-aligned in the block
 const TAG_LEN = 16;
 
+/** RFC 8439's lengths block at `b[at, at + 16)`: le64(0) (no associated data) || le64(length). */
+function putLengths(b: Uint8Array, at: number, length: number): void {
+  const lo = length >>> 0;
+  for (let i = 0; i < 8; i++) b[at + i] = 0;
+  b[at + 8] = lo & 0xff;
+  b[at + 9] = (lo >>> 8) & 0xff;
+  b[at + 10] = (lo >>> 16) & 0xff;
+  b[at + 11] = lo >>> 24;
+  for (let i = 12; i < 16; i++) b[at + i] = 0;
+}
+
 /**
  * The transport AEAD without EVP: one scratch block and one Poly1305 context per backend, shared by every key
  * (like the EVP contexts: a session costs no native memory of its own). Synchronous, one thread.
@@ -98,26 +109,16 @@ export class DirectChaCha {
     const p = this.p;
     p.polyInit(b + CTX, b + PKEY);
     const pad = (16 - (length & 15)) & 15;
-    const lo = length >>> 0;
     if (pad === 0) {
-      for (let i = 0; i < 8; i++) view[viewAt + i] = 0;
-      view[viewAt + 8] = lo & 0xff;
-      view[viewAt + 9] = (lo >>> 8) & 0xff;
-      view[viewAt + 10] = (lo >>> 16) & 0xff;
-      view[viewAt + 11] = lo >>> 24;
-      for (let i = 12; i < 16; i++) view[viewAt + i] = 0;
+      putLengths(view, viewAt, length);
       p.polyUpdate(b + CTX, at, length + 16);
       return;
     }
     if (length > 0) p.polyUpdate(b + CTX, at, length);
     const s = this.bytes;
     const from = LENS + 16 - pad;
-    for (let i = from; i < LENS + 24; i++) s[i] = 0;
-    s[LENS + 24] = lo & 0xff;
-    s[LENS + 25] = (lo >>> 8) & 0xff;
-    s[LENS + 26] = (lo >>> 16) & 0xff;
-    s[LENS + 27] = lo >>> 24;
-    for (let i = LENS + 28; i < LENS + 32; i++) s[i] = 0;
+    for (let i = from; i < LENS + 16; i++) s[i] = 0;
+    putLengths(s, LENS + 16, length);
     p.polyUpdate(b + CTX, b + from, pad + 16);
   }
 

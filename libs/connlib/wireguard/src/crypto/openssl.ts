@@ -6,6 +6,7 @@
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import koffi, { type LibraryHandle } from 'koffi';
 import { WireGuardError } from '../errors';
+import { equalBytes } from '../keys';
 import type { Aead, CryptoBackend } from './backend';
 import { DirectChaCha, loadDirectPrimitives } from './chacha-poly-direct';
 import { allocNative, type NativeBlock, viewBase, viewOffset } from './native-memory';
@@ -295,20 +296,13 @@ function macSizeParams(): NativeBlock {
   return p;
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 /**
- * The transport AEAD without EVP (chacha-poly-direct.ts), when the library exports ChaCha20 and Poly1305, the
- * environment does not say `POSTERN_AEAD=evp`, and it agrees with EVP's own seal on every padding case (lengths 0 to
+ * The transport AEAD without EVP (chacha-poly-direct.ts), when the library exports ChaCha20 and Poly1305 and it agrees with EVP's own seal on every padding case (lengths 0 to
  * 1,232, counters below and above 2^32), opens what it sealed, and refuses (untouched) what was changed after.
  * Otherwise undefined: EVP seals and opens every packet.
  */
 function soundDirect(ssl: OpenSsl, evpSeal: (key: Uint8Array, counter: number, plain: Uint8Array) => Uint8Array | null): DirectChaCha | undefined {
-  if (ssl.direct === undefined || process.env['POSTERN_AEAD'] === 'evp') return undefined;
+  if (ssl.direct === undefined) return undefined;
   const direct = new DirectChaCha(ssl.direct);
   const mem = allocNative(2048);
   const key = Uint8Array.from({ length: 32 }, (_, i) => (i * 29 + 3) & 0xff);
@@ -324,11 +318,11 @@ function soundDirect(ssl: OpenSsl, evpSeal: (key: Uint8Array, counter: number, p
         b.set(plain, 0);
         direct.seal(key, counter, a, a, len, b, len);
         const sealed = b.slice(0, len + TAG_LEN);
-        if (want === null || !sameBytes(sealed, want)) return undefined;
-        if (!direct.open(key, counter, a, len + TAG_LEN, b, len) || !sameBytes(b.subarray(0, len), plain)) return undefined;
+        if (want === null || !equalBytes(sealed, want)) return undefined;
+        if (!direct.open(key, counter, a, len + TAG_LEN, b, len) || !equalBytes(b.subarray(0, len), plain)) return undefined;
         sealed[len] = (sealed[len] ?? 0) ^ 1;
         b.set(sealed, 0);
-        if (direct.open(key, counter, a, len + TAG_LEN, b, len) || !sameBytes(b.subarray(0, len + TAG_LEN), sealed)) return undefined;
+        if (direct.open(key, counter, a, len + TAG_LEN, b, len) || !equalBytes(b.subarray(0, len + TAG_LEN), sealed)) return undefined;
       }
     }
     sound = true;
@@ -340,7 +334,16 @@ function soundDirect(ssl: OpenSsl, evpSeal: (key: Uint8Array, counter: number, p
   }
 }
 
-export function createOpenSslBackend(): CryptoBackend {
+export interface OpenSslBackendOptions {
+  /**
+   * Transport data: `auto` (ChaCha20 and Poly1305 without EVP where they are exported and pass the self-test) or
+   * `evp`. Default: `evp` when the environment says `POSTERN_AEAD=evp`, else `auto`.
+   */
+  readonly transport?: 'auto' | 'evp';
+}
+
+export function createOpenSslBackend(options: OpenSslBackendOptions = {}): CryptoBackend {
+  const transportAead = options.transport ?? (process.env['POSTERN_AEAD'] === 'evp' ? 'evp' : 'auto');
   const ssl = loadOpenSsl();
   const cipher = ssl.chacha();
   const md = ssl.blake2s256();
@@ -352,7 +355,7 @@ export function createOpenSslBackend(): CryptoBackend {
   const once = { arena: allocNative(ARENA), ctx: ssl.ctxNew() };
   const transport = new SharedAeadContexts(ssl, cipher);
   if (once.ctx === 0) throw new WireGuardError('CRYPTO_BACKEND', 'EVP_CIPHER_CTX_new failed');
-  transport.direct = soundDirect(ssl, (key, counter, plain) => aeadOnce(ssl, cipher, once, key, counter, new Uint8Array(0), plain, true));
+  if (transportAead === 'auto') transport.direct = soundDirect(ssl, (key, counter, plain) => aeadOnce(ssl, cipher, once, key, counter, new Uint8Array(0), plain, true));
   /** Runs `call(keyAddress, dataAddress)` with key and data copied into native memory. */
   const keyed = (key: Uint8Array, data: Uint8Array, call: (k: number, d: number) => boolean, outLen: number, what: string): Uint8Array => {
     const input = key.length + data.length <= ARENA ? arena : allocNative(key.length + data.length);

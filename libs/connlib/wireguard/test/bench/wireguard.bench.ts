@@ -150,11 +150,7 @@ describe('wireguard bench', () => {
   });
 
   it('the transport AEAD at 1280 and 64 B: without EVP (ChaCha20 and Poly1305 called directly) vs through EVP', () => {
-    const saved = process.env['POSTERN_AEAD'];
-    process.env['POSTERN_AEAD'] = 'evp';
-    const evp = createOpenSslBackend();
-    if (saved === undefined) delete process.env['POSTERN_AEAD'];
-    else process.env['POSTERN_AEAD'] = saved;
+    const evp = createOpenSslBackend({ transport: 'evp' });
     const direct = cryptoBackend();
     expect(evp.name).toBe('openssl-evp');
     // a ring of 64 slots gone through 160 times a round (10,240 packets). 86 KB: glibc's heap, below 2^31, where the
