@@ -8,7 +8,7 @@
 //   started without (`node main.js`; the systemd unit sets both);
 // - glibc keeps the heap pages freed by handshake crypto and message parsing during a burst of connections:
 //   `MemoryTrimmer` returns them with `malloc_trim(0)` once the burst has settled.
-import { DATA_PLANE_MMAP_THRESHOLD, DATA_PLANE_NODE_FLAGS, trimMalloc, type ProcessSettings } from '@postern/bin-shared';
+import { DATA_PLANE_NODE_FLAGS, DATA_PLANE_PROCESS, trimMalloc, type ProcessSettings } from '@postern/bin-shared';
 
 /**
  * What the gateway runs with (a flag of the same name or a variable set by the user, with any value, wins):
@@ -17,9 +17,9 @@ import { DATA_PLANE_MMAP_THRESHOLD, DATA_PLANE_NODE_FLAGS, trimMalloc, type Proc
  * clients: 18.0 -> 13.3 KiB per client).
  */
 export const GATEWAY_PROCESS: ProcessSettings = {
+  ...DATA_PLANE_PROCESS,
   nodeFlags: ['--max-semi-space-size=2', ...DATA_PLANE_NODE_FLAGS],
   env: { MALLOC_ARENA_MAX: '2' },
-  mmapThreshold: DATA_PLANE_MMAP_THRESHOLD,
 };
 
 /**

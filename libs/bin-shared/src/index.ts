@@ -69,8 +69,12 @@ export {
   type HealthCheckOptions,
 } from './health_check';
 export {
+  DATA_PLANE_HEAP_ROOM,
   DATA_PLANE_MMAP_THRESHOLD,
   DATA_PLANE_NODE_FLAGS,
+  DATA_PLANE_PROCESS,
+  HEAP_REEXEC_VAR,
+  heapRoom,
   MAX_MMAP_THRESHOLD,
   ProcessMemoryError,
   missingEnv,

@@ -10,8 +10,10 @@
 //   it replaces itself (`execve`, same pid: systemd and supervisors keep tracking it) with
 //   `node <its flags> <the missing flags> <script> <args>`; likewise for environment variables that only count
 //   at start-up (glibc's MALLOC_ARENA_MAX: threads get their arenas as they start). Node marks fds 0-2 close-on-exec; they are made
-//   inheritable first, or the new image would start with /dev/null as stdout and stderr.
+//   inheritable first, or the new image would start with /dev/null as stdout and stderr. The same re-exec,
+//   once, gives a fresh address-space layout to a process whose malloc heap cannot grow (see heapRoom).
 // Linux with glibc only: elsewhere UnsupportedPlatformError (UNSUPPORTED_PLATFORM).
+import { readFileSync } from 'node:fs';
 import koffi from 'koffi';
 import { UnsupportedPlatformError, assertLinux, errnoName } from './errors';
 
@@ -89,6 +91,35 @@ export function setMmapThreshold(bytes: number): boolean {
 }
 
 /**
+ * Bytes between the end of malloc's brk heap (`[heap]` in `/proc/self/maps` text) and the next mapping above it
+ * (Infinity when none). Undefined when the text has no heap line (no brk heap yet, or not a maps file). Lines
+ * that are not `start-end ...` in hex are skipped.
+ *
+ * Why: about one node start in 100-200 (measured: 1 in 200 idle, 5 in 300 with the test suite running), V8
+ * reserves its code range (an 8 KiB rw page and 512 MiB reserved) right at the heap's end. The heap then cannot
+ * grow by brk, glibc maps every later block on its own above 2^31 whatever the mmap threshold, and the data
+ * plane's rings and pools lose their small-integer addresses.
+ */
+export function heapRoom(maps: string): number | undefined {
+  const ranges: { start: number; end: number; heap: boolean }[] = [];
+  for (const line of maps.split('\n')) {
+    const m = /^([0-9a-f]{1,16})-([0-9a-f]{1,16})\s/.exec(line);
+    if (m === null) continue;
+    ranges.push({ start: parseInt(m[1] ?? '', 16), end: parseInt(m[2] ?? '', 16), heap: line.trimEnd().endsWith(' [heap]') });
+  }
+  const heap = ranges.find((r) => r.heap);
+  if (heap === undefined) return undefined;
+  const above = ranges.filter((r) => r.start >= heap.end).map((r) => r.start);
+  return above.length === 0 ? Infinity : Math.min(...above) - heap.end;
+}
+
+/** Room above malloc's heap that the data plane wants (see heapRoom): its rings and pools take tens of MiB. */
+export const DATA_PLANE_HEAP_ROOM = 256 << 20;
+
+/** Set in the environment of a process re-executed because its heap had no room (one retry, never a loop). */
+export const HEAP_REEXEC_VAR = 'POSTERN_HEAP_REEXEC';
+
+/**
  * `--max_semi_space_size=2` -> `--max-semi-space-size` (V8 and Node accept both spellings); a boolean's `--no-`
  * is dropped (`--no-x` and `--x` are one flag).
  */
@@ -133,6 +164,13 @@ export const DATA_PLANE_NODE_FLAGS: readonly string[] = ['--no-memory-reducer'];
  */
 export const DATA_PLANE_MMAP_THRESHOLD = MAX_MMAP_THRESHOLD;
 
+/** What every process that carries tunnel traffic runs with (the gateway adds its own; see reexecAtStart). */
+export const DATA_PLANE_PROCESS: ProcessSettings = {
+  nodeFlags: DATA_PLANE_NODE_FLAGS,
+  mmapThreshold: DATA_PLANE_MMAP_THRESHOLD,
+  heapRoom: DATA_PLANE_HEAP_ROOM,
+};
+
 /**
  * What a process needs from its start: node flags (`--name[=value]`) and environment variables (e.g. glibc's),
  * which a re-exec gives it, and glibc's mmap threshold, set in the running process.
@@ -142,6 +180,11 @@ export interface ProcessSettings {
   readonly env?: Readonly<Record<string, string>>;
   /** setMmapThreshold(bytes) once the process runs with its flags (e.g. DATA_PLANE_MMAP_THRESHOLD). */
   readonly mmapThreshold?: number;
+  /**
+   * Re-execute once (HEAP_REEXEC_VAR marks it) when malloc's heap has less room than this above it (e.g.
+   * DATA_PLANE_HEAP_ROOM; see heapRoom): the new image gets a new random layout.
+   */
+  readonly heapRoom?: number;
 }
 
 export interface ReexecOptions {
@@ -150,6 +193,24 @@ export interface ReexecOptions {
   /** `process.argv`: [node, script, ...args]. */
   readonly argv?: readonly string[];
   readonly env?: NodeJS.ProcessEnv;
+  /** `/proc/self/maps` (tests give their own). */
+  readonly maps?: () => string;
+}
+
+function ownMaps(): string {
+  try {
+    return readFileSync('/proc/self/maps', 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** True when `wanted.heapRoom` asks for more room above malloc's heap than there is, and no retry was made yet. */
+function heapWantsRoom(wanted: ProcessSettings, o: ReexecOptions): boolean {
+  const env = o.env ?? process.env;
+  if (wanted.heapRoom === undefined || env[HEAP_REEXEC_VAR] !== undefined) return false;
+  const room = heapRoom((o.maps ?? ownMaps)());
+  return room !== undefined && room < wanted.heapRoom;
 }
 
 /** The argv of the re-executed process: node, its own flags, the missing ones, the script and its arguments. */
@@ -176,7 +237,7 @@ const FD_CLOEXEC = 1;
 /**
  * Makes sure the process runs with `wanted` (e.g. `{ nodeFlags: ['--max-semi-space-size=2'], env:
  * { MALLOC_ARENA_MAX: '2' } }`): returns `false` at once when every flag's name is set (command line or
- * NODE_OPTIONS) and every variable is set; otherwise replaces the process with `node <flags> <missing flags>
+ * NODE_OPTIONS), every variable is set and malloc's heap has `heapRoom` (or was given its one retry); otherwise replaces the process with `node <flags> <missing flags>
  * <script> <args>` and the missing variables added to its environment (same pid, same stdio), and does not
  * return. Call it before the process starts threads of its own or changes its environment. Throws EXEC_FAILED
  * when `execve` fails, UNSUPPORTED_PLATFORM off Linux/glibc.
@@ -185,6 +246,7 @@ export function reexecWith(wanted: ProcessSettings, o: ReexecOptions = {}): fals
   const env = o.env ?? process.env;
   const flags = missingNodeFlags(wanted.nodeFlags ?? [], o.execArgv ?? process.execArgv, env['NODE_OPTIONS'] ?? '');
   const vars = missingEnv(wanted.env ?? {}, env);
+  if (heapWantsRoom(wanted, o)) vars[HEAP_REEXEC_VAR] = '1';
   if (flags.length === 0 && Object.keys(vars).length === 0) return false;
   const argv = reexecArgv(flags, o);
   const c = libc('re-executing node with flags');
@@ -215,6 +277,10 @@ export function reexecAtStart(binary: string, wanted: ProcessSettings, o: Reexec
     reexecWith(wanted, o);
     if (wanted.mmapThreshold !== undefined && !userMmapThreshold(o.env ?? process.env) && !setMmapThreshold(wanted.mmapThreshold)) {
       throw new ProcessMemoryError('INVALID_THRESHOLD', `glibc refused mmap threshold ${String(wanted.mmapThreshold)}`);
+    }
+    const room = wanted.heapRoom === undefined ? undefined : heapRoom((o.maps ?? ownMaps)());
+    if (room !== undefined && room < (wanted.heapRoom ?? 0)) {
+      console.error(`${binary}: malloc's heap has ${(room / 1048576).toFixed(1)} MiB of room below the next mapping, also after a re-exec: the data plane's buffers lie above 2^31 (slower AEAD and socket calls)`);
     }
     return undefined;
   } catch (err) {

@@ -59,7 +59,9 @@ describe('DNS notifier (resolv.conf)', () => {
       expect(count).toBe(0);
       writeFileSync(`${path}.new`, 'nameserver 198.18.12.54\n');
       renameSync(`${path}.new`, path);
-      await new Promise((r) => setTimeout(r, 500));
+      // waits are for the watcher's or the 200 ms poll's read, with the test suite's load alongside
+      await vi.waitFor(() => { expect(count).toBe(1); }, { timeout: 10_000, interval: 20 });
+      await new Promise((r) => setTimeout(r, 300));
       expect(count).toBe(1);
       await n.close();
       await loop;
@@ -71,24 +73,34 @@ describe('DNS notifier (resolv.conf)', () => {
 
 describe('DNS notifier (systemd-resolved)', () => {
   it('polls resolvectl and fires only when the upstream servers change, ignoring our TUN', async () => {
+    let polls = 0;
     let output = 'Global:\nLink 2 (eth0): 198.18.12.53\nLink 7 (tun-postern): 100.100.111.1\n';
     const n = await newDnsNotifier({
       method: 'systemd-resolved',
       tunName: 'tun-postern',
       pollMs: 50,
       debounceMs: 20,
-      runCommand: () => Promise.resolve(output),
+      runCommand: () => {
+        polls++;
+        return Promise.resolve(output);
+      },
     });
     expect(await n.notified()).toBe(true);
     let count = 0;
     const loop = (async () => {
       while (await n.notified()) count++;
     })();
+    // Counted in polls, not in time (the suite's load delays timers): three polls after a change, a debounce
+    // (20 ms) it started has fired.
+    const polled = async (more: number): Promise<void> => {
+      const target = polls + more;
+      await vi.waitFor(() => { expect(polls).toBeGreaterThanOrEqual(target); }, { timeout: 10_000, interval: 10 });
+    };
     output = 'Global:\nLink 2 (eth0): 198.18.12.53\nLink 7 (tun-postern): 100.100.111.2\n';
-    await new Promise((r) => setTimeout(r, 300));
+    await polled(3);
     expect(count).toBe(0);
     output = 'Global:\nLink 2 (eth0): 198.18.12.54\n';
-    await new Promise((r) => setTimeout(r, 300));
+    await polled(3);
     expect(count).toBe(1);
     await n.close();
     await loop;

@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { MAX_MMAP_THRESHOLD, missingEnv, missingNodeFlags, reexecArgv, reexecAtStart, reexecWith, setMmapThreshold, trimMalloc, userMmapThreshold } from '../../src/index';
+import { DATA_PLANE_HEAP_ROOM, DATA_PLANE_PROCESS, HEAP_REEXEC_VAR, MAX_MMAP_THRESHOLD, heapRoom, missingEnv, missingNodeFlags, reexecArgv, reexecAtStart, reexecWith, setMmapThreshold, trimMalloc, userMmapThreshold } from '../../src/index';
 
 const real = process.platform;
 function pretend(platform: string): void {
@@ -81,6 +81,51 @@ describe('setMmapThreshold', () => {
       // the user's own threshold wins: nothing is set, so nothing is refused
       const own = { ...start, env: { MALLOC_MMAP_THRESHOLD_: '131072' } };
       expect(reexecAtStart('postern-x', { nodeFlags: ['--no-memory-reducer'], mmapThreshold: MAX_MMAP_THRESHOLD * 2 }, own)).toBeUndefined();
+    } finally {
+      said.mockRestore();
+    }
+  });
+});
+
+describe('heapRoom', () => {
+  const node = '00400000-00b6f000 r--p 00000000 fe:00 260689                             /usr/bin/node';
+  const heap = '1192b000-11b40000 rw-p 00000000 00:00 0                                  [heap]';
+  it('is the gap between the heap and the next mapping, whatever the order of the lines', () => {
+    const far = '7f0000000000-7f0000001000 r--p 00000000 00:00 0 ';
+    expect(heapRoom([node, heap, far].join('\n'))).toBe(0x7f0000000000 - 0x11b40000);
+    expect(heapRoom([far, heap, node, '11b40000-11b42000 rw-p 00000000 00:00 0 '].join('\n'))).toBe(0);
+    expect(heapRoom([node, heap, '7ffc00000000-7ffc00021000 rw-p 00000000 00:00 0     [stack]', '11c40000-11c42000 ---p 0 00:00 0'].join('\n'))).toBe(1 << 20);
+    expect(heapRoom(`${node}\n${heap}\n`)).toBe(Infinity);
+  });
+
+  it('is undefined without a heap line; lines that are not hex ranges are skipped', () => {
+    expect(heapRoom('')).toBeUndefined();
+    expect(heapRoom(node)).toBeUndefined();
+    expect(heapRoom('[heap]\nnot maps at all\n')).toBeUndefined();
+    expect(heapRoom('zz-11 rw-p 0 0 0 [heap]')).toBeUndefined();
+    expect(heapRoom(['garbage -- [heap]', heap, 'xyz-abc rw-p', '11c40000-11c41000 rw-p 0 00:00 0', '-11b40000 rw-p'].join('\n'))).toBe(1 << 20);
+  });
+
+  it("this process's own maps have a heap line", () => {
+    expect(heapRoom(readFileSync('/proc/self/maps', 'utf8'))).toBeGreaterThanOrEqual(0);
+  });
+
+  it('DATA_PLANE_PROCESS asks for the flags, the threshold and the room', () => {
+    expect(DATA_PLANE_PROCESS).toEqual({ nodeFlags: ['--no-memory-reducer'], mmapThreshold: MAX_MMAP_THRESHOLD, heapRoom: DATA_PLANE_HEAP_ROOM });
+  });
+
+  it('reexecAtStart says on stderr when the heap still has no room after its one re-exec; not before, not with room', () => {
+    const said = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      const blocked = () => `${node}\n${heap}\n11b40000-11b42000 rw-p 00000000 00:00 0\n`;
+      const start = { argv: ['node', 'main.js'], execArgv: [], maps: blocked };
+      expect(reexecAtStart('postern-x', { heapRoom: DATA_PLANE_HEAP_ROOM }, { ...start, env: { [HEAP_REEXEC_VAR]: '1' } })).toBeUndefined();
+      expect(said).toHaveBeenCalledTimes(1);
+      expect(String(said.mock.calls[0]?.[0])).toMatch(/^postern-x: malloc's heap has 0\.0 MiB of room .*above 2\^31/);
+      const roomy = () => `${node}\n${heap}\n7f0000000000-7f0000001000 r--p 0 00:00 0\n`;
+      expect(reexecAtStart('postern-x', { heapRoom: DATA_PLANE_HEAP_ROOM }, { ...start, maps: roomy, env: {} })).toBeUndefined();
+      expect(reexecAtStart('postern-x', {}, { ...start, env: { [HEAP_REEXEC_VAR]: '1' } })).toBeUndefined();
+      expect(said).toHaveBeenCalledTimes(1);
     } finally {
       said.mockRestore();
     }
@@ -169,11 +214,13 @@ describe('in a real node process', () => {
     expect(r.code).toBe(0);
     expect(r.report['released']).toBe(true);
     // 50 MB were malloced and freed in a thread's arena; free() alone leaves (most of) the hole below the kept
-    // block resident (23-48 MB above the start in 6 runs, 7 MB after the trim: the thread's isolate).
-    const base = Number(r.report['base']);
-    const heldAfterFree = Number(r.report['freed']) - base;
-    expect(heldAfterFree).toBeGreaterThan(10 * 1048576);
-    expect(Number(r.report['trimmed']) - base).toBeLessThan(heldAfterFree / 2);
+    // block resident (22-55 MiB above the start in 40 runs; the trim took back 15.5-47.7 MiB, down to 6.4-7.2 MiB
+    // above the start: the thread's isolate). Once in ~60 runs with the suite running alongside, 29 MiB stayed
+    // after taking back 16.5 (the other threads' memory counts in the RSS too), so what the trim took back is
+    // what is checked.
+    const held = Number(r.report['freed']) - Number(r.report['base']);
+    expect(held).toBeGreaterThan(10 * 1048576);
+    expect(Number(r.report['freed']) - Number(r.report['trimmed'])).toBeGreaterThan(10 * 1048576);
   });
 
   it('setMmapThreshold puts a ring-sized buffer made afterwards below 2^31 (glibc maps it on its own, above, by default)', async () => {
@@ -183,6 +230,17 @@ describe('in a real node process', () => {
     expect(Number(r.report['before'])).toBeGreaterThan(2 ** 31);
     expect(Number(r.report['after'])).toBeGreaterThan(0);
     expect(Number(r.report['after'])).toBeLessThan(2 ** 31);
+    // DATA_PLANE_HEAP_ROOM after at most one re-exec (two blocked starts in a row: about 1 in 10^4)
+    expect(Number(r.report['room'])).toBeGreaterThanOrEqual(DATA_PLANE_HEAP_ROOM);
+  });
+
+  it('reexecWith re-executes once, marked, when the heap has no room to grow, and not again', async () => {
+    const r = await runDriver(['--max-semi-space-size=2'], { PBS_ADDED: 'mine', PBS_BLOCKED_HEAP: '1' });
+    expect(r.code).toBe(0);
+    expect(r.report['pid']).toBe(r.pid);
+    expect(r.report['heapReexec']).toBe('1');
+    expect(r.report['args']).toEqual(['one', 'two words']);
+    expect(r.report['added']).toBe('mine');
   });
 
   it('reexecWith replaces a process started without the flag (same pid, arguments, environment and stdout) and the flag takes effect', async () => {
