@@ -399,9 +399,14 @@ export function segmentCount(src, n, maxSize) {
  * @param {Uint8Array} dst @param {ArrayLike<number>} offs @param {Int32Array | number[]} lens
  * @param {number} maxSize the most bytes each destination slot takes
  * @param {number} maxCount the most segments the destination takes
+ * @param {((dstOff: number, srcOff: number, len: number) => void) | undefined} [copy] moves the packets' and payloads'
+ *   bytes from `src` to `dst` (default `dst.set`). The TUN reader passes libc's memcpy: V8 moves the bytes of a
+ *   SharedArrayBuffer with relaxed atomic loads and stores, one byte at a time when source and destination are not
+ *   8-byte co-aligned (here they never are: the virtio header is 10 bytes, a TCP payload 1,228): 439 ns per
+ *   1,228 bytes, against 107 co-aligned and 73 for memcpy through koffi.
  * @returns {number} segments written, or a negative OFFLOAD_* error (nothing written then)
  */
-export function splitPacket(src, n, dst, offs, lens, maxSize, maxCount) {
+export function splitPacket(src, n, dst, offs, lens, maxSize, maxCount, copy) {
   const count = segmentCount(src, n, maxSize);
   if (count < 0) return count;
   if (count > maxCount || count > offs.length) return OFFLOAD_TOO_MANY;
@@ -410,7 +415,8 @@ export function splitPacket(src, n, dst, offs, lens, maxSize, maxCount) {
   if (hdr.gsoType === GSO_NONE) {
     const o = offs[0] ?? 0;
     if (o < 0 || o + len > dst.length) return OFFLOAD_TOO_MANY;
-    dst.set(viewOf(src, p, n), o);
+    if (copy === undefined) dst.set(viewOf(src, p, n), o);
+    else copy(o, p, len);
     if ((hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0) {
       // The field holds the pseudo-header sum; the checksum covers [csum_start, end) including it.
       const at = o + hdr.csumStart + hdr.csumOffset;
@@ -441,7 +447,10 @@ export function splitPacket(src, n, dst, offs, lens, maxSize, maxCount) {
     const segLen = headers + Math.max(0, plen);
     if (o < 0 || o + segLen > dst.length) return OFFLOAD_TOO_MANY;
     dst.set(viewOf(src, p, p + headers), o);
-    if (plen > 0) dst.set(viewOf(src, p + headers + start, p + headers + start + plen), o + headers);
+    if (plen > 0) {
+      if (copy === undefined) dst.set(viewOf(src, p + headers + start, p + headers + start + plen), o + headers);
+      else copy(o + headers, p + headers + start, plen);
+    }
     if (v6) {
       put16(dst, o + 4, segLen - 40);
     } else {

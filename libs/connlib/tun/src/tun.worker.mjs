@@ -57,6 +57,7 @@ function main(/** @type {TunWorkerData} */ data) {
   const write = libc.func('intptr_t write(int fd, uintptr_t buf, size_t count)');
   const writev = libc.func('intptr_t writev(int fd, uintptr_t iov, int iovcnt)');
   const poll = libc.func('int poll(uintptr_t fds, unsigned long nfds, int timeout)');
+  const memcpy = libc.func('uintptr_t memcpy(uintptr_t dst, uintptr_t src, size_t n)');
   // The address of a (Shared)ArrayBuffer's memory: memmove(dst, dst, 0) returns dst.
   const addressOf = libc.func('uintptr_t memmove(void *dst, void *src, size_t n)');
 
@@ -181,6 +182,11 @@ function main(/** @type {TunWorkerData} */ data) {
     const scratchAddr = Number(addressOf(scratch, scratch, 0));
     const offs = new Int32Array(slots);
     const lens = new Int32Array(slots);
+    // Packets and payloads go from the scratch to their slots by memcpy, not V8's byte-wise shared copy (splitPacket).
+    /** @type {(dstOff: number, srcOff: number, len: number) => void} */
+    const copy = (dstOff, srcOff, len) => {
+      memcpy(dataAddr + dstOff, scratchAddr + srcOff, len);
+    };
     let pending = 0; // bytes of a super-packet read but not yet split (waiting for room)
     let pendingCount = 0;
     for (;;) {
@@ -211,7 +217,7 @@ function main(/** @type {TunWorkerData} */ data) {
         }
         if (pendingCount > free - n) break; // no room: publish what we have, then wait
         for (let k = 0; k < pendingCount; k++) offs[k] = ((head + n + k) & mask) * slotSize;
-        const c = splitPacket(scratch, pending, dataBytes, offs, lens, slotSize, pendingCount);
+        const c = splitPacket(scratch, pending, dataBytes, offs, lens, slotSize, pendingCount, copy);
         pending = 0;
         if (c < 0) {
           Atomics.add(control, RX_MALFORMED, 1);

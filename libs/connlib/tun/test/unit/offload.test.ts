@@ -2,6 +2,7 @@
 // splitting the kernel's TSO/USO super-packets, completing partial checksums, coalescing TCP segments and
 // UDP datagrams, and typed error codes for malformed input.
 import fc from 'fast-check';
+import koffi from 'koffi';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   MAX_SUPER_PACKET,
@@ -27,13 +28,16 @@ const SLOT = 2048;
 
 /** Where split() hands its input from (the SOURCES below). */
 let source = (b: Uint8Array): Uint8Array => b;
+/** How split()'s bytes move (undefined: splitPacket's own dst.set; the SOURCES below). */
+type Copier = (src: Uint8Array, dst: Uint8Array) => (dstOff: number, srcOff: number, len: number) => void;
+let copier: Copier | undefined;
 
 function split(input: Uint8Array, maxSize = SLOT, maxCount = 1024): Uint8Array[] | number {
   const src = source(input);
-  const dst = new Uint8Array(maxCount * maxSize);
+  const dst = copier === undefined ? new Uint8Array(maxCount * maxSize) : new Uint8Array(new SharedArrayBuffer(maxCount * maxSize));
   const offs = Array.from({ length: maxCount }, (_, i) => i * maxSize);
   const lens = new Int32Array(maxCount);
-  const n = splitPacket(src, src.length, dst, offs, lens, maxSize, maxCount);
+  const n = splitPacket(src, src.length, dst, offs, lens, maxSize, maxCount, copier?.(src, dst));
   if (n < 0) return n;
   return Array.from({ length: n }, (_, i) => dst.slice(offs[i], (offs[i] ?? 0) + (lens[i] ?? 0)));
 }
@@ -161,10 +165,32 @@ describe('sum16', () => {
   });
 });
 
+// The TUN reader's copy: libc's memcpy between the addresses (memmove(p, p, 0) returns p).
+const libc = koffi.load('libc.so.6');
+const memcpy = libc.func('uintptr_t memcpy(uintptr_t dst, uintptr_t src, size_t n)') as (d: number, s: number, n: number) => unknown;
+const addressOf = libc.func('uintptr_t memmove(void *dst, void *src, size_t n)') as (a: Uint8Array, b: Uint8Array, n: number) => number | bigint;
+const byMemcpy: Copier = (src, dst) => {
+  const s = Number(addressOf(src, src, 0));
+  const d = Number(addressOf(dst, dst, 0));
+  return (dstOff, srcOff, len) => {
+    memcpy(d + dstOff, s + srcOff, len);
+  };
+};
+
 // Each split runs from a plain buffer and from simdScratch, the TUN reader's, where the payloads' checksums are
-// WebAssembly SIMD: the same packets either way.
-const SOURCES = [
+// WebAssembly SIMD, and as the reader runs it (simdScratch into a SharedArrayBuffer by memcpy): the same packets
+// every way.
+const SOURCES: { kind: string; put: (b: Uint8Array) => Uint8Array; copy?: Copier }[] = [
   { kind: 'a plain buffer', put: (b: Uint8Array): Uint8Array => b },
+  {
+    kind: 'simdScratch into a SharedArrayBuffer by memcpy (the TUN reader)',
+    put: (b: Uint8Array): Uint8Array => {
+      const s = simdScratch(b.length);
+      s.set(b);
+      return s;
+    },
+    copy: byMemcpy,
+  },
   {
     kind: 'simdScratch (checksums in WebAssembly SIMD)',
     put: (b: Uint8Array): Uint8Array => {
@@ -175,12 +201,14 @@ const SOURCES = [
   },
 ];
 
-describe.each(SOURCES)('splitPacket from $kind', ({ put }) => {
+describe.each(SOURCES)('splitPacket from $kind', ({ put, copy }) => {
   beforeEach(() => {
     source = put;
+    copier = copy;
   });
   afterEach(() => {
     source = (b) => b;
+    copier = undefined;
   });
 
   describe('TSO super-packets', () => {
