@@ -391,6 +391,21 @@ export function segmentCount(src, n, maxSize) {
 }
 
 /**
+ * splitPacket's copy hook for a destination at native address `dstAddr` (the TUN reader's ring): `memcpy` is libc's,
+ * declared `uintptr_t memcpy(uintptr_t dst, void *src, size_t n)` through koffi. The source goes as one of
+ * viewOf's cached views, not as an address: `src` (the reader's scratch, WebAssembly memory) lies above 2^31,
+ * where a computed address is a heap number allocated on every call. Nothing is allocated per copy as long as
+ * `dstAddr` plus an offset is a small integer (the apps' rings are below 2^31).
+ * @param {(dst: number, src: Uint8Array, n: number) => unknown} memcpy @param {number} dstAddr @param {Uint8Array} src
+ * @returns {(dstOff: number, srcOff: number, len: number) => void}
+ */
+export function memcpyInto(memcpy, dstAddr, src) {
+  return (dstOff, srcOff, len) => {
+    memcpy(dstAddr + dstOff, viewOf(src, srcOff, srcOff + len), len);
+  };
+}
+
+/**
  * Splits `src[0, n)` (virtio header + packet) into plain IP packets with complete checksums, the i-th written
  * at `dst[offs[i]]`, its length stored in `lens[i]`. TCP: sequence numbers advance by gso_size, FIN/PSH only
  * on the last segment, CWR only on the first; IPv4 ids increment; lengths and checksums recomputed. UDP (USO):

@@ -19,7 +19,7 @@
 import { workerData, isMainThread, parentPort } from 'node:worker_threads';
 import koffi from 'koffi';
 import { gcRecorder } from '@postern/bufferpool/worker-gc';
-import { MAX_SUPER_PACKET, VNET_HDR_LEN, coalesce, segmentCount, simdScratch, splitPacket, viewOf } from './offload.worker.mjs';
+import { MAX_SUPER_PACKET, VNET_HDR_LEN, coalesce, memcpyInto, segmentCount, simdScratch, splitPacket } from './offload.worker.mjs';
 
 const HEAD = 0;
 const TAIL = 1;
@@ -57,8 +57,7 @@ function main(/** @type {TunWorkerData} */ data) {
   const write = libc.func('intptr_t write(int fd, uintptr_t buf, size_t count)');
   const writev = libc.func('intptr_t writev(int fd, uintptr_t iov, int iovcnt)');
   const poll = libc.func('int poll(uintptr_t fds, unsigned long nfds, int timeout)');
-  // The source is a view (viewOf's cached ones): the scratch lies above 2^31, where an address is a heap number,
-  // allocated per call (a scavenge every ~60,000 copies, measured); the ring's slots are below 2^31 (small integers).
+  // For splitPacket's copy hook (memcpyInto: the source as a view, see there).
   const memcpy = libc.func('uintptr_t memcpy(uintptr_t dst, void *src, size_t n)');
   // The address of a (Shared)ArrayBuffer's memory: memmove(dst, dst, 0) returns dst.
   const addressOf = libc.func('uintptr_t memmove(void *dst, void *src, size_t n)');
@@ -185,10 +184,7 @@ function main(/** @type {TunWorkerData} */ data) {
     const offs = new Int32Array(slots);
     const lens = new Int32Array(slots);
     // Packets and payloads go from the scratch to their slots by memcpy, not V8's byte-wise shared copy (splitPacket).
-    /** @type {(dstOff: number, srcOff: number, len: number) => void} */
-    const copy = (dstOff, srcOff, len) => {
-      memcpy(dataAddr + dstOff, viewOf(scratch, srcOff, srcOff + len), len);
-    };
+    const copy = memcpyInto(memcpy, dataAddr, scratch);
     let pending = 0; // bytes of a super-packet read but not yet split (waiting for room)
     let pendingCount = 0;
     for (;;) {
