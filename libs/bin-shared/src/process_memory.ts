@@ -278,7 +278,9 @@ export function reexecAtStart(binary: string, wanted: ProcessSettings, o: Reexec
     if (wanted.mmapThreshold !== undefined && !userMmapThreshold(o.env ?? process.env) && !setMmapThreshold(wanted.mmapThreshold)) {
       throw new ProcessMemoryError('INVALID_THRESHOLD', `glibc refused mmap threshold ${String(wanted.mmapThreshold)}`);
     }
-    const room = wanted.heapRoom === undefined ? undefined : heapRoom((o.maps ?? ownMaps)());
+    // Only after the one retry (the variable is set): before it, reexecWith has just found the room.
+    const retried = (o.env ?? process.env)[HEAP_REEXEC_VAR] !== undefined;
+    const room = wanted.heapRoom === undefined || !retried ? undefined : heapRoom((o.maps ?? ownMaps)());
     if (room !== undefined && room < (wanted.heapRoom ?? 0)) {
       console.error(`${binary}: malloc's heap has ${(room / 1048576).toFixed(1)} MiB of room below the next mapping, also after a re-exec: the data plane's buffers lie above 2^31 (slower AEAD and socket calls)`);
     }

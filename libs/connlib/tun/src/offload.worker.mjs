@@ -406,6 +406,17 @@ export function memcpyInto(memcpy, dstAddr, src) {
 }
 
 /**
+ * Moves `src[srcOff, srcOff + len)` to `dst[dstOff]`: through `copy` when given (see splitPacket), else `dst.set`.
+ * @param {Uint8Array} src @param {Uint8Array} dst
+ * @param {((dstOff: number, srcOff: number, len: number) => void) | undefined} copy
+ * @param {number} dstOff @param {number} srcOff @param {number} len
+ */
+function move(src, dst, copy, dstOff, srcOff, len) {
+  if (copy === undefined) dst.set(viewOf(src, srcOff, srcOff + len), dstOff);
+  else copy(dstOff, srcOff, len);
+}
+
+/**
  * Splits `src[0, n)` (virtio header + packet) into plain IP packets with complete checksums, the i-th written
  * at `dst[offs[i]]`, its length stored in `lens[i]`. TCP: sequence numbers advance by gso_size, FIN/PSH only
  * on the last segment, CWR only on the first; IPv4 ids increment; lengths and checksums recomputed. UDP (USO):
@@ -430,8 +441,7 @@ export function splitPacket(src, n, dst, offs, lens, maxSize, maxCount, copy) {
   if (hdr.gsoType === GSO_NONE) {
     const o = offs[0] ?? 0;
     if (o < 0 || o + len > dst.length) return OFFLOAD_TOO_MANY;
-    if (copy === undefined) dst.set(viewOf(src, p, n), o);
-    else copy(o, p, len);
+    move(src, dst, copy, o, p, len);
     if ((hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0) {
       // The field holds the pseudo-header sum; the checksum covers [csum_start, end) including it.
       const at = o + hdr.csumStart + hdr.csumOffset;
@@ -462,10 +472,7 @@ export function splitPacket(src, n, dst, offs, lens, maxSize, maxCount, copy) {
     const segLen = headers + Math.max(0, plen);
     if (o < 0 || o + segLen > dst.length) return OFFLOAD_TOO_MANY;
     dst.set(viewOf(src, p, p + headers), o);
-    if (plen > 0) {
-      if (copy === undefined) dst.set(viewOf(src, p + headers + start, p + headers + start + plen), o + headers);
-      else copy(o + headers, p + headers + start, plen);
-    }
+    if (plen > 0) move(src, dst, copy, o + headers, p + headers + start, plen);
     if (v6) {
       put16(dst, o + 4, segLen - 40);
     } else {
