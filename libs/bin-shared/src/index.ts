@@ -89,3 +89,16 @@ export {
   type ProcessSettings,
   type ReexecOptions,
 } from './process_memory';
+export {
+  SCHED_BATCH,
+  SCHED_OTHER,
+  SCHED_POLICY_VAR,
+  SchedulingError,
+  ownThreadIds,
+  parseSchedulingPolicy,
+  schedulingAtStart,
+  setSchedulingPolicy,
+  threadPolicy,
+  type SchedulingErrorCode,
+  type SchedulingPolicy,
+} from './scheduling';

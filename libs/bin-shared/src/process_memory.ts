@@ -16,6 +16,7 @@
 import { readFileSync } from 'node:fs';
 import koffi from 'koffi';
 import { UnsupportedPlatformError, assertLinux, errnoName } from './errors';
+import { schedulingAtStart, type SchedulingPolicy } from './scheduling';
 
 export type ProcessMemoryErrorCode = 'INVALID_NODE_FLAG' | 'INVALID_THRESHOLD' | 'EXEC_FAILED';
 
@@ -169,6 +170,7 @@ export const DATA_PLANE_PROCESS: ProcessSettings = {
   nodeFlags: DATA_PLANE_NODE_FLAGS,
   mmapThreshold: DATA_PLANE_MMAP_THRESHOLD,
   heapRoom: DATA_PLANE_HEAP_ROOM,
+  scheduling: 'batch',
 };
 
 /**
@@ -185,6 +187,8 @@ export interface ProcessSettings {
    * DATA_PLANE_HEAP_ROOM; see heapRoom): the new image gets a new random layout.
    */
   readonly heapRoom?: number;
+  /** The threads' scheduling policy (schedulingAtStart; SCHED_POLICY_VAR overrides it). */
+  readonly scheduling?: SchedulingPolicy;
 }
 
 export interface ReexecOptions {
@@ -266,13 +270,21 @@ const INFO_ARGS = new Set(['--version', '-V', '--help', '-h']);
 
 /**
  * A binary's first step (from a module its entry imports first, before the rest of the bundle is evaluated):
- * `reexecWith(wanted)` unless it was asked for `--version` or `--help`. A failure to re-execute does not stop
- * it: it runs on with V8's and glibc's defaults and says so on stderr (returns the error; `undefined` when the
- * process already had what it wants or only prints information).
+ * `reexecWith(wanted)` unless it was asked for `--version` or `--help`, then the mmap threshold and the threads'
+ * scheduling policy (schedulingAtStart). A failure to re-execute does not stop it: it runs on with V8's and
+ * glibc's defaults and says so on stderr (returns the error; `undefined` when the process already had what it
+ * wants or only prints information).
  */
 export function reexecAtStart(binary: string, wanted: ProcessSettings, o: ReexecOptions = {}): Error | undefined {
   const argv = o.argv ?? process.argv;
   if (argv.slice(2).some((a) => INFO_ARGS.has(a))) return undefined;
+  const failed = memoryAtStart(binary, wanted, o);
+  schedulingAtStart(binary, wanted.scheduling, o.env ?? process.env);
+  return failed;
+}
+
+/** reexecAtStart's memory part: the re-exec, the mmap threshold, the heap's room; errors said on stderr. */
+function memoryAtStart(binary: string, wanted: ProcessSettings, o: ReexecOptions): Error | undefined {
   try {
     reexecWith(wanted, o);
     if (wanted.mmapThreshold !== undefined && !userMmapThreshold(o.env ?? process.env) && !setMmapThreshold(wanted.mmapThreshold)) {

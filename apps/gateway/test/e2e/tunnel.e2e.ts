@@ -1,6 +1,6 @@
 // End to end in network namespaces: the real portal, two gateways of one site and a headless client (release
 // builds), resources on a LAN behind the gateways. Needs root.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -87,6 +87,19 @@ describe.runIf(isRoot)('tunnel end to end (portal, gateways, client in namespace
     const cl = proc(client, 'cmdline');
     expect(cl).toContain('--no-memory-reducer');
     expect(cl.indexOf('--no-memory-reducer')).toBeLessThan(cl.findIndex((a) => a.endsWith('headless-client/main.js')));
+    // every thread of both (workers included) runs under SCHED_BATCH (3): field 41 of /proc/<pid>/task/<tid>/stat
+    const policies = (p: Proc): number[] => {
+      const dir = `/proc/${String(p.child.pid)}/task`;
+      return readdirSync(dir).map((t) => {
+        const stat = readFileSync(`${dir}/${t}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]);
+      });
+    };
+    for (const p of [gw1, client]) {
+      const all = policies(p);
+      expect(all.length).toBeGreaterThan(8); // node's threads and the data plane's workers
+      expect(all.filter((x) => x !== 3)).toEqual([]);
+    }
   });
 
   it('cannot reach a CIDR resource it is not authorised for', async () => {

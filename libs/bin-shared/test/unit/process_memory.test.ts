@@ -110,8 +110,8 @@ describe('heapRoom', () => {
     expect(heapRoom(readFileSync('/proc/self/maps', 'utf8'))).toBeGreaterThanOrEqual(0);
   });
 
-  it('DATA_PLANE_PROCESS asks for the flags, the threshold and the room', () => {
-    expect(DATA_PLANE_PROCESS).toEqual({ nodeFlags: ['--no-memory-reducer'], mmapThreshold: MAX_MMAP_THRESHOLD, heapRoom: DATA_PLANE_HEAP_ROOM });
+  it('DATA_PLANE_PROCESS asks for the flags, the threshold, the room and SCHED_BATCH', () => {
+    expect(DATA_PLANE_PROCESS).toEqual({ nodeFlags: ['--no-memory-reducer'], mmapThreshold: MAX_MMAP_THRESHOLD, heapRoom: DATA_PLANE_HEAP_ROOM, scheduling: 'batch' });
   });
 
   it('reexecAtStart says on stderr when the heap still has no room after its one re-exec; not before, not with room', () => {
