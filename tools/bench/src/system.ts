@@ -679,6 +679,10 @@ policies: [{group: bench, resource: lab-net}]
       for (const [side, r] of Object.entries(c.soak.rss)) {
         o.log(`  soak ${side}: RSS start ${r.startMiB.toFixed(1)} MiB, end ${r.endMiB.toFixed(1)}, peak ${r.peakMiB.toFixed(1)}, drift after warm-up ${r.driftMiB.toFixed(1)}; GC max ${String(c.soak.gc[side]?.maxMs ?? 'n/a')} ms (${String(c.soak.gc[side]?.count ?? 0)} GCs) at ${c.soak.gbps.toFixed(3)} Gbit/s`);
       }
+      const rtt = c.soak.rtt;
+      const said = (r: { medianMs: number; p99Ms: number; maxMs: number; sent: number; received: number }): string =>
+        `median ${r.medianMs.toFixed(3)} ms, p99 ${r.p99Ms.toFixed(3)}, max ${r.maxMs.toFixed(3)} (${String(r.received)}/${String(r.sent)} replies)`;
+      o.log(rtt === undefined ? '  soak ping: failed' : `  soak ping RTT through the tunnel: idle ${said(rtt.idle)}; during the upload ${said(rtt.loaded)}`);
     }
   } catch (e) {
     c.notes.postern = `failed during measurement: ${e instanceof Error ? e.message : String(e)}`;
@@ -1007,6 +1011,14 @@ function soakCases(c: Collected): CaseInput[] {
     out.push(one(`RSS during ${label}, ${side}: growth after the first 10 %`, 'MiB', r?.driftMiB));
     out.push(one(`GC max pause during ${label}, ${side} (${String(g?.count ?? 0)} GCs)`, 'ms', g?.maxMs));
     out.push(one(`GC total pause during ${label}, ${side}`, 'ms', g?.totalMs));
+  }
+  const rtt = k?.rtt;
+  const pingNotes = { ...none, ...(rtt === undefined ? { postern: missing ?? 'ping failed' } : {}) };
+  for (const [when, r] of [['idle, just before the upload', rtt?.idle], [`during ${label}`, rtt?.loaded]] as const) {
+    const lost = r === undefined ? '' : `, ${String(r.sent - r.received)} of ${String(r.sent)} lost`;
+    for (const [what, v] of [['median', r?.medianMs], ['99th percentile', r?.p99Ms]] as const) {
+      out.push({ name: `ping RTT client -> server through the tunnel, ${when}: ${what}${lost}`, unit: 'ms', better: 'lower', posternPath: 'postern', referencePath: 'wireguard-go', runs: v === undefined ? {} : { postern: [v] }, notes: pingNotes });
+    }
   }
   return out;
 }
