@@ -19,7 +19,7 @@ import { buildResults, type CaseInput, type PathName, type Results } from './agg
 import { BenchError, TICKS, cpuSeconds, cpuTimes, loadAverage, mainIsolate, nodeCommand, nsRun, parseTraceGc, peakRssMiB, processAgeMs, run, sleep, startIn, stop, waitForLog, type GcWindow, type Started } from './proc';
 import { bundleCeiling, lastStats, startCeilingPair } from './ceiling';
 import { formatLoss, formatThreadCpu, socketBuffers, threadTicks, watchCounters } from './netstat';
-import { soak, type SoakResult } from './soak';
+import { soak, type RttStats, type SoakResult } from './soak';
 import { searchLossFree } from './udp-search';
 import { idleClients, type IdleResult } from './idle';
 import { bundleHostProbe, formatHostProbe, runHostProbe, type HostProbe } from './host-probe';
@@ -680,7 +680,7 @@ policies: [{group: bench, resource: lab-net}]
         o.log(`  soak ${side}: RSS start ${r.startMiB.toFixed(1)} MiB, end ${r.endMiB.toFixed(1)}, peak ${r.peakMiB.toFixed(1)}, drift after warm-up ${r.driftMiB.toFixed(1)}; GC max ${String(c.soak.gc[side]?.maxMs ?? 'n/a')} ms (${String(c.soak.gc[side]?.count ?? 0)} GCs) at ${c.soak.gbps.toFixed(3)} Gbit/s`);
       }
       const rtt = c.soak.rtt;
-      const said = (r: { medianMs: number; p99Ms: number; maxMs: number; sent: number; received: number }): string =>
+      const said = (r: RttStats): string =>
         `median ${r.medianMs.toFixed(3)} ms, p99 ${r.p99Ms.toFixed(3)}, max ${r.maxMs.toFixed(3)} (${String(r.received)}/${String(r.sent)} replies)`;
       o.log(rtt === undefined ? '  soak ping: failed' : `  soak ping RTT through the tunnel: idle ${said(rtt.idle)}; during the upload ${said(rtt.loaded)}`);
     }
