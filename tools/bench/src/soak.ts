@@ -77,6 +77,12 @@ function ping(ns: string, server: string, seconds: number): Promise<string> {
   });
 }
 
+/** Pings `server` from namespace `ns` for `seconds` (an idle tunnel: nothing else running); undefined if ping could not run. */
+export async function idlePing(ns: string, server: string, seconds = 3): Promise<RttStats | undefined> {
+  const p = parsePing(await ping(ns, server, seconds));
+  return p.sent > 0 ? rttStats(p.rtts, p.sent) : undefined;
+}
+
 /** Summarises RSS samples (MiB, one per second). */
 export function rssTrace(samples: readonly number[]): RssTrace {
   const v = samples.filter((x) => Number.isFinite(x));
@@ -91,7 +97,7 @@ export function rssTrace(samples: readonly number[]): RssTrace {
  * every side's VmRSS once per second.
  */
 export async function soak(ns: string, server: string, seconds: number, sides: readonly SoakSide[]): Promise<SoakResult> {
-  const idle = parsePing(await ping(ns, server, 3));
+  const idle = await idlePing(ns, server);
   const ages = new Map(sides.map((s) => [s.name, processAgeMs(s.pid)]));
   const t0 = Date.now();
   const samples = new Map<string, number[]>(sides.map((s) => [s.name, []]));
@@ -132,6 +138,6 @@ export async function soak(ns: string, server: string, seconds: number, sides: r
       gc[s.name] = parseTraceGc(text, { fromMs: age, toMs: age + (t1 - t0) }, mainIsolate(text));
     }
   }
-  const rtt = idle.sent > 0 && loaded.sent > 0 ? { idle: rttStats(idle.rtts, idle.sent), loaded: rttStats(loaded.rtts, loaded.sent) } : undefined;
+  const rtt = idle !== undefined && loaded.sent > 0 ? { idle, loaded: rttStats(loaded.rtts, loaded.sent) } : undefined;
   return { seconds, gbps, rss, gc, ...(rtt === undefined ? {} : { rtt }) };
 }

@@ -19,7 +19,7 @@ import { buildResults, type CaseInput, type PathName, type Results } from './agg
 import { BenchError, TICKS, cpuSeconds, cpuTimes, loadAverage, mainIsolate, nodeCommand, nsRun, parseTraceGc, peakRssMiB, processAgeMs, run, sleep, startIn, stop, waitForLog, type GcWindow, type Started } from './proc';
 import { bundleCeiling, lastStats, startCeilingPair } from './ceiling';
 import { formatLoss, formatThreadCpu, socketBuffers, threadTicks, watchCounters } from './netstat';
-import { soak, type RttStats, type SoakResult } from './soak';
+import { idlePing, soak, type RttStats, type SoakResult } from './soak';
 import { searchLossFree } from './udp-search';
 import { idleClients, type IdleResult } from './idle';
 import { bundleHostProbe, formatHostProbe, runHostProbe, type HostProbe } from './host-probe';
@@ -342,6 +342,8 @@ interface Collected {
   /** Client log milestones, ms after the client process was started. */
   readonly setupSteps: Record<string, number>;
   soak?: SoakResult;
+  /** wireguard-go's idle tunnel pinged as the soak pings Postern's (the reference for its idle rows). */
+  wgIdleRtt?: RttStats | undefined;
   idle?: IdleResult;
   idleNote?: string;
   readonly runs: Partial<Record<PathName, PathMeasure>>;
@@ -548,6 +550,11 @@ async function wireguardGo(o: BenchOptions, work: string, c: Collected, procs: S
   ]);
   c.rss['wireguard-go client'] = peakRssMiB(cl.pid) ?? Number.NaN;
   c.rss['wireguard-go gateway'] = peakRssMiB(gw.pid) ?? Number.NaN;
+  if (o.soakSeconds > 0) {
+    c.wgIdleRtt = await idlePing('pbn-client', SRV);
+    const r = c.wgIdleRtt;
+    o.log(r === undefined ? '  wireguard-go idle ping: failed' : `  wireguard-go idle ping RTT: median ${r.medianMs.toFixed(3)} ms, p99 ${r.p99Ms.toFixed(3)} (${String(r.received)}/${String(r.sent)} replies)`);
+  }
   await stop(cl);
   await stop(gw);
 }
@@ -1014,10 +1021,13 @@ function soakCases(c: Collected): CaseInput[] {
   }
   const rtt = k?.rtt;
   const pingNotes = { ...none, ...(rtt === undefined ? { postern: missing ?? 'ping failed' } : {}) };
-  for (const [when, r] of [['idle, just before the upload', rtt?.idle], [`during ${label}`, rtt?.loaded]] as const) {
+  const wg = c.wgIdleRtt;
+  for (const [when, r, ref] of [['idle, just before the upload', rtt?.idle, wg], [`during ${label}`, rtt?.loaded, undefined]] as const) {
     const lost = r === undefined ? '' : `, ${String(r.sent - r.received)} of ${String(r.sent)} lost`;
-    for (const [what, v] of [['median', r?.medianMs], ['99th percentile', r?.p99Ms]] as const) {
-      out.push({ name: `ping RTT client -> server through the tunnel, ${when}: ${what}${lost}`, unit: 'ms', better: 'lower', posternPath: 'postern', referencePath: 'wireguard-go', runs: v === undefined ? {} : { postern: [v] }, notes: pingNotes });
+    for (const [what, key] of [['median', 'medianMs'], ['99th percentile', 'p99Ms']] as const) {
+      const runs = { ...(r === undefined ? {} : { postern: [r[key]] }), ...(ref === undefined ? {} : { 'wireguard-go': [ref[key]] }) };
+      const rowNotes = ref === undefined ? pingNotes : Object.fromEntries(Object.entries(pingNotes).filter(([p]) => p !== 'wireguard-go'));
+      out.push({ name: `ping RTT client -> server through the tunnel, ${when}: ${what}${lost}`, unit: 'ms', better: 'lower', posternPath: 'postern', referencePath: 'wireguard-go', runs, notes: rowNotes });
     }
   }
   return out;
