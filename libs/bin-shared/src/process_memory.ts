@@ -15,7 +15,8 @@
 // Linux with glibc only: elsewhere UnsupportedPlatformError (UNSUPPORTED_PLATFORM).
 import { readFileSync } from 'node:fs';
 import koffi from 'koffi';
-import { UnsupportedPlatformError, assertLinux, errnoName } from './errors';
+import { assertLinux, errnoName } from './errors';
+import { loadGlibc } from './glibc';
 import { schedulingAtStart, type SchedulingPolicy } from './scheduling';
 
 export type ProcessMemoryErrorCode = 'INVALID_NODE_FLAG' | 'INVALID_THRESHOLD' | 'EXEC_FAILED';
@@ -40,15 +41,6 @@ interface Glue {
 }
 
 let glue: Glue | undefined;
-
-function loadGlibc(feature: string): ReturnType<typeof koffi.load> {
-  try {
-    return koffi.load('libc.so.6');
-  } catch {
-    // musl and other C libraries: no libc.so.6 (and no malloc_trim).
-    throw new UnsupportedPlatformError(`${feature} without glibc`);
-  }
-}
 
 function libc(feature: string): Glue {
   assertLinux(feature);

@@ -12,10 +12,11 @@
 //
 // The cost is latency under load: a woken thread waits for the running one's slice (milliseconds at most)
 // instead of preempting it. On an idle CPU it runs at once. `POSTERN_SCHED_POLICY=other` keeps the kernel's
-// default. Linux only; elsewhere UnsupportedPlatformError.
+// default. Linux with glibc only; elsewhere UnsupportedPlatformError.
 import { readdirSync } from 'node:fs';
 import koffi from 'koffi';
 import { assertLinux, errnoName } from './errors';
+import { loadGlibc } from './glibc';
 
 /** `batch`: SCHED_BATCH; `other`: SCHED_OTHER, the kernel's default. */
 export type SchedulingPolicy = 'batch' | 'other';
@@ -63,7 +64,7 @@ let glue: SchedGlue | undefined;
 function sched(feature: string): SchedGlue {
   assertLinux(feature);
   if (glue !== undefined) return glue;
-  const lib = koffi.load('libc.so.6');
+  const lib = loadGlibc(feature);
   glue = {
     setscheduler: lib.func('int sched_setscheduler(int pid, int policy, const int *param)') as SchedGlue['setscheduler'],
     getscheduler: lib.func('int sched_getscheduler(int pid)') as SchedGlue['getscheduler'],
