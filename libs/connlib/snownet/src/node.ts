@@ -446,11 +446,10 @@ export class Node {
 
   /**
    * A datagram from `from`. Relay traffic is unwrapped first; STUN goes to the ICE agents; WireGuard data
-   * comes back as a view of `datagram` (decrypted in place), or of `plain` when given with room for it (decrypted
-   * there from its first byte: a TUN ring slot, no copy after). Handshake answers, ICE answers and packets
+   * comes back as a view of `datagram` (decrypted in place). Handshake answers, ICE answers and packets
    * released by a completed handshake wait in `pollTransmit`.
    */
-  decapsulate(from: NetAddr, datagram: Uint8Array, now: number, plain?: Uint8Array): DecapsulateResult {
+  decapsulate(from: NetAddr, datagram: Uint8Array, now: number): DecapsulateResult {
     this.lastNow = now;
     const alloc = (this.byServer ??= this.indexServers()).get(from.key);
     if (alloc !== undefined) {
@@ -459,12 +458,12 @@ export class Node {
       if (r.kind !== 'data') return HANDLED_NO_PEER;
       const local = this.relayCandidateOf(alloc, r.peer.family);
       if (local === undefined) return ddrop('unknownPeer', undefined);
-      return this.fromPeer(local, r.peer, r.payload, now, true, plain);
+      return this.fromPeer(local, r.peer, r.payload, now, true);
     }
-    return this.fromPeer(this.hostCandidateFor(from.family), from, datagram, now, false, plain);
+    return this.fromPeer(this.hostCandidateFor(from.family), from, datagram, now, false);
   }
 
-  private fromPeer(local: LocalCandidate, from: NetAddr, datagram: Uint8Array, now: number, viaRelay: boolean, plain: Uint8Array | undefined): DecapsulateResult {
+  private fromPeer(local: LocalCandidate, from: NetAddr, datagram: Uint8Array, now: number, viaRelay: boolean): DecapsulateResult {
     const type = messageType(datagram);
     if (type === 0) return isStunMessage(datagram) ? this.stunFromPeer(local, from, datagram, now) : ddrop('notWireGuard', undefined);
     let conn: Connection | undefined;
@@ -477,17 +476,15 @@ export class Node {
     }
     if (conn === undefined) return ddrop('unknownPeer', undefined);
     const scratch = this.scratchFor(datagram.length);
-    const r = conn.tunn.decapsulate(datagram, scratch, now, undefined, plain);
+    const r = conn.tunn.decapsulate(datagram, scratch, now);
     switch (r.kind) {
       case 'writeToTunnelV4':
       case 'writeToTunnelV6': {
         this.received(conn, local, from, datagram.length, now, viaRelay);
         const res = this.packetResult;
         res.peerId = conn.peerId;
-        // a view inside the datagram's (itself reused) view, decrypted in place; or inside `plain` (a ring slot's view:
-        // one remembered child per slot)
-        const at = r.buffer;
-        res.packet = at === datagram || at === plain ? this.views.within(at, r.offset, r.length) : this.views.view(at, r.offset, r.length);
+        // decrypted in place: a view inside the datagram's (itself reused) view
+        res.packet = r.buffer === datagram ? this.views.within(datagram, r.offset, r.length) : this.views.view(r.buffer, r.offset, r.length);
         return res;
       }
       case 'writeToNetwork':

@@ -74,12 +74,9 @@ export class GatewayState {
     return r.kind === 'transmit' ? r.transmit : undefined;
   }
 
-  /**
-   * One datagram from the network: the decrypted, checked packet for the TUN (a view of `datagram`, or of `plain`
-   * when given: decrypted there, see Node.decapsulate).
-   */
-  handleNetworkDatagram(from: NetAddr, datagram: Uint8Array, now: number, plain?: Uint8Array): Uint8Array | undefined {
-    const r = this.node.decapsulate(from, datagram, now, plain);
+  /** One datagram from the network: the decrypted, checked packet for the TUN (a view of `datagram`). */
+  handleNetworkDatagram(from: NetAddr, datagram: Uint8Array, now: number): Uint8Array | undefined {
+    const r = this.node.decapsulate(from, datagram, now);
     let result: Uint8Array | undefined;
     if (r.kind === 'packet') result = this.outbound(r.peerId, r.packet, now);
     else if (r.kind === 'drop') this.drop(`net:${r.reason}`);

@@ -26,7 +26,7 @@ import { DnsIo, isForwardingState, isResolvingState, isSiteDnsState, readSystemR
 /** What the loop needs of a ClientState / GatewayState. */
 export interface DrivenState<In, Out, Ev> {
   handleTunPacket(packet: Uint8Array, now: number, out?: Uint8Array): Transmit | undefined;
-  handleNetworkDatagram(from: NetAddr, datagram: Uint8Array, now: number, plain?: Uint8Array): Uint8Array | undefined;
+  handleNetworkDatagram(from: NetAddr, datagram: Uint8Array, now: number): Uint8Array | undefined;
   handlePortalMessage(msg: In, now: number): void;
   handleTimeout(now: number): void;
   pollTimeout(): number | undefined;
@@ -370,13 +370,10 @@ export class Tunnel<In, Out extends { readonly event: string; readonly payload?:
     try {
       const now = this.now();
       const batch = this.tunBatch;
-      const tun = this.tun;
       for (let i = 0; i < datagrams.length; i++) {
         const d = datagrams[i];
         if (d === undefined) continue;
-        // decrypted straight into the TUN's outbound slot this packet will take (send() then copies nothing)
-        const slot = this.tunBacklog.length === 0 ? tun.slotFor?.(this.tunCount) : undefined;
-        const ip = this.state.handleNetworkDatagram(d.from, d.data, now, slot);
+        const ip = this.state.handleNetworkDatagram(d.from, d.data, now);
         if (ip !== undefined) batch[this.tunCount++] = ip;
       }
       // one hand-off (ring publish + wake) per batch, not per packet; the views stay valid until the next recvMany
