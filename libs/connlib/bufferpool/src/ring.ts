@@ -97,14 +97,6 @@ export function workerGcStatsFromEnv(value = process.env['POSTERN_WORKER_GC_STAT
   return value === '1' || value === 'true';
 }
 
-// Node 20's V8 does not inline the property reads `view.buffer` / `view.byteOffset`; calling the getters themselves
-// is reduced by TurboFan (views.ts has the numbers).
-const typedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype) as object;
-// eslint-disable-next-line @typescript-eslint/unbound-method -- only ever called with .call(view)
-const getBuffer = Object.getOwnPropertyDescriptor(typedArrayPrototype, 'buffer')?.get as (this: Uint8Array) => ArrayBufferLike;
-// eslint-disable-next-line @typescript-eslint/unbound-method -- only ever called with .call(view)
-const getByteOffset = Object.getOwnPropertyDescriptor(typedArrayPrototype, 'byteOffset')?.get as (this: Uint8Array) => number;
-
 export class SharedRing {
   readonly sab: SharedArrayBuffer;
   readonly slots: number;
@@ -115,8 +107,6 @@ export class SharedRing {
   readonly data: Uint8Array;
   private readonly mask: number;
   private readonly views: Uint8Array[];
-  /** Byte offset of slot 0's data in `sab`. */
-  private readonly dataOffset: number;
 
   private constructor(sab: SharedArrayBuffer) {
     this.sab = sab;
@@ -126,7 +116,6 @@ export class SharedRing {
     this.mask = this.slots - 1;
     this.meta = new Int32Array(sab, RING_CONTROL_BYTES, this.slots * RING_META_INTS);
     const dataOffset = RING_CONTROL_BYTES + this.slots * RING_META_INTS * 4;
-    this.dataOffset = dataOffset;
     this.data = new Uint8Array(sab, dataOffset, this.slots * this.slotSize);
     this.views = [];
     for (let i = 0; i < this.slots; i++) this.views.push(this.data.subarray(i * this.slotSize, (i + 1) * this.slotSize));
@@ -184,27 +173,14 @@ export class SharedRing {
 
   // --- producer side -------------------------------------------------------------------------------
 
-  /**
-   * The full view of the slot that `stage(offset, ...)` would write now, or undefined when the ring has no room
-   * for it. A producer may build the packet right there (decrypt into it): `stage` then takes it without a copy.
-   */
-  slotAt(offset: number): Uint8Array | undefined {
-    const seq = (this.head() + offset) | 0;
-    return ((seq - this.tail()) | 0) < this.slots ? this.slot(seq) : undefined;
-  }
-
-  /**
-   * Writes one packet into the next free slot without publishing it; returns false when full. A packet that
-   * already lies at the start of that very slot (written there through `slotAt`) is not copied.
-   */
+  /** Writes one packet into the next free slot without publishing it; returns false when full. */
   stage(offset: number, packet: Uint8Array, aux = 0): boolean {
     const seq = (this.head() + offset) | 0;
     if (((seq - this.tail()) | 0) >= this.slots) return false;
     if (packet.length > this.slotSize) {
       throw new BufferPoolError('INVALID_ARGUMENT', `packet of ${packet.length} bytes exceeds the ring slot size ${this.slotSize}`);
     }
-    const inPlace = getByteOffset.call(packet) === this.dataOffset + (seq & this.mask) * this.slotSize && getBuffer.call(packet) === this.sab;
-    if (!inPlace) this.slot(seq).set(packet);
+    this.slot(seq).set(packet);
     const m = this.metaIndex(seq);
     this.meta[m] = packet.length;
     this.meta[m + 1] = aux;

@@ -389,11 +389,6 @@ class LinuxTun implements Tun {
     }
   }
 
-  slotFor(index: number): Uint8Array | undefined {
-    if (this.closing !== undefined || this.qs.length !== 1) return undefined;
-    return this.qs[0]?.tx.slotAt((this.staged[0] ?? 0) + index);
-  }
-
   send(batch: readonly Uint8Array[]): number {
     if (this.closing !== undefined) throw new TunError('CLOSED', `TUN ${this.name} is closed`);
     const n = this.qs.length;

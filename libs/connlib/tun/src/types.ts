@@ -111,12 +111,6 @@ export interface Tun {
    * `maxPacketSize` is taken and dropped (`txTooLarge`). Throws CLOSED after close().
    */
   send(batch: readonly Uint8Array[]): number;
-  /**
-   * The outbound slot that the packet at `index` of the next `send` batch goes to, when the device has one queue
-   * and room for it (else undefined): a caller may build that packet there (decrypt into it), and `send` then
-   * takes it without a copy. Valid until that `send`. Optional for doubles (they copy).
-   */
-  slotFor?(index: number): Uint8Array | undefined;
   /** Resolves when every outbound channel has room for at least `min` packets (default `readBatch`). Rejects with CLOSED after close(). */
   sendReady(min?: number): Promise<void>;
   /** send() plus sendReady() until every packet is taken. */

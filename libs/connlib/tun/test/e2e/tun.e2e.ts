@@ -141,45 +141,6 @@ describe.each([
       await tun.close();
     }
   });
-
-  it('takes packets built in its outbound slots (slotFor) as they are, in order, mixed with others', async () => {
-    const tun = await openUp(queues, { offloads });
-    const sock = dgram.createSocket('udp4');
-    try {
-      sock.bind(7778, LOCAL);
-      await once(sock, 'listening');
-      const seen: number[] = [];
-      sock.on('message', (m) => seen.push(m.readUInt32BE(0)));
-      const datagram = (i: number, size = 64): Uint8Array => {
-        const b = new Uint8Array(size);
-        new DataView(b.buffer).setUint32(0, i);
-        return udp4(REMOTE, 5555, LOCAL, 7778, b);
-      };
-      let next = 0;
-      for (let round = 0; round < 30; round++) {
-        const batch: Uint8Array[] = [];
-        for (let k = 0; k < 100; k++) {
-          const p = datagram(next++, 64 + (next % 200));
-          const slot = tun.slotFor?.(k);
-          // one queue: a slot for each position (the ring has room); several queues: none (the flow picks the queue)
-          expect(slot === undefined).toBe(queues !== 1);
-          // most built in their slot; every 7th in a buffer of its own; round 3 also holds an oversized packet
-          if (slot !== undefined && k % 7 !== 0) {
-            slot.set(p);
-            batch.push(slot.subarray(0, p.length));
-          } else batch.push(p);
-          if (round === 3 && k === 50) batch.push(udp4(REMOTE, 5555, LOCAL, 7778, new Uint8Array(6458)));
-        }
-        expect(tun.send(batch)).toBe(batch.length);
-        await until(() => seen.length >= next, 5000);
-      }
-      expect(seen).toEqual(Array.from({ length: next }, (_, i) => i));
-      expect(tun.stats().txTooLarge).toBe(1);
-    } finally {
-      sock.close();
-      await tun.close();
-    }
-  });
 });
 
 describe('TUN backpressure and shutdown', () => {
