@@ -51,11 +51,6 @@ export class Session {
     return this.receiver.open(counter, buf, offset, length);
   }
 
-  /** Opens `src[srcOffset, srcOffset + length)` into `dst` at `dstOffset` (see Aead.openTo). */
-  openTo(counter: number, src: Uint8Array, srcOffset: number, dst: Uint8Array, dstOffset: number, length: number): boolean {
-    return this.receiver.openTo(counter, src, srcOffset, dst, dstOffset, length);
-  }
-
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;

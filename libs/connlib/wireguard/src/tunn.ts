@@ -4,7 +4,6 @@
 import {
   DATA_HEADER_LEN,
   DATA_OVERHEAD,
-  DATA_TAG_LEN,
   HANDSHAKE_INITIATION_LEN,
   HANDSHAKE_INITIATION_MIN_INTERVAL,
   HANDSHAKE_RESPONSE_LEN,
@@ -223,12 +222,11 @@ export class Tunn {
 
   /**
    * Processes a datagram from the peer. Transport data is decrypted in place: the IP packet is returned
-   * as a view of `datagram` (`writeToTunnelV4|V6`); or, given `plain` with room for it, decrypted into
-   * `plain` from its first byte (e.g. straight into a TUN ring slot), `datagram` left as it came. Handshake
-   * answers and keepalives are written into `out` (>= 148 bytes). `src` (the sender's IP and port bytes)
-   * binds cookies when the node is under load. After any call, `flushQueued` may have packets waiting to go out.
+   * as a view of `datagram` (`writeToTunnelV4|V6`). Handshake answers and keepalives are written into
+   * `out` (>= 148 bytes). `src` (the sender's IP and port bytes) binds cookies when the node is under
+   * load. After any call, `flushQueued` may have packets waiting to go out.
    */
-  decapsulate(datagram: Uint8Array, out: Uint8Array, now: number, src?: Uint8Array, plain?: Uint8Array): TunnResult {
+  decapsulate(datagram: Uint8Array, out: Uint8Array, now: number, src?: Uint8Array): TunnResult {
     if (datagram.length < 4) return this.drop('truncated');
     const type = messageType(datagram);
     if (type === 0) {
@@ -238,7 +236,7 @@ export class Tunn {
     }
     switch (type) {
       case MESSAGE_TRANSPORT_DATA:
-        return this.receiveData(datagram, now, plain);
+        return this.receiveData(datagram, now);
       case MESSAGE_HANDSHAKE_INITIATION:
         return this.receiveInitiation(datagram, out, now, src);
       case MESSAGE_HANDSHAKE_RESPONSE:
@@ -250,7 +248,7 @@ export class Tunn {
     }
   }
 
-  private receiveData(datagram: Uint8Array, now: number, plain: Uint8Array | undefined): TunnResult {
+  private receiveData(datagram: Uint8Array, now: number): TunnResult {
     const session = this.sessions.byIndex(receiverIndexOf(datagram, MESSAGE_TRANSPORT_DATA));
     if (session === null) return this.drop('unknownReceiverIndex');
     const hi = readU32(datagram, DATA_COUNTER_OFFSET + 4);
@@ -259,10 +257,7 @@ export class Tunn {
     if (now - session.createdAt >= REJECT_AFTER_TIME) return this.drop('sessionExpired');
     if (!session.replay.check(counter)) return this.drop('replayedCounter');
     const sealedLen = datagram.length - DATA_HEADER_LEN;
-    // where the plaintext goes: `plain` from its start when it has room, else in place after the header
-    const into = plain !== undefined && plain.length >= sealedLen - DATA_TAG_LEN ? plain : datagram;
-    const at = into === datagram ? DATA_HEADER_LEN : 0;
-    if (!session.openTo(counter, datagram, DATA_HEADER_LEN, into, at, sealedLen)) return this.drop('decryptionFailed');
+    if (!session.open(counter, datagram, DATA_HEADER_LEN, sealedLen)) return this.drop('decryptionFailed');
     session.replay.accept(counter);
     if (session === this.sessions.next) {
       // key confirmation (§5.4.6): the peer's handshake won; our own pending attempt is moot
@@ -282,13 +277,13 @@ export class Tunn {
     const plainLen = sealedLen - DATA_OVERHEAD + DATA_HEADER_LEN;
     if (plainLen === 0) return this.results.done; // keepalive
     t.dataReceived(now);
-    const version = (into[at] ?? 0) >> 4;
+    const version = (datagram[DATA_HEADER_LEN] ?? 0) >> 4;
     if (version === 4 && plainLen >= 20) {
-      const ipLen = ((into[at + 2] ?? 0) << 8) | (into[at + 3] ?? 0);
-      if (ipLen >= 20 && ipLen <= plainLen) return this.results.toTunnel('writeToTunnelV4', into, at, ipLen);
+      const ipLen = ((datagram[DATA_HEADER_LEN + 2] ?? 0) << 8) | (datagram[DATA_HEADER_LEN + 3] ?? 0);
+      if (ipLen >= 20 && ipLen <= plainLen) return this.results.toTunnel('writeToTunnelV4', datagram, DATA_HEADER_LEN, ipLen);
     } else if (version === 6 && plainLen >= 40) {
-      const ipLen = (((into[at + 4] ?? 0) << 8) | (into[at + 5] ?? 0)) + 40;
-      if (ipLen <= plainLen) return this.results.toTunnel('writeToTunnelV6', into, at, ipLen);
+      const ipLen = (((datagram[DATA_HEADER_LEN + 4] ?? 0) << 8) | (datagram[DATA_HEADER_LEN + 5] ?? 0)) + 40;
+      if (ipLen <= plainLen) return this.results.toTunnel('writeToTunnelV6', datagram, DATA_HEADER_LEN, ipLen);
     }
     return this.drop('invalidPacket');
   }

@@ -17,13 +17,6 @@ export interface Aead {
   sealFrom(counter: number, src: Uint8Array, srcOffset: number, dst: Uint8Array, dstOffset: number, length: number): void;
   /** Opens `buf[offset, offset + length)` (ciphertext then tag) in place; false if it is not authentic. */
   open(counter: number, buf: Uint8Array, offset: number, length: number): boolean;
-  /**
-   * The same open with the plaintext written elsewhere: `src[srcOffset, srcOffset + length)` (ciphertext then tag)
-   * is decrypted into `dst[dstOffset, dstOffset + length - 16)` (e.g. straight into a TUN ring slot, no copy
-   * afterwards); `src` is left as it was. The two ranges are the very same bytes (as `open`) or do not overlap.
-   * False if it is not authentic; `dst` may then hold anything.
-   */
-  openTo(counter: number, src: Uint8Array, srcOffset: number, dst: Uint8Array, dstOffset: number, length: number): boolean;
   /** Zeroes the key and frees native memory; the object is unusable afterwards. */
   dispose(): void;
 }

@@ -135,24 +135,23 @@ export class DirectChaCha {
   }
 
   /**
-   * Opens `length` bytes (ciphertext, then the 16-byte tag) at address `src` into address `dst` (the same, or not
-   * overlapping); `view[viewAt]` is the first tag byte as a view. False, and nothing written anywhere (the source's
-   * bytes as they were), when the tag does not authenticate them.
+   * Opens `length` bytes (ciphertext, then the 16-byte tag) at address `at` in place; `view[viewAt]` is the first
+   * tag byte as a view. False, and the bytes as they were, when the tag does not authenticate them.
    */
-  open(key: Uint8Array, counter: number, src: number, dst: number, length: number, view: Uint8Array, viewAt: number): boolean {
+  open(key: Uint8Array, counter: number, at: number, length: number, view: Uint8Array, viewAt: number): boolean {
     const n = length - TAG_LEN;
     if (n < 0) return false;
     const s = this.bytes;
     for (let i = 0; i < TAG_LEN; i++) s[SAVED + i] = view[viewAt + i] ?? 0;
     this.begin(key, counter);
     const b = this.base;
-    this.mac(src, n, view, viewAt);
+    this.mac(at, n, view, viewAt);
     this.p.polyFinal(b + CTX, b + MAC);
     let diff = 0;
     for (let i = 0; i < TAG_LEN; i++) diff |= (s[MAC + i] ?? 0) ^ (s[SAVED + i] ?? 0);
     for (let i = 0; i < TAG_LEN; i++) view[viewAt + i] = s[SAVED + i] ?? 0;
     if (diff !== 0) return false;
-    if (n > 0) this.p.chacha(dst, src, n, b + KEY, b + CTR);
+    if (n > 0) this.p.chacha(at, at, n, b + KEY, b + CTR);
     return true;
   }
 

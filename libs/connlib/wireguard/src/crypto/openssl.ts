@@ -198,31 +198,28 @@ class EvpAead implements Aead {
   }
 
   open(counter: number, buf: Uint8Array, offset: number, length: number): boolean {
-    return this.openTo(counter, buf, offset, buf, offset, length);
-  }
-
-  openTo(counter: number, src: Uint8Array, srcOffset: number, dst: Uint8Array, dstOffset: number, length: number): boolean {
     if (length < TAG_LEN || this.disposed) return false;
     const sh = this.shared;
     const ssl = sh.ssl;
     const ctx = sh.dec;
-    const s = viewBase(src) + viewOffset(src) + srcOffset;
-    const d = dst === src ? s - srcOffset + dstOffset : viewBase(dst) + viewOffset(dst) + dstOffset;
+    const p = viewBase(buf) + viewOffset(buf) + offset;
     const n = length - TAG_LEN;
-    const small = s + length <= SMALL_ADDRESS && d + n <= SMALL_ADDRESS;
     const direct = sh.direct;
-    if (small && direct !== undefined) return direct.open(this.key, counter, s, d, length, src, srcOffset + n);
+    if (p + length <= SMALL_ADDRESS && direct !== undefined) return direct.open(this.key, counter, p, length, buf, offset + n);
     const outl = sh.load(ctx, this.key, counter, 0);
-    if (small) {
-      ssl.ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, TAG_LEN, s + n);
-      if (n > 0) ssl.update(ctx, d, outl, s, n);
-      return ssl.final(ctx, sh.finalAddress, outl) === 1;
+    if (p + length <= SMALL_ADDRESS) {
+      ssl.ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, TAG_LEN, p + n);
+      if (n > 0) ssl.update(ctx, p, outl, p, n);
+      return ssl.final(ctx, p + n, outl) === 1;
     }
     const tag = sh.scratch.bytes;
-    const at = srcOffset + n;
-    for (let i = 0; i < TAG_LEN; i++) tag[48 + i] = src[at + i] ?? 0;
+    const at = offset + n;
+    for (let i = 0; i < TAG_LEN; i++) tag[48 + i] = buf[at + i] ?? 0;
     ssl.ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, TAG_LEN, sh.tagAddress);
-    if (n > 0) ssl.updateViews(ctx, sh.body(dst, dstOffset, n), outl, sh.body(src, srcOffset, n), n);
+    if (n > 0) {
+      const body = sh.body(buf, offset, n);
+      ssl.updateViews(ctx, body, outl, body, n);
+    }
     return ssl.final(ctx, sh.finalAddress, outl) === 1;
   }
 
@@ -300,20 +297,18 @@ function macSizeParams(): NativeBlock {
 }
 
 /**
- * The transport AEAD without EVP (chacha-poly-direct.ts), when the library exports ChaCha20 and Poly1305 and it agrees
- * with EVP's own seal on every padding case (lengths 0 to 1,232, counters below and above 2^32), opens what it sealed
- * (into other memory and in place), and refuses (untouched) what was changed after.
+ * The transport AEAD without EVP (chacha-poly-direct.ts), when the library exports ChaCha20 and Poly1305 and it agrees with EVP's own seal on every padding case (lengths 0 to
+ * 1,232, counters below and above 2^32), opens what it sealed, and refuses (untouched) what was changed after.
  * Otherwise undefined: EVP seals and opens every packet.
  */
 function soundDirect(ssl: OpenSsl, evpSeal: (key: Uint8Array, counter: number, plain: Uint8Array) => Uint8Array | null): DirectChaCha | undefined {
   if (ssl.direct === undefined) return undefined;
   const direct = new DirectChaCha(ssl.direct);
-  const OPEN_TO = 2048;
-  const mem = allocNative(2 * OPEN_TO);
+  const mem = allocNative(2048);
   const key = Uint8Array.from({ length: 32 }, (_, i) => (i * 29 + 3) & 0xff);
   let sound = false;
   try {
-    if (mem.address + 2 * OPEN_TO > SMALL_ADDRESS) return undefined;
+    if (mem.address + 2048 > SMALL_ADDRESS) return undefined;
     const a = mem.address;
     const b = mem.bytes;
     for (const len of [0, 1, 15, 16, 17, 45, 64, 1232]) {
@@ -324,13 +319,10 @@ function soundDirect(ssl: OpenSsl, evpSeal: (key: Uint8Array, counter: number, p
         direct.seal(key, counter, a, a, len, b, len);
         const sealed = b.slice(0, len + TAG_LEN);
         if (want === null || !equalBytes(sealed, want)) return undefined;
-        // opened into other memory (the source stays sealed), then in place
-        if (!direct.open(key, counter, a, a + OPEN_TO, len + TAG_LEN, b, len) || !equalBytes(b.subarray(OPEN_TO, OPEN_TO + len), plain)) return undefined;
-        if (!equalBytes(b.subarray(0, len + TAG_LEN), sealed)) return undefined;
-        if (!direct.open(key, counter, a, a, len + TAG_LEN, b, len) || !equalBytes(b.subarray(0, len), plain)) return undefined;
+        if (!direct.open(key, counter, a, len + TAG_LEN, b, len) || !equalBytes(b.subarray(0, len), plain)) return undefined;
         sealed[len] = (sealed[len] ?? 0) ^ 1;
         b.set(sealed, 0);
-        if (direct.open(key, counter, a, a, len + TAG_LEN, b, len) || !equalBytes(b.subarray(0, len + TAG_LEN), sealed)) return undefined;
+        if (direct.open(key, counter, a, len + TAG_LEN, b, len) || !equalBytes(b.subarray(0, len + TAG_LEN), sealed)) return undefined;
       }
     }
     sound = true;

@@ -7,15 +7,6 @@ import { cryptoBackend } from '../../src/crypto/openssl';
 import { steadyAllocations } from '@postern/testing';
 
 const TAG = 16;
-/** A packet, a counter, where it starts in the source and in the destination, and whether each lies in high memory. */
-const placed = [
-  fc.uint8Array({ minLength: 0, maxLength: 1400 }),
-  fc.integer({ min: 0, max: 2 ** 40 }),
-  fc.integer({ min: 0, max: 100 }),
-  fc.integer({ min: 0, max: 100 }),
-  fc.boolean(),
-  fc.boolean(),
-] as const;
 
 describe('transport AEAD wherever the packet lives', () => {
   const aead = cryptoBackend().aead(new Uint8Array(32).map((_, i) => i * 7));
@@ -48,7 +39,12 @@ describe('transport AEAD wherever the packet lives', () => {
     const highSrc = new Uint8Array(new SharedArrayBuffer(16 << 20));
     fc.assert(
       fc.property(
-        ...placed,
+        fc.uint8Array({ minLength: 0, maxLength: 1400 }),
+        fc.integer({ min: 0, max: 2 ** 40 }),
+        fc.integer({ min: 0, max: 100 }),
+        fc.integer({ min: 0, max: 100 }),
+        fc.boolean(),
+        fc.boolean(),
         (plain, counter, srcAt, dstAt, srcHigh, dstHigh) => {
           const expected = low.subarray(0, dstAt + plain.length + TAG);
           expected.set(plain, dstAt);
@@ -66,33 +62,6 @@ describe('transport AEAD wherever the packet lives', () => {
           expect(dst.subarray(0, dstAt).every((b) => b === 0xee) && dst.subarray(dstAt + plain.length + TAG).every((b) => b === 0xee)).toBe(true);
           expect(Buffer.from(srcBase.subarray(srcAt, srcAt + plain.length)).equals(Buffer.from(plain))).toBe(true);
           expect(aead.open(counter, dst, dstAt, plain.length + TAG)).toBe(true);
-        },
-      ),
-      { numRuns: 300 },
-    );
-  });
-
-  it('opens into another buffer what opens in place, wherever source and destination live; the source stays sealed (property)', () => {
-    const highDst = new Uint8Array(new SharedArrayBuffer(16 << 20));
-    fc.assert(
-      fc.property(
-        ...placed,
-        fc.boolean(),
-        (plain, counter, srcAt, dstAt, srcHigh, dstHigh, forge) => {
-          const src = (srcHigh ? high.subarray(4 << 20) : low).subarray(0, srcAt + plain.length + TAG);
-          src.set(plain, srcAt);
-          aead.seal(counter, src, srcAt, plain.length);
-          const flip = srcAt + ((counter + 3) % (plain.length + TAG));
-          if (forge) src[flip] = (src[flip] ?? 0) ^ 0x40;
-          const sealed = src.slice();
-          const dst = (dstHigh ? highDst : new Uint8Array(2048)).subarray(0, dstAt + plain.length + 4);
-          dst.fill(0xee);
-          expect(aead.openTo(counter, src, srcAt, dst, dstAt, plain.length + TAG)).toBe(!forge);
-          expect(Buffer.from(src).equals(Buffer.from(sealed))).toBe(true);
-          if (forge) return;
-          expect(Buffer.from(dst.subarray(dstAt, dstAt + plain.length)).equals(Buffer.from(plain))).toBe(true);
-          // nothing written outside the plaintext (no tag, no lengths block)
-          expect(dst.subarray(0, dstAt).every((b) => b === 0xee) && dst.subarray(dstAt + plain.length).every((b) => b === 0xee)).toBe(true);
         },
       ),
       { numRuns: 300 },

@@ -50,13 +50,6 @@ describe('the transport AEAD without EVP', () => {
       fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.integer({ min: 0, max: 2 ** 40 }), fc.uint8Array({ maxLength: 1500 }), fc.nat(), fc.integer({ min: 1, max: 255 }), (key, counter, plain, where, flip) => {
         const aead = backend.aead(key);
         const sealed = chacha20poly1305(key, nonceOf(counter)).encrypt(plain);
-        // into another buffer (at an offset, the source left sealed), then in place
-        const into = new Uint8Array(plain.length + 9).fill(0xee);
-        const src = sealed.slice();
-        expect(aead.openTo(counter, src, 0, into, 5, src.length)).toBe(true);
-        expect(Buffer.from(into.subarray(5, 5 + plain.length)).equals(Buffer.from(plain))).toBe(true);
-        expect(into.subarray(0, 5).every((b) => b === 0xee) && into.subarray(5 + plain.length).every((b) => b === 0xee)).toBe(true);
-        expect(Buffer.from(src).equals(Buffer.from(sealed))).toBe(true);
         const good = sealed.slice();
         expect(aead.open(counter, good, 0, good.length)).toBe(true);
         expect(Buffer.from(good.subarray(0, plain.length)).equals(Buffer.from(plain))).toBe(true);
@@ -65,9 +58,6 @@ describe('the transport AEAD without EVP', () => {
         bad[i] = (bad[i] ?? 0) ^ flip;
         const before = bad.slice();
         expect(aead.open(counter, bad, 0, bad.length)).toBe(false);
-        expect(Buffer.from(bad).equals(Buffer.from(before))).toBe(true);
-        // opened into another buffer: refused, the datagram as it came (the destination may hold anything)
-        expect(aead.openTo(counter, bad, 0, new Uint8Array(plain.length), 0, bad.length)).toBe(false);
         expect(Buffer.from(bad).equals(Buffer.from(before))).toBe(true);
         // another counter (nonce) does not open it either
         const other = sealed.slice();
@@ -92,15 +82,9 @@ describe('the transport AEAD without EVP', () => {
       e?.seal(n, a, 0, len);
       d?.seal(n, b, 0, len);
       expect(Buffer.from(a).equals(Buffer.from(b))).toBe(true);
-      const fromE = new Uint8Array(len);
-      const fromD = new Uint8Array(len);
-      expect(e?.openTo(n, a, 0, fromE, 0, len + 16)).toBe(true);
-      expect(d?.openTo(n, b, 0, fromD, 0, len + 16)).toBe(true);
-      expect(Buffer.from(fromE).equals(Buffer.from(fromD))).toBe(true);
       expect(d?.open(n, a, 0, len + 16)).toBe(true);
       expect(e?.open(n, b, 0, len + 16)).toBe(true);
       expect(Buffer.from(a).equals(Buffer.from(b))).toBe(true);
-      expect(Buffer.from(a.subarray(0, len)).equals(Buffer.from(fromD))).toBe(true);
     }
   });
 
